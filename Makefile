@@ -1,0 +1,56 @@
+# soteria-eval: the two commands are `make evaluate` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= results
+SEED ?= 20210901
+
+.PHONY: evaluate test validate bench book lint typecheck env clean constraints
+
+$(BIN)/.installed: pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,book]"
+	touch $@
+
+env: $(BIN)/.installed
+
+## Run the whole evaluation on the embedded default data: results, figures, book.
+evaluate: env
+	$(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
+	$(MAKE) book
+
+## Lint, type-check and run the quick test suite.
+test: env lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: env
+	$(BIN)/ruff check soteria_eval tests analyses benchmarks
+	$(BIN)/ruff format --check soteria_eval tests analyses benchmarks
+
+typecheck: env
+	$(BIN)/mypy
+
+## Slow validation: Monte Carlo and peer comparisons (pytest marker `validate`).
+validate: env
+	$(BIN)/python -m pytest -q -m validate
+
+## Benchmarks (installs the peer packages of the `bench` extra).
+bench: env
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/run.py
+
+## Build the book from the latest results (runs the evaluation first if none exist).
+book: env
+	test -f $(OUT)/manifest.json || $(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
+	SOTERIA_RESULTS=$(abspath $(OUT)) $(BIN)/jupyter-book build book --builder html -W -n --keep-going
+
+## Regenerate the constraints file from a fresh environment (maintainers only).
+constraints:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet ".[dev,book]"
+	.venv-lock/bin/python -m pip freeze --exclude soteria-eval > requirements/constraints.txt
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(OUT) book/_build .pytest_cache .mypy_cache .ruff_cache
