@@ -7,7 +7,6 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-
 def data_dictionary_dir() -> Path:
     """Return the folder that holds the data dictionary.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,7 +108,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> TableSchema:
     """Return a table schema by name (one of :data:`SCHEMA_NAMES`)."""
     if name not in SCHEMA_NAMES:

@@ -24,9 +24,7 @@ from soteria_eval._paths import bundled_data_dir
 NON_TERRITORIAL_FORCES: tuple[str, ...] = ("British Transport Police",)
 
 #: Share of the Metropolitan Police caseload attributed to each London CPS Area.
-MET_AREA_SPLIT: Mapping[str, float] = MappingProxyType(
-    {"London North": 0.5, "London South": 0.5}
-)
+MET_AREA_SPLIT: Mapping[str, float] = MappingProxyType({"London North": 0.5, "London South": 0.5})
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,7 @@ class Geography:
 
     def table(self) -> pd.DataFrame:
         """Return the mapping as a long table: ``force, cps_area, share``."""
-        rows = [
-            (f, a, self.area_share[(f, a)]) for f in self.forces for a in self.force_areas[f]
-        ]
+        rows = [(f, a, self.area_share[(f, a)]) for f in self.forces for a in self.force_areas[f]]
         return pd.DataFrame(rows, columns=["force", "cps_area", "share"])
 
 

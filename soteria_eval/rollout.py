@@ -147,16 +147,14 @@ class Rollout:
             for level in ("force", "area"):
                 rows = (t["level"] == level) & ~t["confirmed"] & (t["phase"] == 3)
                 if rows.any():
-                    t.loc[rows, "start_date"] = self.phase_start(2, level)  # type: ignore[arg-type]
+                    t.loc[rows, "start_date"] = self.phase_start(2, level)
                     t.loc[rows, "phase"] = 2
         if sc.phase1_start is not None:
             t.loc[t["phase"] == 1, "start_date"] = pd.Timestamp(sc.phase1_start)
         return replace(self, table=t)
 
 
-def _first_periods(
-    starts: pd.Series, freq: Frequency, rule: FirstPeriod
-) -> pd.PeriodIndex:
+def _first_periods(starts: pd.Series, freq: Frequency, rule: FirstPeriod) -> pd.PeriodIndex:
     periods = date_to_period(starts, freq)
     if rule == "first_full":
         starts_idx = pd.DatetimeIndex(starts)
@@ -261,7 +259,7 @@ def treatment_panel(
             "cohort": np.repeat(
                 [
                     period_label(p, freq)
-                    for p in pd.PeriodIndex.from_ordinals(cohort_ord, freq=pandas_freq(freq))
+                    for p in pd.PeriodIndex.from_ordinals(cohort_ord, freq=pandas_freq(freq))  # type: ignore[attr-defined]
                 ],
                 n_p,
             ),

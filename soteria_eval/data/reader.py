@@ -31,11 +31,14 @@ def _as_strings(col: pd.Series) -> pd.Series:
         vals = col.to_numpy(dtype=float, na_value=np.nan)
         integral = np.isfinite(vals) & (np.floor(vals) == vals) & (np.abs(vals) < 2**53)
         text = col.astype(str)
-        text[integral] = pd.Series(vals[integral].astype(np.int64), index=col.index[integral]).astype(str)
+        text[integral] = pd.Series(
+            vals[integral].astype(np.int64), index=col.index[integral]
+        ).astype(str)
         out = text
     else:
         out = col.astype(str)
-    return out.where(col.notna(), "").astype(object)
+    result: pd.Series = out.where(col.notna(), "").astype(object)
+    return result
 
 
 def read_raw(path: str | Path) -> tuple[RawTable | None, list[ValidationIssue]]:
@@ -51,15 +54,13 @@ def read_raw(path: str | Path) -> tuple[RawTable | None, list[ValidationIssue]]:
             df = pd.read_parquet(p)
         except Exception as exc:  # pyarrow raises several types
             return None, [ValidationIssue(name, "format", f"not a readable Parquet file: {exc}")]
-        frame = pd.DataFrame({c: _as_strings(df[c]) for c in df.columns})
+        frame = pd.DataFrame({i: _as_strings(df[c]) for i, c in enumerate(df.columns)})
         return RawTable(name, frame, tuple(str(c) for c in df.columns), 1), []
     data = p.read_bytes()
     if not data.strip():
         return None, [ValidationIssue(name, "empty-file", "the file is empty (no header, no rows)")]
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return None, [
-            ValidationIssue(name, "encoding", "the file is UTF-16; save it as UTF-8 CSV")
-        ]
+        return None, [ValidationIssue(name, "encoding", "the file is UTF-16; save it as UTF-8 CSV")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -87,9 +88,7 @@ def read_raw(path: str | Path) -> tuple[RawTable | None, list[ValidationIssue]]:
                     )
                 ]
     try:
-        df = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False
-        )
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.ParserError as exc:
         return None, [ValidationIssue(name, "malformed-csv", f"cannot parse the CSV: {exc}")]
     header = tuple(str(c) for c in df.columns)

@@ -59,7 +59,13 @@ def check_units(
     for name in pd.unique(col[unknown]):
         rows = rows_of(unknown & col.eq(name), raw)
         issues.append(
-            ValidationIssue(raw.file, "unknown-unit", f"unknown {what} {name!r}{suggest(str(name), valid)}", column, rows)
+            ValidationIssue(
+                raw.file,
+                "unknown-unit",
+                f"unknown {what} {name!r}{suggest(str(name), valid)}",
+                column,
+                rows,
+            )
         )
     return issues
 
@@ -87,12 +93,20 @@ def case_rules(frame: pd.DataFrame, raw: RawTable, geo: Geography) -> list[Valid
             if bad.any():
                 cond = f"{col} is filled" if value is None else f"{col} is {value!r}"
                 issues.append(
-                    ValidationIssue(raw.file, "required-if", f"{needed} is required when {cond}", needed, rows_of(bad, raw))
+                    ValidationIssue(
+                        raw.file,
+                        "required-if",
+                        f"{needed} is required when {cond}",
+                        needed,
+                        rows_of(bad, raw),
+                    )
                 )
     return issues
 
 
-def panel_frequency(frame: pd.DataFrame, raw: RawTable) -> tuple[Frequency | None, list[ValidationIssue]]:
+def panel_frequency(
+    frame: pd.DataFrame, raw: RawTable
+) -> tuple[Frequency | None, list[ValidationIssue]]:
     """Infer the panel's single frequency from its period labels."""
     if "period" not in frame:
         return None, []
@@ -157,7 +171,9 @@ def panel_rules(
                         rows_of(wrong_level, raw),
                     )
                 )
-            issues += check_units(frame, "unit", geo.units(level), raw, level, mask=lv & ~wrong_level)
+            issues += check_units(
+                frame, "unit", geo.units(level), raw, level, mask=lv & ~wrong_level
+            )
     if "measure" in frame:
         known = list(catalogue)
         col = frame["measure"]
@@ -184,7 +200,7 @@ def panel_rules(
 def _period_gaps(frame: pd.DataFrame, raw: RawTable, freq: Frequency) -> list[ValidationIssue]:
     ok = frame[["level", "unit", "measure", "period"]].notna().all(axis=1)
     sub = frame.loc[ok, ["level", "unit", "measure", "period"]].copy()
-    lookup = {}
+    lookup: dict[object, float] = {}
     for p in pd.unique(sub["period"]):
         try:
             lookup[p] = parse_period(str(p), freq).ordinal
@@ -198,7 +214,12 @@ def _period_gaps(frame: pd.DataFrame, raw: RawTable, freq: Frequency) -> list[Va
     gappy = span[span != count].index
     issues = []
     for key in list(gappy)[:20]:
-        have = set(sub.loc[(sub["level"] == key[0]) & (sub["unit"] == key[1]) & (sub["measure"] == key[2]), "ord"].astype(int))
+        have = set(
+            sub.loc[
+                (sub["level"] == key[0]) & (sub["unit"] == key[1]) & (sub["measure"] == key[2]),
+                "ord",
+            ].astype(int)
+        )
         lo, hi = min(have), max(have)
         missing = [o for o in range(lo, hi + 1) if o not in have]
         first_missing = pd.Period(ordinal=missing[0], freq=pandas_freq(freq))
@@ -217,7 +238,9 @@ def _period_gaps(frame: pd.DataFrame, raw: RawTable, freq: Frequency) -> list[Va
     return issues
 
 
-def _value_rules(frame: pd.DataFrame, raw: RawTable, catalogue: MeasureCatalogue) -> list[ValidationIssue]:
+def _value_rules(
+    frame: pd.DataFrame, raw: RawTable, catalogue: MeasureCatalogue
+) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     mtype = frame["measure"].map({k: m.type for k, m in catalogue.items()})
     value = frame["value"]
@@ -228,14 +251,24 @@ def _value_rules(frame: pd.DataFrame, raw: RawTable, catalogue: MeasureCatalogue
             issues.append(ValidationIssue(raw.file, rule, msg, column, rows_of(m, raw)))
 
     add(mtype.eq("count") & (value < 0), "negative-count", "value", "a count cannot be negative")
-    add(mtype.eq("duration") & (value < 0), "negative-duration", "value", "a duration cannot be negative")
+    add(
+        mtype.eq("duration") & (value < 0),
+        "negative-duration",
+        "value",
+        "a duration cannot be negative",
+    )
     add(
         mtype.eq("proportion") & ((value < 0) | (value > 1)),
         "proportion-range",
         "value",
         "a proportion must lie in [0, 1] (write 0.25, not 25%)",
     )
-    add(mtype.eq("score") & ((value < 1) | (value > 5)), "score-range", "value", "a score must lie in [1, 5]")
+    add(
+        mtype.eq("score") & ((value < 1) | (value > 5)),
+        "score-range",
+        "value",
+        "a score must lie in [1, 5]",
+    )
     if {"numerator", "denominator"} <= set(frame):
         num, den = frame["numerator"], frame["denominator"]
         add(
@@ -260,10 +293,14 @@ def rollout_rules(frame: pd.DataFrame, raw: RawTable, geo: Geography) -> list[Va
     if "level" not in frame or "unit" not in frame:
         return issues
     for level in ("force", "area"):
-        issues += check_units(frame, "unit", geo.units(level), raw, level, mask=frame["level"].eq(level))
+        issues += check_units(
+            frame, "unit", geo.units(level), raw, level, mask=frame["level"].eq(level)
+        )
     if {"phase", "start_date"} <= set(frame):
         for level in ("force", "area"):
-            sub = frame[frame["level"].eq(level) & frame["phase"].notna() & frame["start_date"].notna()]
+            sub = frame[
+                frame["level"].eq(level) & frame["phase"].notna() & frame["start_date"].notna()
+            ]
             if sub.empty:
                 continue
             latest = sub.groupby("phase")["start_date"].max().sort_index()
@@ -273,7 +310,9 @@ def rollout_rules(frame: pd.DataFrame, raw: RawTable, geo: Geography) -> list[Va
                 prior_latest = latest.iloc[:i].max() if i else None
                 if prior_latest is not None and earliest[p] < prior_latest:
                     bad = (
-                        frame["level"].eq(level) & frame["phase"].eq(p) & (frame["start_date"] < prior_latest)
+                        frame["level"].eq(level)
+                        & frame["phase"].eq(p)
+                        & (frame["start_date"] < prior_latest)
                     ).fillna(False)
                     issues.append(
                         ValidationIssue(

@@ -74,7 +74,7 @@ def _parse(
                     rows_of(impossible, raw),
                 )
             )
-        out = parsed
+        out = parsed  # type: ignore[assignment]
     elif field.type == "boolean":
         true = col.isin(field.true_values)
         false = col.isin(field.false_values)
@@ -90,8 +90,9 @@ def _parse(
                     rows_of(bad, raw),
                 )
             )
-        out = pd.Series(pd.array(np.where(true, True, False), dtype="boolean"), index=col.index)
-        out[missing | bad] = pd.NA
+        values = pd.array(np.where(true, True, False), dtype="boolean")
+        values[np.asarray(missing | bad)] = pd.NA
+        out = pd.Series(values, index=col.index)
     else:
         out = col.where(present, None).astype(object)
     return out
@@ -110,7 +111,9 @@ def _constraints(
         miss = ~present
         if miss.any():
             issues.append(
-                ValidationIssue(file, "required", "a value is required", field.name, rows_of(miss, raw))
+                ValidationIssue(
+                    file, "required", "a value is required", field.name, rows_of(miss, raw)
+                )
             )
     if field.minimum is not None and field.type in ("integer", "number"):
         low = typed.notna() & (typed < field.minimum)
@@ -194,18 +197,28 @@ def check_against_schema(
     counts = Counter(raw.header)
     for name, n in counts.items():
         if n > 1:
-            issues.append(ValidationIssue(file, "duplicate-column", f"column appears {n} times", name, (1,)))
+            issues.append(
+                ValidationIssue(file, "duplicate-column", f"column appears {n} times", name, (1,))
+            )
     known = set(schema.names)
     extra = [h for h in raw.header if h not in known]
     missing = [c for c in schema.required_columns if c not in counts]
     for c in missing:
         issues.append(
-            ValidationIssue(file, "missing-column", f"required column is missing (schema '{schema.name}')", c, (1,))
+            ValidationIssue(
+                file,
+                "missing-column",
+                f"required column is missing (schema '{schema.name}')",
+                c,
+                (1,),
+            )
         )
     for c in extra:
         hint = f"; expected columns: {', '.join(schema.names)}" if len(extra) <= 3 else ""
         issues.append(
-            ValidationIssue(file, "extra-column", f"column is not in schema '{schema.name}'{hint}", c, (1,))
+            ValidationIssue(
+                file, "extra-column", f"column is not in schema '{schema.name}'{hint}", c, (1,)
+            )
         )
     if raw.frame.shape[0] == 0:
         issues.append(ValidationIssue(file, "no-rows", "the file has a header but no data rows"))

@@ -1,0 +1,91 @@
+"""Command line: ``soteria-eval validate | dictionary | run``.
+
+Exit codes: 0 success; 1 an analysis failed; 2 the input is invalid (nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from soteria_eval import __version__
+
+EXIT_INVALID = 2
+
+
+@click.group()
+@click.version_option(__version__, prog_name="soteria-eval")
+def main() -> None:
+    """Evaluate Operation Soteria: validate data, run the evaluation, build the book."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(
+        [
+            "panel",
+            "case_records",
+            "rollout",
+            "geography",
+            "sexual_offences_outcomes",
+            "moj_rape_timeliness",
+            "measures",
+        ]
+    ),
+    default=None,
+    help="Which table the file is; detected from its header if omitted.",
+)
+@click.option(
+    "--rollout",
+    "rollout_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="For panels: check units and pre-periods against this rollout (default: bundled).",
+)
+def validate(files: tuple[Path, ...], kind: str | None, rollout_path: Path | None) -> None:
+    """Validate FILES against the data dictionary; exit 2 if any problem is found.
+
+    Every problem is printed with the file, column, row(s) and rule.
+    """
+    from soteria_eval.data import DataValidationError, load_rollout, validate_file
+
+    try:
+        rollout = load_rollout(rollout_path)
+    except DataValidationError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    bad = False
+    for f in files:
+        report = validate_file(f, kind, rollout=rollout)  # type: ignore[arg-type]
+        if report.ok:
+            click.echo(f"{f}: OK ({report.kind}, {report.n_rows} rows)")
+        else:
+            bad = True
+            click.echo(
+                f"{f}: {len(report.issues)} problem(s) ({report.kind or 'unknown table'})", err=True
+            )
+            for issue in report.issues:
+                click.echo(f"  - {issue}", err=True)
+    if bad:
+        sys.exit(EXIT_INVALID)
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Validate the data dictionary with frictionless.")
+def dictionary(check: bool) -> None:
+    """Print the measure catalogue as Markdown (or validate the data dictionary)."""
+    from soteria_eval.dictionary import render_markdown, validate_data_package
+
+    if check:
+        problems = validate_data_package()
+        for p in problems:
+            click.echo(p, err=True)
+        if problems:
+            sys.exit(EXIT_INVALID)
+        click.echo("data dictionary: OK")
+        return
+    click.echo(render_markdown())

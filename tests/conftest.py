@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "data_dictionary" / "examples"
+
+
+def valid_panel(units=("Durham", "Kent"), periods=None, level="force") -> pd.DataFrame:
+    """A small valid force-by-quarter panel with a count and a proportion measure."""
+    periods = periods or [f"{y}-Q{q}" for y in (2020, 2021, 2022) for q in (1, 2, 3, 4)]
+    rows = []
+    for i, u in enumerate(units):
+        for j, p in enumerate(periods):
+            n = 10 + i + j
+            den = 200 + 5 * j
+            rows.append((level, u, p, "charges", n, n, None))
+            rows.append((level, u, p, "police_charge_rate", round(n / den, 6), n, den))
+    return pd.DataFrame(
+        rows, columns=["level", "unit", "period", "measure", "value", "numerator", "denominator"]
+    )
+
+
+@pytest.fixture
+def panel_df() -> pd.DataFrame:
+    return valid_panel()
+
+
+@pytest.fixture
+def cases_df() -> pd.DataFrame:
+    return pd.read_csv(EXAMPLES / "case_records.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture
+def rollout_df() -> pd.DataFrame:
+    return pd.read_csv(
+        REPO / "data_dictionary" / "data" / "rollout.csv", dtype=str, keep_default_na=False
+    )
