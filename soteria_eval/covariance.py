@@ -1,0 +1,223 @@
+"""Covariance estimators for linear models with absorbed fixed effects.
+
+A registry maps names to estimators; unknown names and options are rejected.
+
+``iid``
+    Classical: ``s² (X'X)⁻¹`` with ``s² = e'e / (N - K)``.
+``HC1``
+    White heteroskedasticity-robust with ``N / (N - K)``.
+``CR0``, ``CR1``
+    Cluster-robust (Liang and Zeger 1986): ``(X'X)⁻¹ (Σ_g X_g' e_g e_g' X_g) (X'X)⁻¹``,
+    CR1 scaled by ``G/(G-1) · (N-1)/(N-K)`` as in Stata and R ``sandwich::vcovCL``
+    (``type = "HC1"``). Inference uses t(G−1).
+``CR2``
+    Bias-reduced linearization (Bell and McCaffrey 2002; Pustejovsky and Tipton 2018):
+    residuals of cluster g are premultiplied by ``A_g = (I - H_gg)^(-1/2)`` where ``H`` is
+    the hat matrix of the full model *including* the fixed effects, and each coefficient's
+    t test uses Satterthwaite degrees of freedom. Matches R ``clubSandwich::vcovCR``
+    (``type = "CR2"``) with ``coef_test(test = "Satterthwaite")``.
+
+``K`` counts every estimated parameter, fixed effects included (``fe_dof="full"``, as in
+an ``lm`` with dummies); ``fe_dof="nested"`` leaves out fixed effects nested in the
+cluster variable, as ``fixest`` and ``reghdfe`` do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+from soteria_eval._linalg import Absorber, FloatArray, IntArray
+
+VcovType = Literal["iid", "HC1", "CR0", "CR1", "CR2"]
+FeDof = Literal["full", "nested"]
+VCOV_TYPES: tuple[str, ...] = get_args(VcovType)
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """What a covariance estimator needs from a fitted linear model.
+
+    Attributes
+    ----------
+    x : array (N, k)
+        Regressors after absorbing the fixed effects (and multiplying by √w).
+    resid : array (N,)
+        Residuals (times √w).
+    bread : array (k, k)
+        ``(X̃'X̃)⁻¹``.
+    absorber : Absorber
+        The fixed-effect structure (needed by CR2's hat matrix).
+    sqrt_w : array or None
+        Square roots of the weights.
+    k_fe : int
+        Degrees of freedom used by the fixed effects.
+    fe_codes_nested : callable
+        Given cluster codes, the number of fixed-effect dof nested in them.
+    """
+
+    x: FloatArray
+    resid: FloatArray
+    bread: FloatArray
+    absorber: Absorber
+    sqrt_w: FloatArray | None
+    k_fe: int
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations."""
+        return int(self.x.shape[0])
+
+    def nested_fe_dof(self, clusters: IntArray) -> int:
+        """Fixed-effect dof of the fixed effects whose levels are nested in the clusters."""
+        nested = 0
+        for codes, n in zip(self.absorber.codes, self.absorber.n_levels, strict=True):
+            pairs = np.unique(np.stack([codes, clusters]), axis=1)
+            if pairs.shape[1] == n:  # each level sits in exactly one cluster
+                nested += n
+        return min(nested, self.k_fe)
+
+
+@dataclass(frozen=True)
+class Covariance:
+    """A covariance matrix with the degrees of freedom of each coefficient's t test."""
+
+    cov: FloatArray
+    df: FloatArray  # per coefficient; inf means normal inference
+    name: str
+    description: str
+    n_clusters: int | None = None
+
+
+def _check(value: str, options: object, name: str) -> None:
+    allowed = get_args(options)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _iid(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
+    n, k = fit.x.shape
+    dof = n - k - fit.k_fe
+    s2 = float(fit.resid @ fit.resid) / dof
+    return Covariance(s2 * fit.bread, np.full(k, float(dof)), "iid", "classical (homoskedastic)")
+
+
+def _hc1(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
+    n, k = fit.x.shape
+    dof = n - k - fit.k_fe
+    xe = fit.x * fit.resid[:, None]
+    meat = xe.T @ xe
+    cov = fit.bread @ meat @ fit.bread * (n / dof)
+    return Covariance(cov, np.full(k, float(dof)), "HC1", "heteroskedasticity-robust (HC1)")
+
+
+def _cluster_scores(fit: LinearFit, clusters: IntArray) -> FloatArray:
+    g = int(clusters.max()) + 1
+    xe = fit.x * fit.resid[:, None]
+    scores = np.zeros((g, fit.x.shape[1]))
+    np.add.at(scores, clusters, xe)
+    return scores
+
+
+def _require_clusters(clusters: IntArray | None, name: str) -> IntArray:
+    if clusters is None:
+        raise ValueError(f"{name} needs a cluster variable")
+    g = np.unique(clusters).size
+    if g < 2:
+        raise ValueError(f"{name} needs at least 2 clusters, got {g}")
+    return clusters
+
+
+def _cr(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof, adjust: bool) -> Covariance:
+    name = "CR1" if adjust else "CR0"
+    cl = _require_clusters(clusters, name)
+    n, k = fit.x.shape
+    g = int(np.unique(cl).size)
+    scores = _cluster_scores(fit, cl)
+    cov = fit.bread @ (scores.T @ scores) @ fit.bread
+    if adjust:
+        k_fe = fit.k_fe - (fit.nested_fe_dof(cl) if fe_dof == "nested" else 0)
+        cov = cov * (g / (g - 1)) * ((n - 1) / (n - k - k_fe))
+    return Covariance(
+        cov, np.full(k, float(g - 1)), name, f"cluster-robust ({name}), t({g - 1})", g
+    )
+
+
+def _inv_sqrt_psd(blocks: FloatArray) -> FloatArray:
+    """Symmetric inverse square root of a stack of symmetric PSD matrices (pseudo-inverse)."""
+    vals, vecs = np.linalg.eigh(blocks)
+    tol = vals.max(axis=-1, keepdims=True) * 1e-12
+    inv = np.where(vals > tol, 1.0 / np.sqrt(np.where(vals > tol, vals, 1.0)), 0.0)
+    return np.asarray((vecs * inv[..., None, :]) @ np.swapaxes(vecs, -1, -2))
+
+
+def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
+    cl = _require_clusters(clusters, "CR2")
+    if fit.sqrt_w is not None:
+        raise NotImplementedError(
+            "CR2 with weights is not implemented; use CR1 or a wild cluster bootstrap"
+        )
+    n, k = fit.x.shape
+    order = np.argsort(cl, kind="stable")
+    sizes = np.bincount(cl)
+    g = int((sizes > 0).sum())
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    m_xx = fit.bread
+    # Hat matrix of the full model: H = P_D + X̃ (X̃'X̃)^-1 X̃'. Its diagonal blocks need
+    # (M_D)_gg, the fixed-effect annihilator restricted to a cluster's rows.
+    adj_x = np.zeros_like(fit.x)  # rows: A_g X̃_g
+    adj_e = np.zeros(n)  # A_g e_g
+    for size in np.unique(sizes[sizes > 0]):
+        members = np.flatnonzero(sizes == size)
+        rows = np.stack([order[starts[c] : starts[c] + size] for c in members])  # (m, size)
+        flat = rows.ravel()
+        e_cols = np.zeros((n, flat.size))
+        e_cols[flat, np.arange(flat.size)] = 1.0
+        md = fit.absorber.demean(e_cols)  # M_D applied to unit vectors
+        md_blocks = np.stack(
+            [md[rows[j]][:, j * size : (j + 1) * size] for j in range(len(members))]
+        )
+        xg = fit.x[rows]  # (m, size, k)
+        h_blocks = (np.eye(size)[None] - md_blocks) + xg @ m_xx @ np.swapaxes(xg, 1, 2)
+        a = _inv_sqrt_psd(np.eye(size)[None] - h_blocks)
+        adj_x[flat] = (a @ xg).reshape(-1, k)
+        adj_e[flat] = (a @ fit.resid[rows][..., None]).reshape(-1)
+    scores = np.zeros((int(cl.max()) + 1, k))
+    np.add.at(scores, cl, fit.x * adj_e[:, None])
+    cov = m_xx @ (scores.T @ scores) @ m_xx
+    # Satterthwaite dof per coefficient: p_g = (I - H) z_g with z_g = A_g X̃_g M e_j on the
+    # rows of cluster g; nu = (sum_g p_g'p_g)^2 / sum_{g,h} (p_g'p_h)^2.
+    df = np.empty(k)
+    for j in range(k):
+        u = adj_x @ m_xx[:, j]  # stacked A_g X̃_g M e_j
+        z = np.zeros((n, int(cl.max()) + 1))
+        z[np.arange(n), cl] = u
+        p = fit.absorber.demean(z)
+        p -= fit.x @ (m_xx @ (fit.x.T @ p))
+        gram = p.T @ p
+        df[j] = np.trace(gram) ** 2 / np.sum(gram**2)
+    return Covariance(cov, df, "CR2", "cluster-robust (CR2, Bell–McCaffrey), Satterthwaite df", g)
+
+
+_REGISTRY: Mapping[str, Callable[[LinearFit, IntArray | None, FeDof], Covariance]] = {
+    "iid": _iid,
+    "HC1": _hc1,
+    "CR0": lambda f, c, d: _cr(f, c, d, adjust=False),
+    "CR1": lambda f, c, d: _cr(f, c, d, adjust=True),
+    "CR2": _cr2,
+}
+
+
+def compute_vcov(
+    fit: LinearFit,
+    vcov: str,
+    clusters: IntArray | None = None,
+    fe_dof: str = "full",
+) -> Covariance:
+    """Compute a named covariance estimator (see the module docstring)."""
+    _check(vcov, VcovType, "vcov")
+    _check(fe_dof, FeDof, "fe_dof")
+    return _REGISTRY[vcov](fit, clusters, fe_dof)  # type: ignore[arg-type]

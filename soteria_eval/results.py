@@ -1,0 +1,128 @@
+"""The results base class shared by every estimator.
+
+Every estimator returns an object with the same face: ``tidy()`` (a DataFrame with
+fixed columns), ``conf_int()``, ``summary()``, ``str()`` and an HTML representation for
+notebooks and the book. Re-inference (another covariance, a bootstrap) returns a *new*
+results object; nothing is changed in place.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: Columns of every ``tidy()`` table, in order.
+TIDY_COLUMNS: tuple[str, ...] = (
+    "term",
+    "estimate",
+    "std_error",
+    "statistic",
+    "df",
+    "p_value",
+    "ci_lower",
+    "ci_upper",
+    "inference",
+)
+
+
+@dataclass(frozen=True)
+class Results:
+    """Estimates with their covariance and the settings that produced them.
+
+    Attributes
+    ----------
+    params : pandas.Series
+        Point estimates indexed by term.
+    cov : pandas.DataFrame
+        Covariance matrix of ``params``.
+    df : pandas.Series
+        Degrees of freedom of each term's t reference distribution (``inf``: normal).
+    inference : str
+        How standard errors and p-values were obtained.
+    estimator : str
+        Name of the estimator.
+    nobs : int
+        Observations used.
+    n_dropped : int
+        Rows of the input that the model excluded (missing values, singletons...).
+    info : mapping
+        Frozen settings and design facts (units, clusters, treated units, periods, ...).
+    """
+
+    params: pd.Series
+    cov: pd.DataFrame
+    df: pd.Series
+    inference: str
+    estimator: str
+    nobs: int
+    n_dropped: int = 0
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors."""
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
+
+    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Return one row per term with the columns :data:`TIDY_COLUMNS`."""
+        se = self.std_errors
+        stat = self.params / se
+        df = self.df.reindex(self.params.index).to_numpy(dtype=float)
+        crit = np.where(
+            np.isinf(df),
+            stats.norm.ppf(1 - alpha / 2),
+            stats.t.ppf(1 - alpha / 2, np.where(np.isinf(df), 1, df)),
+        )
+        pval = np.where(
+            np.isinf(df),
+            2 * stats.norm.sf(np.abs(stat)),
+            2 * stats.t.sf(np.abs(stat), np.where(np.isinf(df), 1, df)),
+        )
+        out = pd.DataFrame(
+            {
+                "term": self.params.index.astype(str),
+                "estimate": self.params.to_numpy(dtype=float),
+                "std_error": se.to_numpy(dtype=float),
+                "statistic": stat.to_numpy(dtype=float),
+                "df": df,
+                "p_value": pval,
+                "ci_lower": self.params.to_numpy(dtype=float) - crit * se.to_numpy(dtype=float),
+                "ci_upper": self.params.to_numpy(dtype=float) + crit * se.to_numpy(dtype=float),
+                "inference": self.inference,
+            }
+        )
+        return out[list(TIDY_COLUMNS)]
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Return ``ci_lower, ci_upper`` by term."""
+        t = self.tidy(alpha).set_index("term")
+        return t[["ci_lower", "ci_upper"]]
+
+    def summary(self) -> str:
+        """Return a plain-text summary: header lines, then the coefficient table."""
+        head = [f"{self.estimator}", f"Observations: {self.nobs}   Dropped rows: {self.n_dropped}"]
+        for key in ("outcome", "n_units", "n_treated", "n_periods", "n_clusters"):
+            if key in self.info:
+                head.append(f"{key.replace('_', ' ').capitalize()}: {self.info[key]}")
+        head.append(f"Inference: {self.inference}")
+        table = self.tidy().drop(columns="inference").set_index("term")
+        with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 120):
+            return "\n".join(head) + "\n\n" + table.to_string()
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = "<br>".join(
+            html.escape(line) for line in self.summary().split("\n\n")[0].split("\n")
+        )
+        table = (
+            self.tidy().drop(columns="inference").to_html(index=False, float_format="{:.4g}".format)
+        )
+        return f"<div><p>{head}</p>{table}</div>"
