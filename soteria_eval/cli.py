@@ -89,3 +89,84 @@ def dictionary(check: bool) -> None:
         click.echo("data dictionary: OK")
         return
     click.echo(render_markdown())
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of user data (default: the embedded data).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Evaluation plan (default: analyses/plan.yaml).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Output folder (replaced atomically).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Analyses run in parallel.",
+)
+@click.option(
+    "--seed", type=int, default=20210901, show_default=True, help="Seed for everything random."
+)
+@click.option("--only", multiple=True, help="Run only this analysis id (repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(
+    data_dir: Path | None,
+    plan_path: Path | None,
+    out: Path,
+    jobs: int,
+    seed: int,
+    only: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Run the evaluation: validate the data, run every planned analysis, write outputs.
+
+    Exit codes: 0 all analyses succeeded; 1 an analysis failed (its row in the results
+    says why); 2 invalid input or plan (nothing written).
+    """
+    from soteria_eval.data import DataValidationError
+    from soteria_eval.pipeline import PlanError, run_evaluation
+
+    plan = plan_path or _default_plan()
+    try:
+        summary = run_evaluation(
+            plan,
+            out=out,
+            data_dir=data_dir,
+            seed=seed,
+            jobs=jobs,
+            progress=not quiet,
+            only=only or None,
+        )
+    except (DataValidationError, PlanError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(
+        f"wrote {summary.out_dir} ({summary.n_analyses} analyses, {len(summary.failed)} failed)"
+    )
+    if summary.failed:
+        click.echo(f"failed: {', '.join(summary.failed)} (see results.csv and run.log)", err=True)
+        sys.exit(1)
+
+
+def _default_plan() -> Path:
+    here = Path.cwd() / "analyses" / "plan.yaml"
+    if here.is_file():
+        return here
+    repo = Path(__file__).resolve().parents[1] / "analyses" / "plan.yaml"
+    return repo

@@ -121,6 +121,11 @@ def did_2x2(
     """
     g = data[treated].astype(float)
     p = data[post].astype(float)
+    cells = pd.crosstab(g, p)
+    if cells.shape != (2, 2) or (cells.to_numpy() == 0).any():
+        raise ValueError(
+            f"a 2x2 DiD needs rows in all four cells of {treated!r} x {post!r}; got counts\n{cells}"
+        )
     return fit_absorbed(
         data,
         outcome=outcome,

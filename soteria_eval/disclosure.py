@@ -1,0 +1,141 @@
+"""Statistical disclosure control for published tables.
+
+Cells with a count under the threshold (10 by default) are suppressed and shown as
+``[c]`` (the Government Statistical Service symbol for confidential). Secondary
+suppression then hides further cells so that a suppressed cell cannot be recovered by
+subtraction from a row or column total: every row and column of a table with totals that
+has exactly one suppressed cell gets its next smallest cell suppressed too, repeatedly
+until none has. Rates and means whose denominator is suppressed are suppressed as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+SUPPRESSED = "[c]"
+DEFAULT_THRESHOLD = 10
+
+
+class DisclosureError(ValueError):
+    """A table meant for publication still contains a small cell."""
+
+
+def primary_mask(
+    counts: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, suppress_zeros: bool = False
+) -> pd.DataFrame:
+    """Return a boolean mask of cells under the threshold (zeros only if asked)."""
+    values = counts.to_numpy(dtype=float)
+    low = values < threshold
+    if not suppress_zeros:
+        low &= values != 0
+    return pd.DataFrame(low & ~np.isnan(values), index=counts.index, columns=counts.columns)
+
+
+def secondary_mask(counts: pd.DataFrame, mask: pd.DataFrame) -> pd.DataFrame:
+    """Extend a suppression mask so no row or column has exactly one suppressed cell.
+
+    The complementary cell chosen is the smallest unsuppressed non-zero cell of that
+    row or column (ties broken by position), which loses the least information.
+    """
+    values = counts.to_numpy(dtype=float)
+    m = mask.to_numpy(dtype=bool).copy()
+    changed = True
+    while changed:
+        changed = False
+        for axis in (1, 0):
+            n_supp = m.sum(axis=axis)
+            for i in np.flatnonzero(n_supp == 1):
+                line_vals = values[i] if axis == 1 else values[:, i]
+                line_mask = m[i] if axis == 1 else m[:, i]
+                cand = np.where(
+                    ~line_mask & (line_vals != 0) & ~np.isnan(line_vals), line_vals, np.inf
+                )
+                if np.isinf(cand).all():
+                    continue
+                j = int(np.argmin(cand))
+                if axis == 1:
+                    m[i, j] = True
+                else:
+                    m[j, i] = True
+                changed = True
+    return pd.DataFrame(m, index=mask.index, columns=mask.columns)
+
+
+def suppress_table(
+    counts: pd.DataFrame,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    secondary: bool = True,
+    suppress_zeros: bool = False,
+) -> pd.DataFrame:
+    """Return a publishable copy of a table of counts with small cells shown as ``[c]``.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Numeric counts (rows by columns); any totals are recomputed by the reader, so the
+        table should not include its own total row or column.
+    threshold : int
+        Cells with ``0 < count < threshold`` are suppressed.
+    secondary : bool
+        Apply secondary suppression (see :func:`secondary_mask`).
+    suppress_zeros : bool
+        Also suppress zero cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Object dtype; suppressed cells hold ``"[c]"``.
+    """
+    mask = primary_mask(counts, threshold, suppress_zeros)
+    if secondary:
+        mask = secondary_mask(counts, mask)
+    out = counts.astype(object).copy()
+    out[mask] = SUPPRESSED
+    out.attrs["suppressed_cells"] = int(mask.to_numpy().sum())
+    out.attrs["threshold"] = threshold
+    return out
+
+
+def suppress_long(
+    table: pd.DataFrame,
+    count_columns: Sequence[str],
+    dependent_columns: Sequence[str] = (),
+    threshold: int = DEFAULT_THRESHOLD,
+) -> pd.DataFrame:
+    """Suppress small counts in a long table row by row.
+
+    Any count column under the threshold is replaced by ``[c]``, and so are the row's
+    ``dependent_columns`` (rates, means and medians computed from those counts).
+    """
+    out = table.astype({c: object for c in [*count_columns, *dependent_columns]}).copy()
+    vals = table[list(count_columns)].to_numpy(dtype=float)
+    small = ((vals < threshold) & (vals != 0) & ~np.isnan(vals)).any(axis=1)
+    for c in [*count_columns, *dependent_columns]:
+        out.loc[small, c] = SUPPRESSED
+    out.attrs["suppressed_rows"] = int(small.sum())
+    out.attrs["threshold"] = threshold
+    return out
+
+
+def check_no_small_cells(
+    table: pd.DataFrame,
+    count_columns: Sequence[str],
+    threshold: int = DEFAULT_THRESHOLD,
+    name: str = "table",
+) -> None:
+    """Raise :class:`DisclosureError` if a count column holds a value in ``(0, threshold)``."""
+    for c in count_columns:
+        if c not in table:
+            continue
+        vals = pd.to_numeric(table[c].where(table[c] != SUPPRESSED), errors="coerce")
+        bad = (vals > 0) & (vals < threshold)
+        if bad.any():
+            rows = [int(i) + 2 for i in np.flatnonzero(bad.to_numpy())][:10]
+            raise DisclosureError(
+                f"{name}: column {c!r} has {int(bad.sum())} cell(s) under {threshold} "
+                f"(rows {rows}); suppress them before publishing"
+            )

@@ -1,0 +1,257 @@
+"""The pipeline's outputs: the tidy results table, figures with alt text, tables, manifest.
+
+Everything a run writes goes first to a temporary folder beside the output folder, which
+replaces the old one only when the run is complete: a run killed midway leaves the
+previous outputs intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soteria_eval.results import Results
+
+#: Columns of the results table, in order (documented in the book's reproducibility page).
+RESULT_COLUMNS: tuple[str, ...] = (
+    "analysis",
+    "domain",
+    "measure",
+    "design",
+    "level",
+    "scenario",
+    "estimand",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "p_adjusted",
+    "inference",
+    "n_units",
+    "n_treated",
+    "n_periods",
+    "n_obs",
+    "n_dropped",
+    "data_label",
+    "status",
+    "note",
+)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure to save, with the alt text that describes it for screen readers."""
+
+    name: str
+    figure: Any  # matplotlib Figure
+    alt_text: str
+    caption: str = ""
+
+
+@dataclass
+class AnalysisOutput:
+    """What one analysis returns to the pipeline."""
+
+    rows: list[pd.DataFrame] = field(default_factory=list)
+    figures: list[FigureSpec] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Add result rows."""
+        self.rows.append(frame)
+
+
+def result_rows(
+    res: Results,
+    *,
+    analysis: str,
+    domain: str,
+    measure: str,
+    design: str,
+    level: str,
+    scenario: str,
+    estimand: str,
+    data_label: str,
+    terms: Sequence[str] | None = None,
+    note: str = "",
+) -> pd.DataFrame:
+    """Turn a results object into rows of the results table."""
+    t = res.tidy()
+    if terms is not None:
+        t = t[t["term"].isin(terms)]
+    info = res.info
+    out = pd.DataFrame(
+        {
+            "analysis": analysis,
+            "domain": domain,
+            "measure": measure,
+            "design": design,
+            "level": level,
+            "scenario": scenario,
+            "estimand": estimand,
+            "term": t["term"].to_numpy(),
+            "estimate": t["estimate"].to_numpy(),
+            "std_error": t["std_error"].to_numpy(),
+            "ci_lower": t["ci_lower"].to_numpy(),
+            "ci_upper": t["ci_upper"].to_numpy(),
+            "p_value": t["p_value"].to_numpy(),
+            "p_adjusted": np.nan,
+            "inference": t["inference"].to_numpy(),
+            "n_units": info.get("n_units", np.nan),
+            "n_treated": info.get("n_treated", np.nan),
+            "n_periods": info.get("n_periods", np.nan),
+            "n_obs": res.nobs,
+            "n_dropped": res.n_dropped,
+            "data_label": data_label,
+            "status": "ok",
+            "note": note,
+        }
+    )
+    return out[list(RESULT_COLUMNS)]
+
+
+def failure_row(
+    analysis: str, domain: str | None, data_label: str, error: BaseException
+) -> pd.DataFrame:
+    """Return a results row that records a failed analysis and its reason."""
+    row: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS, np.nan)
+    row.update(
+        analysis=analysis,
+        domain=domain or "",
+        measure="",
+        design="",
+        level="",
+        scenario="",
+        estimand="",
+        term="",
+        inference="",
+        data_label=data_label,
+        status="failed",
+        note=f"{type(error).__name__}: {error}",
+    )
+    return pd.DataFrame([row], columns=list(RESULT_COLUMNS))
+
+
+def normalise_results(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate result rows, fix column types and sort them deterministically."""
+    table = (
+        pd.concat([f for f in frames if len(f)], ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=list(RESULT_COLUMNS))
+    )
+    table = table.reindex(columns=list(RESULT_COLUMNS))
+    text = [
+        "analysis",
+        "domain",
+        "measure",
+        "design",
+        "level",
+        "scenario",
+        "estimand",
+        "term",
+        "inference",
+        "data_label",
+        "status",
+        "note",
+    ]
+    for c in text:
+        table[c] = table[c].fillna("").astype(str)
+    for c in ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted"]:
+        table[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
+    for c in ["n_units", "n_treated", "n_periods", "n_obs", "n_dropped"]:
+        table[c] = pd.to_numeric(table[c], errors="coerce").astype("Int64")
+    keys = [
+        "analysis",
+        "domain",
+        "measure",
+        "design",
+        "level",
+        "scenario",
+        "estimand",
+        "term",
+        "inference",
+    ]
+    return table.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_figure(spec: FigureSpec, folder: Path) -> dict[str, str]:
+    """Save a figure as PNG and SVG (deterministic metadata); return its record."""
+    folder.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "soteria-eval"}):
+        spec.figure.savefig(
+            folder / f"{spec.name}.png", dpi=150, metadata={"Software": None}, bbox_inches="tight"
+        )
+        spec.figure.savefig(
+            folder / f"{spec.name}.svg",
+            metadata={"Date": None, "Creator": None},
+            bbox_inches="tight",
+        )
+    import matplotlib.pyplot as plt
+
+    plt.close(spec.figure)
+    return {
+        "name": spec.name,
+        "png": f"figures/{spec.name}.png",
+        "svg": f"figures/{spec.name}.svg",
+        "alt_text": spec.alt_text,
+        "caption": spec.caption,
+    }
+
+
+def write_json(path: Path, obj: Mapping[str, Any] | Sequence[Any]) -> None:
+    """Write JSON with sorted keys and a final newline (stable bytes)."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+class AtomicOutputDir:
+    """A temporary folder that replaces ``target`` on :meth:`commit`.
+
+    Until commit, the previous contents of ``target`` are untouched; a leftover
+    temporary folder from a killed run is removed by the next run.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target.resolve()
+        self.tmp = self.target.with_name(f".{self.target.name}.partial")
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+
+    def commit(self) -> None:
+        """Swap the finished temporary folder into place."""
+        old = self.target.with_name(f".{self.target.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if self.target.exists():
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old.exists():
+            shutil.rmtree(old)
+
+    def abort(self) -> None:
+        """Remove the temporary folder, leaving ``target`` as it was."""
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)

@@ -1,0 +1,141 @@
+"""The evaluation plan: a YAML file in ``analyses/`` that says what to run.
+
+A plan is validated before anything runs; a mistake is reported with the key path
+(e.g. ``analyses[2].scenarios[0]``) and the rule broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from soteria_eval.dictionary import DOMAINS
+from soteria_eval.rollout import SCENARIOS
+
+PLAN_VERSION = 1
+_TOP_KEYS = {"version", "title", "data_label", "disclosure_threshold", "seed", "analyses"}
+_ANALYSIS_KEYS = {"id", "script", "question", "domain", "measures", "scenarios", "options"}
+
+
+class PlanError(ValueError):
+    """The plan file breaks a rule; the message names the key and the rule."""
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """One planned analysis: a script in ``analyses/`` and its settings."""
+
+    id: str
+    script: str
+    question: str = ""
+    domain: str | None = None
+    measures: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ("default",)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated evaluation plan."""
+
+    path: Path
+    title: str
+    data_label: str
+    disclosure_threshold: int
+    analyses: tuple[AnalysisSpec, ...]
+
+    @property
+    def analyses_dir(self) -> Path:
+        """Folder holding the analysis scripts (the plan's own folder)."""
+        return self.path.parent
+
+
+def _err(path: Path, where: str, msg: str) -> PlanError:
+    return PlanError(f"{path}: {where}: {msg}")
+
+
+def _strings(value: Any, path: Path, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise _err(path, where, "must be a string or a list of strings")
+    return tuple(value)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file."""
+    p = Path(path)
+    if not p.is_file():
+        raise PlanError(f"{p}: plan file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{p}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise _err(p, "top level", "must be a mapping with an 'analyses' list")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise _err(p, sorted(unknown)[0], f"unknown key; allowed: {sorted(_TOP_KEYS)}")
+    if raw.get("version") != PLAN_VERSION:
+        raise _err(p, "version", f"must be {PLAN_VERSION}, got {raw.get('version')!r}")
+    threshold = raw.get("disclosure_threshold", 10)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        raise _err(p, "disclosure_threshold", f"must be a positive integer, got {threshold!r}")
+    items = raw.get("analyses")
+    if not isinstance(items, list) or not items:
+        raise _err(p, "analyses", "must be a non-empty list")
+    specs: list[AnalysisSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"analyses[{i}]"
+        if not isinstance(item, dict):
+            raise _err(p, where, "must be a mapping")
+        bad = set(item) - _ANALYSIS_KEYS
+        if bad:
+            raise _err(
+                p, f"{where}.{sorted(bad)[0]}", f"unknown key; allowed: {sorted(_ANALYSIS_KEYS)}"
+            )
+        for key in ("id", "script"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise _err(p, f"{where}.{key}", "is required (a string)")
+        if item["id"] in seen:
+            raise _err(p, f"{where}.id", f"duplicate id {item['id']!r}")
+        seen.add(item["id"])
+        if not (p.parent / item["script"]).is_file():
+            raise _err(p, f"{where}.script", f"no such script {item['script']!r} beside the plan")
+        domain = item.get("domain")
+        if domain is not None and domain not in DOMAINS:
+            raise _err(p, f"{where}.domain", f"must be one of {DOMAINS}, got {domain!r}")
+        scenarios = _strings(item.get("scenarios", ["default"]), p, f"{where}.scenarios")
+        for j, s in enumerate(scenarios):
+            if s not in SCENARIOS:
+                raise _err(
+                    p,
+                    f"{where}.scenarios[{j}]",
+                    f"unknown scenario {s!r}; known: {sorted(SCENARIOS)}",
+                )
+        options = item.get("options", {})
+        if not isinstance(options, dict):
+            raise _err(p, f"{where}.options", "must be a mapping")
+        specs.append(
+            AnalysisSpec(
+                id=item["id"],
+                script=item["script"],
+                question=str(item.get("question", "")),
+                domain=domain,
+                measures=_strings(item.get("measures", []), p, f"{where}.measures"),
+                scenarios=scenarios,
+                options=options,
+            )
+        )
+    return Plan(
+        path=p.resolve(),
+        title=str(raw.get("title", "Evaluation of Operation Soteria")),
+        data_label=str(raw.get("data_label", "synthetic")),
+        disclosure_threshold=threshold,
+        analyses=tuple(specs),
+    )

@@ -1,0 +1,301 @@
+"""Run the evaluation plan: validate inputs, run every analysis, write the outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+from soteria_eval import __version__
+from soteria_eval._paths import bundled_data_dir, data_dictionary_dir
+from soteria_eval.data import DataValidationError, load_rollout
+from soteria_eval.disclosure import check_no_small_cells
+from soteria_eval.inference.multiplicity import adjust_pvalues
+from soteria_eval.pipeline.context import RunContext
+from soteria_eval.pipeline.outputs import (
+    AnalysisOutput,
+    AtomicOutputDir,
+    failure_row,
+    normalise_results,
+    sha256_file,
+    write_figure,
+    write_json,
+)
+from soteria_eval.pipeline.plan import AnalysisSpec, Plan, load_plan
+
+#: Columns that define a multiplicity family: the same question asked of several measures.
+FAMILY_KEYS = ["domain", "design", "level", "scenario", "estimand", "term", "inference"]
+RECORDED_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "linearmodels",
+    "matplotlib",
+    "frictionless",
+)
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    out_dir: Path
+    n_analyses: int
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every analysis succeeded."""
+        return not self.failed
+
+
+def load_analysis(plan: Plan, spec: AnalysisSpec) -> ModuleType:
+    """Import an analysis script from the plan's folder."""
+    path = plan.analyses_dir / spec.script
+    name = f"soteria_analysis_{spec.id}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "run"):
+        raise AttributeError(f"{path} defines no run(ctx) function")
+    return module
+
+
+def _run_one(
+    plan: Plan, spec: AnalysisSpec, base: dict[str, Any]
+) -> tuple[str, pd.DataFrame, list[dict[str, str]], list[str], float, str | None]:
+    """Run one analysis and write its figures and tables; never raises."""
+    t0 = time.perf_counter()
+    ctx = RunContext(spec=spec, **base)
+    try:
+        module = load_analysis(plan, spec)
+        output: AnalysisOutput = module.run(ctx)
+        figures = [write_figure(f, ctx.out_dir / "figures") for f in output.figures]
+        for name, table in output.tables.items():
+            check_no_small_cells(
+                table, table.attrs.get("count_columns", ()), ctx.disclosure_threshold, name
+            )
+            (ctx.out_dir / "tables").mkdir(exist_ok=True)
+            table.to_csv(ctx.out_dir / "tables" / f"{name}.csv", index=False, lineterminator="\n")
+        rows = normalise_results(output.rows)
+        return spec.id, rows, figures, output.notes, time.perf_counter() - t0, None
+    except Exception as exc:  # a failed analysis must not stop the others
+        logging.getLogger("soteria_eval").exception("analysis %s failed", spec.id)
+        rows = failure_row(spec.id, spec.domain, base["data_label"], exc)
+        return spec.id, rows, [], [], time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+
+
+def _git_commit(start: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "soteria-eval": __version__}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def add_adjusted_pvalues(results: pd.DataFrame, method: str = "holm") -> pd.DataFrame:
+    """Fill ``p_adjusted`` by Holm within each family (same question across measures)."""
+    out = results.copy()
+    ok = out["status"] == "ok"
+    for _, idx in out[ok].groupby(FAMILY_KEYS, sort=True).groups.items():
+        out.loc[idx, "p_adjusted"] = adjust_pvalues(out.loc[idx, "p_value"].to_numpy(), method)
+    return out
+
+
+def run_evaluation(
+    plan_path: str | Path,
+    *,
+    out: str | Path = "results",
+    data_dir: str | Path | None = None,
+    seed: int = 20210901,
+    jobs: int = 1,
+    progress: bool = True,
+    only: Sequence[str] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run every analysis in a plan and write the outputs atomically to ``out``.
+
+    Parameters
+    ----------
+    plan_path : str or Path
+        The evaluation plan (YAML).
+    out : str or Path
+        Output folder; replaced only when the run completes.
+    data_dir : str or Path, optional
+        Folder with the user's data; default: the embedded data.
+    seed : int
+        Seed for everything random (bootstrap, randomization inference, simulation).
+    jobs : int
+        Analyses run in parallel (joblib); results do not depend on it.
+    progress : bool
+        Show a progress bar on standard error.
+    only : sequence of str, optional
+        Run only these analysis ids.
+    on_step : callable, optional
+        Called with each analysis id as it finishes.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    PlanError, DataValidationError
+        Before anything is written.
+    """
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    plan = load_plan(plan_path)
+    data_path = Path(data_dir) if data_dir is not None else None
+    rollout_file = (
+        data_path / "rollout.csv" if data_path and (data_path / "rollout.csv").exists() else None
+    )
+    t0 = time.perf_counter()
+    rollout = load_rollout(rollout_file)
+    timings["validate"] = time.perf_counter() - t0
+    target = AtomicOutputDir(Path(out))
+    log_path = target.tmp / "run.log"
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("soteria_eval")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        base = {
+            "rollout": rollout,
+            "data_dir": data_path,
+            "out_dir": target.tmp,
+            "seed": seed,
+            "data_label": plan.data_label,
+            "disclosure_threshold": plan.disclosure_threshold,
+        }
+        specs = list(plan.analyses)
+        if only is not None:
+            unknown = sorted(set(only) - {s.id for s in specs})
+            if unknown:
+                raise ValueError(
+                    f"unknown analysis id(s) {unknown}; the plan has {[s.id for s in specs]}"
+                )
+            specs = [s for s in specs if s.id in set(only)]
+        if jobs > 1:
+            from joblib import Parallel, delayed
+
+            outputs = Parallel(n_jobs=jobs)(delayed(_run_one)(plan, s, base) for s in specs)
+        else:
+            from tqdm import tqdm
+
+            outputs = [
+                _run_one(plan, s, base)
+                for s in tqdm(specs, desc="analyses", disable=not progress, file=sys.stderr)
+            ]
+        frames, figures, notes, failed = [], [], {}, []
+        for aid, rows, figs, nts, secs, err in outputs:
+            frames.append(rows)
+            figures.extend(figs)
+            notes[aid] = nts
+            timings[f"analysis:{aid}"] = secs
+            logger.info(
+                "analysis %s finished in %.2fs%s", aid, secs, f" (FAILED: {err})" if err else ""
+            )
+            if err:
+                failed.append(aid)
+            if on_step:
+                on_step(aid)
+        results = add_adjusted_pvalues(normalise_results(frames))
+        results.to_csv(
+            target.tmp / "results.csv", index=False, lineterminator="\n", float_format="%.10g"
+        )
+        results.to_parquet(target.tmp / "results.parquet", index=False)
+        write_json(target.tmp / "figures.json", sorted(figures, key=lambda f: f["name"]))
+        write_json(target.tmp / "notes.json", notes)
+        inputs = [
+            *sorted(bundled_data_dir().glob("*.csv")),
+            data_dictionary_dir() / "measures.csv",
+            plan.path,
+        ]
+        if data_path is not None:
+            inputs += sorted(p for p in data_path.rglob("*") if p.is_file())
+        timings["total"] = time.perf_counter() - t_start
+        manifest = {
+            "soteria_eval_version": __version__,
+            "plan": plan.path.name,
+            "seed": seed,
+            "jobs": jobs,
+            "data_label": plan.data_label,
+            "data": "embedded default" if data_path is None else str(data_path),
+            "inputs": {p.name: sha256_file(p) for p in inputs},
+            "packages": _versions(),
+            "git_commit": _git_commit(plan.analyses_dir),
+            "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+            "analyses": [s.id for s in specs],
+            "failed": failed,
+            "results_sha256": sha256_file(target.tmp / "results.csv"),
+        }
+        write_json(target.tmp / "manifest.json", manifest)
+    except BaseException:
+        logger.removeHandler(handler)
+        handler.close()
+        target.abort()
+        raise
+    logger.removeHandler(handler)
+    handler.close()
+    target.commit()
+    return RunSummary(Path(out), len(specs), failed)
+
+
+def run_script(script: str, analysis_id: str) -> None:
+    """Run one analysis of the plan beside ``script`` (for ``python analyses/x.py``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=f"Run the analysis {analysis_id!r} alone.")
+    parser.add_argument("--out", default=f"results/{analysis_id}")
+    parser.add_argument("--data", default=None, help="folder of user data (default: embedded)")
+    parser.add_argument("--seed", type=int, default=20210901)
+    args = parser.parse_args()
+    plan = Path(script).resolve().with_name("plan.yaml")
+    summary = run_evaluation(
+        plan, out=args.out, data_dir=args.data, seed=args.seed, only=[analysis_id]
+    )
+    print(f"wrote {summary.out_dir}")
+    raise SystemExit(0 if summary.ok else 1)
+
+
+__all__ = [
+    "DataValidationError",
+    "RunSummary",
+    "add_adjusted_pvalues",
+    "load_analysis",
+    "run_evaluation",
+    "run_script",
+]

@@ -1,0 +1,127 @@
+"""Figures for the evaluation: trends by group and estimate plots.
+
+Colours follow the Okabe–Ito palette, which stays distinguishable with the common forms
+of colour blindness; lines also differ by marker so the figures read in greyscale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+#: Okabe–Ito colours.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+)
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+GROUP_LABELS: Mapping[str, str] = {
+    "pathfinder": "Phase 1 pathfinders",
+    "exposed_control": "Exposed controls",
+    "comparison": "Other forces",
+}
+
+
+def _figure(width: float = 7.5, height: float = 4.2) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    ax = fig.add_subplot()
+    return fig, ax
+
+
+def trend_plot(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    group: str,
+    markers: Mapping[str, str] | None = None,
+    ylabel: str = "",
+    title: str = "",
+    group_labels: Mapping[str, str] = GROUP_LABELS,
+) -> Any:
+    """Plot one line per group over periods, with vertical markers at key periods.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long table with the period labels in ``x``, values in ``y`` and groups in ``group``.
+    markers : mapping of period label to text, optional
+        Vertical dashed lines (e.g. the phase starts).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure()
+    periods = list(dict.fromkeys(sorted(data[x].astype(str))))
+    pos = {p: i for i, p in enumerate(periods)}
+    for i, (name, sub) in enumerate(data.groupby(group, sort=True)):
+        sub = sub.sort_values(x)
+        ax.plot(
+            [pos[str(p)] for p in sub[x]],
+            sub[y],
+            color=PALETTE[i % len(PALETTE)],
+            marker=MARKERS[i % len(MARKERS)],
+            label=group_labels.get(str(name), str(name)),
+        )
+    for label, text in (markers or {}).items():
+        if label in pos:
+            ax.axvline(pos[label] - 0.5, color="#555555", linestyle="--", linewidth=1)
+            ax.annotate(
+                text,
+                (pos[label] - 0.45, 1.0),
+                xycoords=("data", "axes fraction"),
+                va="top",
+                fontsize=8,
+                color="#333333",
+            )
+    ax.set_xticks(range(len(periods)), periods, rotation=45, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False)
+    return fig
+
+
+def estimate_plot(
+    table: pd.DataFrame,
+    *,
+    label: str,
+    xlabel: str = "Estimate with 95% confidence interval",
+    title: str = "",
+    order: Sequence[str] | None = None,
+) -> Any:
+    """Plot point estimates with confidence intervals, one row per ``label``.
+
+    ``table`` has the results-table columns ``estimate, ci_lower, ci_upper``.
+    """
+    t = table.copy()
+    if order is not None:
+        t = t.set_index(label).loc[list(order)].reset_index()
+    fig, ax = _figure(7.5, 0.5 + 0.45 * len(t))
+    ys = range(len(t))[::-1]
+    ax.errorbar(
+        t["estimate"],
+        list(ys),
+        xerr=[t["estimate"] - t["ci_lower"], t["ci_upper"] - t["estimate"]],
+        fmt="o",
+        color=PALETTE[0],
+        ecolor=PALETTE[0],
+        capsize=3,
+    )
+    ax.axvline(0, color="#555555", linewidth=1)
+    ax.set_yticks(list(ys), t[label].astype(str).tolist())
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
