@@ -9,7 +9,6 @@ SEED ?= 20210901
 
 $(BIN)/.installed: pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,book]"
 	touch $@
 
@@ -18,7 +17,7 @@ env: $(BIN)/.installed
 ## Run the whole evaluation on the embedded default data: results, figures, book.
 evaluate: env
 	$(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
-	$(MAKE) book
+	$(BIN)/soteria-eval book --results $(OUT)
 
 ## Lint, type-check and run the quick test suite.
 test: env lint typecheck
@@ -43,7 +42,7 @@ bench: env
 ## Build the book from the latest results (runs the evaluation first if none exist).
 book: env
 	test -f $(OUT)/manifest.json || $(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
-	SOTERIA_RESULTS=$(abspath $(OUT)) $(BIN)/jupyter-book build book --builder html -W -n --keep-going
+	$(BIN)/soteria-eval book --results $(OUT)
 
 ## Regenerate the constraints file from a fresh environment (maintainers only).
 constraints:
@@ -53,4 +52,4 @@ constraints:
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(OUT) book/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(OUT) book/_build book/_generated .pytest_cache .mypy_cache .ruff_cache

@@ -170,3 +170,29 @@ def _default_plan() -> Path:
         return here
     repo = Path(__file__).resolve().parents[1] / "analyses" / "plan.yaml"
     return repo
+
+
+@main.command()
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Outputs of `soteria-eval run`.",
+)
+@click.option(
+    "--book-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("book"),
+    show_default=True,
+)
+def book(results: Path, book_dir: Path) -> None:
+    """Build the evaluation book offline into BOOK_DIR/_build/html."""
+    from soteria_eval.bookbuild import BookError, build_book
+
+    try:
+        html = build_book(book_dir, results)
+    except BookError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"built {html / 'index.html'}")

@@ -1,0 +1,136 @@
+"""Benchmarks: time and peak memory, with peer packages side by side where installed.
+
+Run with ``make bench`` (installs the ``bench`` extra). Results print as a table and are
+written to ``benchmarks/out/results.json``. Timings are the best of several repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soteria_eval.data import validate_file
+from soteria_eval.did import twfe
+from soteria_eval.linear_model import FewClustersWarning
+
+OUT = Path(__file__).with_name("out")
+
+
+def measure(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
+    """Best wall time over ``repeat`` runs and peak traced memory of one run."""
+    fn()  # warm up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"seconds": min(times), "peak_mb": peak / 2**20}
+
+
+def panel(n_units: int = 43, n_periods: int = 40, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n_units), n_periods),
+            "time": np.tile(np.arange(n_periods), n_units),
+        }
+    )
+    d["D"] = ((d["unit"] < 5) & (d["time"] >= n_periods // 2)).astype(float)
+    d["y"] = 0.3 * d["D"] + rng.normal(size=n_units)[d["unit"]] + rng.normal(size=len(d))
+    return d
+
+
+def bench_twfe() -> list[dict[str, Any]]:
+    d = panel()
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        for vcov in ("CR1", "CR2"):
+            r = measure(
+                lambda v=vcov: twfe(d, outcome="y", treatment="D", unit="unit", time="time", vcov=v)
+            )
+            rows.append(
+                {"task": f"TWFE {vcov}, 43 units x 40 periods", "package": "soteria-eval", **r}
+            )
+    try:
+        import pyfixest as pf
+
+        r = measure(lambda: pf.feols("y ~ D | unit + time", data=d, vcov={"CRV1": "unit"}).tidy())
+        rows.append(
+            {
+                "task": "TWFE CR1, 43 units x 40 periods",
+                "package": f"pyfixest {pf.__version__}",
+                **r,
+            }
+        )
+    except ImportError:
+        rows.append(
+            {
+                "task": "TWFE CR1, 43 units x 40 periods",
+                "package": "pyfixest (not installed)",
+                "seconds": float("nan"),
+                "peak_mb": float("nan"),
+            }
+        )
+    return rows
+
+
+def bench_validate(tmp: Path) -> list[dict[str, Any]]:
+    from soteria_eval.geography import load_geography
+    from soteria_eval.periods import period_range
+
+    forces = load_geography().forces
+    months = period_range("2016-01", "2025-12", "month")
+    measures = ["charges", "police_charge_rate"]
+    n = len(forces) * len(months) * len(measures)
+    idx = pd.MultiIndex.from_product(
+        [forces, months, measures], names=["unit", "period", "measure"]
+    ).to_frame(index=False)
+    rng = np.random.default_rng(2)
+    den = rng.integers(50, 500, n).astype(float)
+    num = np.floor(den * rng.uniform(0, 0.1, n))
+    is_count = idx["measure"].eq("charges").to_numpy()
+    p = idx.assign(
+        level="force",
+        value=np.where(is_count, num, num / den),
+        numerator=num,
+        denominator=np.where(is_count, np.nan, den),
+    )
+    path = tmp / "panel.csv"
+    p[["level", "unit", "period", "measure", "value", "numerator", "denominator"]].to_csv(
+        path, index=False
+    )
+    r = measure(lambda: validate_file(path, "panel"), repeat=3)
+    return [
+        {"task": f"validate a {n:,}-row force x month panel (CSV)", "package": "soteria-eval", **r}
+    ]
+
+
+def main() -> None:
+    import tempfile
+
+    OUT.mkdir(exist_ok=True)
+    rows = bench_twfe()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += bench_validate(Path(tmp))
+    table = pd.DataFrame(rows)
+    print(f"python {platform.python_version()} on {platform.machine()}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    (OUT / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Build the book from a pipeline run and check it (pages, figures, offline)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from soteria_eval.bookbuild import build_book, external_references
+from soteria_eval.pipeline import run_evaluation
+from tests.conftest import REPO
+
+PAGES = [
+    "index",
+    "programme",
+    "published",
+    "data",
+    "methods",
+    "limitations",
+    "logs",
+    "reproducibility",
+    "api",
+]
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("book")
+    results = tmp / "results"
+    run_evaluation(REPO / "analyses" / "plan.yaml", out=results, progress=False)
+    import shutil
+
+    book = tmp / "book"
+    shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", "_generated"))
+    return build_book(book, results)
+
+
+def test_expected_pages_exist(html: Path) -> None:
+    for page in PAGES:
+        assert (html / f"{page}.html").is_file(), page
+
+
+def test_results_pages_have_their_figures_with_alt_text(html: Path) -> None:
+    text = (html / "published.html").read_text()
+    imgs = re.findall(r"<img[^>]*>", text)
+    assert imgs and all('alt="' in i and 'alt=""' not in i for i in imgs)
+    for img in imgs:
+        src = re.search(r'src="([^"]+)"', img).group(1)  # type: ignore[union-attr]
+        assert (html / src).is_file(), src
+
+
+def test_no_external_scripts_or_styles(html: Path) -> None:
+    assert external_references(html) == []
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert "_static/mathjax/tex-chtml.js" in (html / "methods.html").read_text()
+
+
+def test_measure_catalogue_is_rendered(html: Path) -> None:
+    text = (html / "data.html").read_text()
+    assert "Suspects charged" in text and "Victim experience" in text
+    assert "<table" in (html / "published.html").read_text()
+
+
+def test_external_reference_checker_detects_cdn(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('<script src="https://cdn.example.org/x.js"></script>')
+    assert len(external_references(tmp_path)) == 1

@@ -1,0 +1,197 @@
+"""End-to-end pipeline: a small plan, determinism, atomic outputs, disclosure, bad plans."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from soteria_eval.cli import main
+from soteria_eval.disclosure import DisclosureError, check_no_small_cells, suppress_table
+from soteria_eval.pipeline import RESULT_COLUMNS, PlanError, load_plan, run_evaluation
+from tests.conftest import REPO
+
+ANALYSES = REPO / "analyses"
+
+
+def small_plan(tmp: Path, extra: str = "", scripts: dict[str, str] | None = None) -> Path:
+    d = tmp / "analyses"
+    d.mkdir()
+    shutil.copy(ANALYSES / "published_outcomes.py", d)
+    for name, text in (scripts or {}).items():
+        (d / name).write_text(text)
+    (d / "plan.yaml").write_text(
+        "version: 1\ndata_label: test\nanalyses:\n"
+        "  - id: published_outcomes\n    script: published_outcomes.py\n    domain: volume\n"
+        "    scenarios: [default, exposed_dropped]\n" + extra
+    )
+    return d / "plan.yaml"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("runs")
+    plan = small_plan(tmp)
+    a = run_evaluation(plan, out=tmp / "a", progress=False)
+    b = run_evaluation(plan, out=tmp / "b", progress=False, jobs=2)
+    assert a.ok and b.ok
+    return tmp / "a", tmp / "b"
+
+
+def test_end_to_end_outputs(two_runs: tuple[Path, Path]) -> None:
+    out, _ = two_runs
+    for name in ("results.csv", "results.parquet", "manifest.json", "figures.json", "run.log"):
+        assert (out / name).is_file(), name
+    res = pd.read_csv(out / "results.csv")
+    assert tuple(res.columns) == RESULT_COLUMNS
+    assert set(res["scenario"]) == {"default", "exposed_dropped"}
+    assert (res["status"] == "ok").all() and (res["n_dropped"] > 0).all()
+    assert (out / "figures" / "published_charges_trend.png").is_file()
+    assert (out / "figures" / "published_charges_trend.svg").is_file()
+    import json
+
+    figs = json.loads((out / "figures.json").read_text())
+    assert figs[0]["alt_text"].startswith("Line chart")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 20210901 and "numpy" in manifest["packages"]
+    assert "sexual_offences_outcomes_by_force_fy.csv" in manifest["inputs"]
+    assert "analysis:published_outcomes" in manifest["timings_seconds"]
+
+
+def test_two_runs_and_jobs_give_identical_files(two_runs: tuple[Path, Path]) -> None:
+    a, b = two_runs
+    for name in (
+        "results.csv",
+        "results.parquet",
+        "figures.json",
+        "tables/published_charges_by_group.csv",
+        "figures/published_charges_trend.png",
+        "figures/published_charges_trend.svg",
+    ):
+        assert digest(a / name) == digest(b / name), name
+
+
+FAILING = """
+from soteria_eval.pipeline import AnalysisOutput
+def run(ctx):
+    raise RuntimeError("deliberate failure for the test")
+"""
+
+KILLED = """
+def run(ctx):
+    raise KeyboardInterrupt
+"""
+
+
+def test_failed_analysis_is_a_row_and_others_still_run(tmp_path: Path) -> None:
+    plan = small_plan(tmp_path, "  - id: broken\n    script: broken.py\n", {"broken.py": FAILING})
+    summary = run_evaluation(plan, out=tmp_path / "out", progress=False)
+    assert summary.failed == ["broken"]
+    res = pd.read_csv(tmp_path / "out" / "results.csv", keep_default_na=False)
+    row = res[res["analysis"] == "broken"].iloc[0]
+    assert row["status"] == "failed" and "deliberate failure" in row["note"]
+    assert (res.loc[res["analysis"] == "published_outcomes", "status"] == "ok").all()
+    result = CliRunner().invoke(
+        main, ["run", "--plan", str(plan), "--out", str(tmp_path / "cli"), "--quiet"]
+    )
+    assert result.exit_code == 1
+
+
+def test_killed_run_leaves_previous_outputs_intact(tmp_path: Path) -> None:
+    plan = small_plan(tmp_path)
+    out = tmp_path / "out"
+    run_evaluation(plan, out=out, progress=False)
+    before = digest(out / "results.csv")
+    plan.write_text(plan.read_text() + "  - id: killed\n    script: killed.py\n")
+    (plan.parent / "killed.py").write_text(KILLED)
+    with pytest.raises(KeyboardInterrupt):
+        run_evaluation(plan, out=out, progress=False)
+    assert digest(out / "results.csv") == before
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+LEAKY = """
+import pandas as pd
+from soteria_eval.pipeline import AnalysisOutput
+def run(ctx):
+    out = AnalysisOutput()
+    t = pd.DataFrame({"group": ["a", "b"], "count": [120, 4]})
+    t.attrs["count_columns"] = ["count"]
+    out.tables["leaky"] = t
+    return out
+"""
+
+
+def test_planted_small_cell_is_caught(tmp_path: Path) -> None:
+    plan = small_plan(tmp_path, "  - id: leaky\n    script: leaky.py\n", {"leaky.py": LEAKY})
+    summary = run_evaluation(plan, out=tmp_path / "out", progress=False)
+    assert summary.failed == ["leaky"]
+    res = pd.read_csv(tmp_path / "out" / "results.csv", keep_default_na=False)
+    assert "DisclosureError" in res.loc[res["analysis"] == "leaky", "note"].iloc[0]
+    assert not (tmp_path / "out" / "tables" / "leaky.csv").exists()
+
+
+def test_suppression_primary_and_secondary() -> None:
+    counts = pd.DataFrame(
+        {"a": [50, 3, 40], "b": [30, 25, 60], "c": [12, 44, 5]}, index=["x", "y", "z"]
+    )
+    t = suppress_table(counts)
+    assert t.loc["y", "a"] == "[c]" and t.loc["z", "c"] == "[c]"
+    # No row or column is left with a single suppressed cell.
+    mask = t == "[c]"
+    assert not (mask.sum(axis=1) == 1).any() and not (mask.sum(axis=0) == 1).any()
+    check_no_small_cells(t, ["a", "b", "c"])
+    with pytest.raises(DisclosureError, match="column 'a'"):
+        check_no_small_cells(counts, ["a"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("version: 2\nanalyses: []\n", "version: must be 1"),
+        ("version: 1\nanalyses: []\n", "analyses: must be a non-empty list"),
+        (
+            "version: 1\ncolour: red\nanalyses: [{id: a, script: published_outcomes.py}]\n",
+            "colour: unknown key",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: nope.py}]\n",
+            r"analyses\[0\].script: no such script",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py, scenarios: [sunny]}]\n",
+            r"analyses\[0\].scenarios\[0\]: unknown scenario 'sunny'",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py, domain: speed}]\n",
+            r"analyses\[0\].domain: must be one of",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py}, {id: a, script: published_outcomes.py}]\n",
+            "duplicate id 'a'",
+        ),
+        ("version: 1\nanalyses: [{id: a, scrpt: x.py}]\n", r"analyses\[0\].scrpt: unknown key"),
+        ("version: [1\n", "not valid YAML"),
+    ],
+)
+def test_bad_plan_gives_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    shutil.copy(ANALYSES / "published_outcomes.py", tmp_path)
+    p = tmp_path / "plan.yaml"
+    p.write_text(text)
+    with pytest.raises(PlanError, match=message):
+        load_plan(p)
+    result = CliRunner().invoke(main, ["run", "--plan", str(p), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and not (tmp_path / "o").exists()
+
+
+def test_default_plan_is_valid() -> None:
+    plan = load_plan(ANALYSES / "plan.yaml")
+    assert [a.id for a in plan.analyses] == ["published_outcomes"]
