@@ -66,6 +66,9 @@ def external_references(html_dir: Path) -> list[str]:
 def build_book(book_dir: Path, results: Path, *, strict: bool = True) -> Path:
     """Build the book; return the HTML folder. Raises :class:`BookError` on failure."""
     prepare(book_dir, results)
+    stale = book_dir / "_build" / "html"
+    if stale.exists():
+        shutil.rmtree(stale)
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe), "build", str(book_dir), "--builder", "html"]
     if strict:
