@@ -196,3 +196,40 @@ def book(results: Path, book_dir: Path) -> None:
         click.echo(str(exc), err=True)
         sys.exit(1)
     click.echo(f"built {html / 'index.html'}")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write (replaced atomically).",
+)
+@click.option("--seed", type=int, default=20210901, show_default=True)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    show_default=True,
+    help="Multiply every volume (0.1: a tenth of the cases).",
+)
+@click.option("--start", default="2016-01", show_default=True, help="First month (YYYY-MM).")
+@click.option("--end", default="2025-12", show_default=True, help="Last month (YYYY-MM).")
+@click.option(
+    "--no-effects", is_flag=True, help="Simulate with no programme effect (a null world)."
+)
+def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effects: bool) -> None:
+    """Write synthetic case records, panels and a calibration report to OUT."""
+    from soteria_eval.simulate import NO_EFFECTS, SimulationConfig, write_simulation
+
+    cfg = SimulationConfig(start=start, end=end, seed=seed, scale=scale)
+    if no_effects:
+        cfg = cfg.with_effects(NO_EFFECTS)
+    import pandas as pd
+
+    folder = write_simulation(out, cfg)
+    calib = pd.read_csv(folder / "calibration.csv")
+    n_ok = int(calib["within_tolerance"].sum())
+    click.echo(
+        f"wrote synthetic data to {folder} ({n_ok}/{len(calib)} calibration targets within ±10%)"
+    )

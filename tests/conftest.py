@@ -39,3 +39,11 @@ def rollout_df() -> pd.DataFrame:
     return pd.read_csv(
         REPO / "data_dictionary" / "data" / "rollout.csv", dtype=str, keep_default_na=False
     )
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated data folder (5% of the default volumes), made once per session."""
+    from soteria_eval.simulate import SimulationConfig, write_simulation
+
+    return write_simulation(tmp_path_factory.mktemp("data") / "sim", SimulationConfig(scale=0.05))

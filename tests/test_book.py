@@ -25,10 +25,12 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def html(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> Path:
     tmp = tmp_path_factory.mktemp("book")
     results = tmp / "results"
-    run_evaluation(REPO / "analyses" / "plan.yaml", out=results, progress=False)
+    run_evaluation(
+        REPO / "analyses" / "plan.yaml", out=results, progress=False, data_dir=small_data
+    )
     import shutil
 
     book = tmp / "book"

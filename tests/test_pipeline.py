@@ -37,11 +37,11 @@ def digest(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def two_runs(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("runs")
     plan = small_plan(tmp)
-    a = run_evaluation(plan, out=tmp / "a", progress=False)
-    b = run_evaluation(plan, out=tmp / "b", progress=False, jobs=2)
+    a = run_evaluation(plan, out=tmp / "a", progress=False, data_dir=small_data)
+    b = run_evaluation(plan, out=tmp / "b", progress=False, jobs=2, data_dir=small_data)
     assert a.ok and b.ok
     return tmp / "a", tmp / "b"
 
@@ -91,9 +91,9 @@ def run(ctx):
 """
 
 
-def test_failed_analysis_is_a_row_and_others_still_run(tmp_path: Path) -> None:
+def test_failed_analysis_is_a_row_and_others_still_run(tmp_path: Path, small_data: Path) -> None:
     plan = small_plan(tmp_path, "  - id: broken\n    script: broken.py\n", {"broken.py": FAILING})
-    summary = run_evaluation(plan, out=tmp_path / "out", progress=False)
+    summary = run_evaluation(plan, out=tmp_path / "out", progress=False, data_dir=small_data)
     assert summary.failed == ["broken"]
     res = pd.read_csv(tmp_path / "out" / "results.csv", keep_default_na=False)
     row = res[res["analysis"] == "broken"].iloc[0]
@@ -105,15 +105,15 @@ def test_failed_analysis_is_a_row_and_others_still_run(tmp_path: Path) -> None:
     assert result.exit_code == 1
 
 
-def test_killed_run_leaves_previous_outputs_intact(tmp_path: Path) -> None:
+def test_killed_run_leaves_previous_outputs_intact(tmp_path: Path, small_data: Path) -> None:
     plan = small_plan(tmp_path)
     out = tmp_path / "out"
-    run_evaluation(plan, out=out, progress=False)
+    run_evaluation(plan, out=out, progress=False, data_dir=small_data)
     before = digest(out / "results.csv")
     plan.write_text(plan.read_text() + "  - id: killed\n    script: killed.py\n")
     (plan.parent / "killed.py").write_text(KILLED)
     with pytest.raises(KeyboardInterrupt):
-        run_evaluation(plan, out=out, progress=False)
+        run_evaluation(plan, out=out, progress=False, data_dir=small_data)
     assert digest(out / "results.csv") == before
     assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
 
@@ -130,9 +130,9 @@ def run(ctx):
 """
 
 
-def test_planted_small_cell_is_caught(tmp_path: Path) -> None:
+def test_planted_small_cell_is_caught(tmp_path: Path, small_data: Path) -> None:
     plan = small_plan(tmp_path, "  - id: leaky\n    script: leaky.py\n", {"leaky.py": LEAKY})
-    summary = run_evaluation(plan, out=tmp_path / "out", progress=False)
+    summary = run_evaluation(plan, out=tmp_path / "out", progress=False, data_dir=small_data)
     assert summary.failed == ["leaky"]
     res = pd.read_csv(tmp_path / "out" / "results.csv", keep_default_na=False)
     assert "DisclosureError" in res.loc[res["analysis"] == "leaky", "note"].iloc[0]

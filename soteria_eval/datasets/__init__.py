@@ -20,6 +20,7 @@ __all__ = [
     "DATASETS",
     "FLAG_COLUMNS",
     "Provenance",
+    "force_size_proxy",
     "load_cps_area_force",
     "load_moj_rape_timeliness",
     "load_sexual_offences_outcomes",
@@ -132,3 +133,21 @@ def load_moj_rape_timeliness() -> pd.DataFrame:
 def load_cps_area_force() -> pd.DataFrame:
     """Load the force-to-CPS-Area reference table with Soteria phases."""
     return _bundled("cps_area_force", "geography")
+
+
+def force_size_proxy() -> dict[str, float]:
+    """Return each territorial force's share of national sexual-offence caseload.
+
+    The proxy is the mean yearly count of charged plus out-of-court outcomes (closed basis)
+    over 2015/16 to 2018/19 in the bundled Home Office outcomes data: before the programme,
+    after the 2014/15 recording gaps, and before the Greater Manchester gap of 2019/20.
+    Shares sum to 1 over the 43 territorial forces.
+    """
+    from soteria_eval.geography import load_geography
+
+    d = load_sexual_offences_outcomes(with_flags=False)
+    years = ["2015/16", "2016/17", "2017/18", "2018/19"]
+    d = d[d["fy"].isin(years) & d["force"].isin(load_geography().forces)]
+    size = (d["closed_charge"] + d["closed_oocd"]).groupby(d["force"]).mean()
+    share = size / size.sum()
+    return {str(k): float(v) for k, v in share.items()}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soteria_eval.pipeline.inputs import InputData
 from soteria_eval.pipeline.plan import AnalysisSpec
 from soteria_eval.rollout import Rollout
 
@@ -22,8 +23,8 @@ class RunContext:
         The analysis being run.
     rollout : Rollout
         The validated rollout table.
-    data_dir : Path or None
-        Folder of user data; ``None`` means the embedded default data.
+    inputs : InputData
+        The validated input data (a user's folder or the embedded synthetic default).
     out_dir : Path
         Where this run writes (a temporary folder until the run is complete).
     seed : int
@@ -36,7 +37,7 @@ class RunContext:
 
     spec: AnalysisSpec
     rollout: Rollout
-    data_dir: Path | None
+    inputs: InputData
     out_dir: Path
     seed: int
     data_label: str

@@ -44,7 +44,7 @@ class Plan:
 
     path: Path
     title: str
-    data_label: str
+    data_label: str | None
     disclosure_threshold: int
     analyses: tuple[AnalysisSpec, ...]
 
@@ -135,7 +135,7 @@ def load_plan(path: str | Path) -> Plan:
     return Plan(
         path=p.resolve(),
         title=str(raw.get("title", "Evaluation of Operation Soteria")),
-        data_label=str(raw.get("data_label", "synthetic")),
+        data_label=str(raw["data_label"]) if raw.get("data_label") else None,
         disclosure_threshold=threshold,
         analyses=tuple(specs),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import platform
 import subprocess
@@ -23,6 +24,7 @@ from soteria_eval.data import DataValidationError, load_rollout
 from soteria_eval.disclosure import check_no_small_cells
 from soteria_eval.inference.multiplicity import adjust_pvalues
 from soteria_eval.pipeline.context import RunContext
+from soteria_eval.pipeline.inputs import InputData
 from soteria_eval.pipeline.outputs import (
     AnalysisOutput,
     AtomicOutputDir,
@@ -33,6 +35,7 @@ from soteria_eval.pipeline.outputs import (
     write_json,
 )
 from soteria_eval.pipeline.plan import AnalysisSpec, Plan, load_plan
+from soteria_eval.simulate.output import default_data
 
 #: Columns that define a multiplicity family: the same question asked of several measures.
 FAMILY_KEYS = ["domain", "design", "level", "scenario", "estimand", "term", "inference"]
@@ -97,6 +100,13 @@ def _run_one(
         logging.getLogger("soteria_eval").exception("analysis %s failed", spec.id)
         rows = failure_row(spec.id, spec.domain, base["data_label"], exc)
         return spec.id, rows, [], [], time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+
+
+def _is_synthetic(folder: Path) -> bool:
+    meta = folder / "metadata.json"
+    if not meta.is_file():
+        return False
+    return bool(json.loads(meta.read_text(encoding="utf-8")).get("synthetic", False))
 
 
 def _git_commit(start: Path) -> str:
@@ -177,13 +187,17 @@ def run_evaluation(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     plan = load_plan(plan_path)
-    data_path = Path(data_dir) if data_dir is not None else None
-    rollout_file = (
-        data_path / "rollout.csv" if data_path and (data_path / "rollout.csv").exists() else None
-    )
+    t0 = time.perf_counter()
+    data_path = Path(data_dir) if data_dir is not None else default_data()
+    timings["prepare_data"] = time.perf_counter() - t0
+    rollout_file = data_path / "rollout.csv" if (data_path / "rollout.csv").exists() else None
     t0 = time.perf_counter()
     rollout = load_rollout(rollout_file)
+    synthetic = _is_synthetic(data_path)
+    inputs = InputData(data_path, rollout, synthetic)
+    inputs.validate_all()
     timings["validate"] = time.perf_counter() - t0
+    data_label = plan.data_label or ("synthetic" if synthetic else "real")
     target = AtomicOutputDir(Path(out))
     log_path = target.tmp / "run.log"
     handler = logging.FileHandler(log_path, encoding="utf-8")
@@ -194,10 +208,10 @@ def run_evaluation(
     try:
         base = {
             "rollout": rollout,
-            "data_dir": data_path,
+            "inputs": inputs,
             "out_dir": target.tmp,
             "seed": seed,
-            "data_label": plan.data_label,
+            "data_label": data_label,
             "disclosure_threshold": plan.disclosure_threshold,
         }
         specs = list(plan.analyses)
@@ -239,22 +253,21 @@ def run_evaluation(
         results.to_parquet(target.tmp / "results.parquet", index=False)
         write_json(target.tmp / "figures.json", sorted(figures, key=lambda f: f["name"]))
         write_json(target.tmp / "notes.json", notes)
-        inputs = [
+        files = [
             *sorted(bundled_data_dir().glob("*.csv")),
             data_dictionary_dir() / "measures.csv",
             plan.path,
         ]
-        if data_path is not None:
-            inputs += sorted(p for p in data_path.rglob("*") if p.is_file())
+        files += sorted(p for p in data_path.iterdir() if p.is_file())
         timings["total"] = time.perf_counter() - t_start
         manifest = {
             "soteria_eval_version": __version__,
             "plan": plan.path.name,
             "seed": seed,
             "jobs": jobs,
-            "data_label": plan.data_label,
-            "data": "embedded default" if data_path is None else str(data_path),
-            "inputs": {p.name: sha256_file(p) for p in inputs},
+            "data_label": data_label,
+            "data": "embedded default (synthetic)" if data_dir is None else str(data_path),
+            "inputs": {p.name: sha256_file(p) for p in files},
             "packages": _versions(),
             "git_commit": _git_commit(plan.analyses_dir),
             "timings_seconds": {k: round(v, 3) for k, v in timings.items()},

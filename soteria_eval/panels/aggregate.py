@@ -1,0 +1,384 @@
+"""Case records to area-by-period panels, for every measure the records can give.
+
+Each measure is counted by the date of the event it describes (reports by report date,
+charges by charge date, ...). Counts, numerators and denominators are accumulated with
+``numpy.bincount`` over a combined unit-and-period key, so a million records aggregate in
+a few seconds for every panel at once. Timeliness handles right-censoring two ways: the
+closed-case mean or median by event period, and censoring-aware measures by report
+cohort (a Kaplan–Meier median, and the share charged within a fixed 365-day window for
+cohorts followed up that long).
+
+Cases of the Metropolitan Police are split between London North and London South at
+CPS-Area level by a fixed hash of the case id (about half each, the 50/50 split of
+:data:`soteria_eval.geography.MET_AREA_SPLIT`; the same case always goes to the same Area).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from soteria_eval.geography import Geography, load_geography
+from soteria_eval.panels.survival import km_quantile_by_group
+from soteria_eval.periods import Frequency, date_to_period, pandas_freq, period_label
+
+Statistic = Literal["sum", "ratio", "mean", "median", "km_median"]
+Bool = NDArray[np.bool_]
+Floats = NDArray[np.float64]
+
+#: Panels built by default: (level, frequency).
+DEFAULT_PANELS: tuple[tuple[str, Frequency], ...] = (
+    ("force", "month"),
+    ("force", "quarter"),
+    ("area", "quarter"),
+    ("force", "fy"),
+    ("area", "fy"),
+)
+PANEL_COLUMNS = (
+    "level",
+    "unit",
+    "period",
+    "measure",
+    "value",
+    "numerator",
+    "denominator",
+    "small_cell",
+    "synthetic",
+)
+
+
+@dataclass(frozen=True)
+class CaseArrays:
+    """Case-record columns as numpy arrays (days since 1970 for dates; NaN when missing)."""
+
+    n: int
+    day: dict[str, Floats]
+    flag: dict[str, Bool]
+    text: dict[str, NDArray[np.object_]]
+    num: dict[str, Floats]
+    extract: float
+
+    @classmethod
+    def from_frame(cls, cases: pd.DataFrame, extract_date: str | None = None) -> CaseArrays:
+        """Take the columns the measures need from a case-records frame."""
+        day = {}
+        for c in cases.columns:
+            if c.endswith("_date"):
+                vals = cases[c].to_numpy(dtype="datetime64[D]")
+                day[c] = np.where(np.isnat(vals), np.nan, vals.astype(np.int64).astype(float))
+        flag = {
+            c: cases[c].fillna(False).to_numpy(dtype=bool)
+            for c in (
+                "early_advice",
+                "guilty_plea_first_hearing",
+                "isva_engaged",
+                "withdrew_after_charge",
+                "vrr_request",
+            )
+        }
+        text = {
+            c: cases[c].fillna("").to_numpy(dtype=object)
+            for c in ("outcome", "charge_decision", "verdict")
+        }
+        num: dict[str, Floats] = {
+            c: np.asarray(
+                cases[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan), dtype=np.float64
+            )
+            for c in ("action_plans", "satisfaction")
+        }
+        if extract_date is None:
+            extract_date = cases.attrs.get("extract_date")
+        if extract_date is None:
+            extract_date = str(
+                max(np.nanmax(v) for v in day.values()).astype("int64").astype("datetime64[D]")
+            )
+        return cls(
+            len(cases),
+            day,
+            flag,
+            text,
+            num,
+            float(np.datetime64(extract_date, "D").astype(np.int64)),
+        )
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """How a measure is computed from case arrays.
+
+    ``date`` picks the period; ``base`` selects the cases counted (the denominator, or the
+    count itself for counts); ``hit`` selects the numerator among them (ratios); ``x`` is
+    the value averaged (means, medians).
+    """
+
+    id: str
+    statistic: Statistic
+    date: str
+    base: Callable[[CaseArrays], Bool]
+    hit: Callable[[CaseArrays], Bool] | None = None
+    x: Callable[[CaseArrays], Floats] | None = None
+
+
+def _has(a: CaseArrays, col: str) -> Bool:
+    return ~np.isnan(a.day[col])
+
+
+def _days(a: CaseArrays, end: str, start: str) -> Floats:
+    return a.day[end] - a.day[start]
+
+
+def _decided(a: CaseArrays) -> Bool:
+    out: Bool = np.isin(a.text["charge_decision"], ["charge", "nfa"])
+    return out
+
+
+def _closed(a: CaseArrays) -> Bool:
+    out: Bool = (a.text["outcome"] != "open") & _has(a, "outcome_date")
+    return out
+
+
+def _charged(a: CaseArrays) -> Bool:
+    out: Bool = a.text["charge_decision"] == "charge"
+    return out
+
+
+def _within_365(a: CaseArrays) -> Bool:
+    return _charged(a) & (_days(a, "charge_decision_date", "report_date") <= 365)
+
+
+def _followed_365(a: CaseArrays) -> Bool:
+    return a.day["report_date"] + 365 <= a.extract
+
+
+MEASURES: tuple[MeasureSpec, ...] = (
+    MeasureSpec("recorded_rapes", "sum", "report_date", lambda a: np.ones(a.n, dtype=bool)),
+    MeasureSpec("cps_receipts", "sum", "referral_date", lambda a: _has(a, "referral_date")),
+    MeasureSpec("early_advice_requests", "sum", "early_advice_date", lambda a: a.flag["early_advice"]),
+    MeasureSpec("charges", "sum", "charge_decision_date", _charged),
+    MeasureSpec("prosecutions", "sum", "first_hearing_date", lambda a: _has(a, "first_hearing_date")),
+    MeasureSpec("convictions", "sum", "completion_date", lambda a: a.text["verdict"] == "convicted"),
+    MeasureSpec("police_charge_rate", "ratio", "report_date", lambda a: np.ones(a.n, dtype=bool), lambda a: a.text["outcome"] == "1"),
+    MeasureSpec("cps_charge_rate", "ratio", "charge_decision_date", _decided, _charged),
+    MeasureSpec("conviction_rate", "ratio", "completion_date", lambda a: _has(a, "completion_date"), lambda a: a.text["verdict"] == "convicted"),
+    MeasureSpec("action_plans_over_two", "ratio", "charge_decision_date", _decided, lambda a: np.nan_to_num(a.num["action_plans"]) > 2),
+    MeasureSpec("police_nfa_evidential", "ratio", "outcome_date", _closed, lambda a: np.isin(a.text["outcome"], ["14", "15"])),
+    MeasureSpec("cps_nfa_rate", "ratio", "charge_decision_date", _decided, lambda a: a.text["charge_decision"] == "nfa"),
+    MeasureSpec("admin_finalisation_rate", "ratio", "charge_decision_date", lambda a: _has(a, "charge_decision_date"), lambda a: a.text["charge_decision"] == "admin_finalised"),
+    MeasureSpec("guilty_plea_first_hearing", "ratio", "first_hearing_date", lambda a: _has(a, "first_hearing_date"), lambda a: a.flag["guilty_plea_first_hearing"]),
+    MeasureSpec("days_report_to_charge", "median", "charge_decision_date", _charged, x=lambda a: _days(a, "charge_decision_date", "report_date")),
+    MeasureSpec("days_report_to_charge_km", "km_median", "report_date", lambda a: _has(a, "referral_date")),
+    MeasureSpec("charged_within_365_days", "ratio", "report_date", _followed_365, _within_365),
+    MeasureSpec("days_referral_to_decision", "mean", "charge_decision_date", _decided, x=lambda a: _days(a, "charge_decision_date", "referral_date")),
+    MeasureSpec("days_charge_to_completion", "mean", "completion_date", lambda a: _has(a, "completion_date") & _charged(a), x=lambda a: _days(a, "completion_date", "charge_decision_date")),
+    MeasureSpec("victim_does_not_support", "ratio", "outcome_date", _closed, lambda a: a.text["outcome"] == "16"),
+    MeasureSpec("isva_engagement", "ratio", "report_date", lambda a: np.ones(a.n, dtype=bool), lambda a: a.flag["isva_engaged"]),
+    MeasureSpec("withdrawal_after_charge", "ratio", "charge_decision_date", _charged, lambda a: a.flag["withdrew_after_charge"]),
+    MeasureSpec("vrr_requests", "ratio", "charge_decision_date", lambda a: a.text["charge_decision"] == "nfa", lambda a: a.flag["vrr_request"]),
+    MeasureSpec("victim_satisfaction", "mean", "report_date", lambda a: ~np.isnan(a.num["satisfaction"]), x=lambda a: a.num["satisfaction"]),
+)  # fmt: skip
+
+#: Catalogue measures the case records cannot give (they need other sources).
+NOT_FROM_CASES: tuple[str, ...] = ("judges_directions_on_time", "trials_effective")
+
+
+def _unit_codes(
+    cases: pd.DataFrame, level: str, geo: Geography
+) -> tuple[NDArray[np.int64], list[str]]:
+    if level == "force":
+        units = list(geo.forces)
+        fcodes, _ = pd.factorize(pd.Categorical(cases["force"], categories=units))
+        return np.asarray(fcodes, dtype=np.int64), units
+    units = list(geo.areas)
+    pos = {a: i for i, a in enumerate(units)}
+    first = {f: pos[geo.force_areas[f][0]] for f in geo.forces}
+    codes: NDArray[np.int64] = np.array(cases["force"].map(first).to_numpy(), dtype=np.int64)
+    met = cases["force"].eq("Metropolitan Police").to_numpy()
+    if met.any():
+        areas = geo.force_areas["Metropolitan Police"]
+        ids = cases["case_id"].to_numpy(dtype=object)[met]
+        bucket = np.asarray(pd.util.hash_array(ids) % np.uint64(len(areas)), dtype=np.int64)
+        codes[met] = np.array([pos[a] for a in areas])[bucket]
+    return codes, units
+
+
+def _period_codes(
+    days: Floats, freq: Frequency, first: pd.Period, n_periods: int
+) -> NDArray[np.int64]:
+    """Period index (0 = ``first``) of each date, -1 outside the window or missing.
+
+    Uses pandas' period ordinals computed arithmetically: months since 1970-01, quarters
+    since 1970Q1, and financial years numbered by the calendar year they end in, minus 1970.
+    """
+    ok = ~np.isnan(days)
+    out = np.full(days.shape, -1, dtype=np.int64)
+    if ok.any():
+        months = (
+            days[ok]
+            .astype(np.int64)
+            .astype("datetime64[D]")
+            .astype("datetime64[M]")
+            .astype(np.int64)
+        )
+        if freq == "month":
+            ords = months
+        elif freq == "quarter":
+            ords = months // 3
+        else:
+            ords = (months + 9) // 12
+        ords = ords - first.ordinal
+        ords[(ords < 0) | (ords >= n_periods)] = -1
+        out[ok] = ords
+    return out
+
+
+def _group_median(key: NDArray[np.int64], x: Floats, size: int) -> Floats:
+    out = np.full(size, np.nan)
+    if key.size:
+        s = pd.Series(x).groupby(key).median()
+        out[s.index.to_numpy()] = s.to_numpy()
+    return out
+
+
+def aggregate_cases(
+    cases: pd.DataFrame,
+    *,
+    level: str,
+    freq: Frequency,
+    start: str | None = None,
+    end: str | None = None,
+    threshold: int = 10,
+    geography: Geography | None = None,
+    extract_date: str | None = None,
+    measures: Sequence[str] | None = None,
+    arrays: CaseArrays | None = None,
+) -> pd.DataFrame:
+    """Aggregate case records to a long panel (the ``panel`` schema).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Validated case records (:func:`soteria_eval.data.load_cases` or the simulator).
+    level : {"force", "area"}
+        Panel unit.
+    freq : {"month", "quarter", "fy"}
+        Panel frequency.
+    start, end : str, optional
+        First and last months (``YYYY-MM``) of the panel; default: ``cases.attrs["window"]``
+        or the range of report dates.
+    threshold : int
+        Disclosure threshold for the ``small_cell`` flag.
+    geography : Geography, optional
+        Forces and Areas (default: bundled).
+    extract_date : str, optional
+        Date of the extract (for censoring); default ``cases.attrs["extract_date"]``.
+    measures : sequence of str, optional
+        Measure ids to build (default: all of :data:`MEASURES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PANEL_COLUMNS`: one row per unit, period and measure, every period of
+        the window present (counts of zero included; ratios with a zero denominator have
+        a missing value). ``small_cell`` is true when the count (or the denominator) is
+        between 1 and ``threshold - 1``.
+    """
+    geo = geography or load_geography()
+    a = arrays or CaseArrays.from_frame(cases, extract_date)
+    window = cases.attrs.get("window")
+    if start is None:
+        start = window[0] if window else str(cases["report_date"].min())[:7]
+    if end is None:
+        end = window[1] if window else str(cases["report_date"].max())[:7]
+    first = date_to_period(pd.DatetimeIndex([pd.Timestamp(f"{start}-01")]), freq)[0]
+    last = date_to_period(pd.DatetimeIndex([pd.Timestamp(f"{end}-01")]), freq)[0]
+    n_p = int(last.ordinal - first.ordinal + 1)
+    labels = [period_label(p, freq) for p in pd.period_range(first, last, freq=pandas_freq(freq))]
+    unit_code, units = _unit_codes(cases, level, geo)
+    n_u = len(units)
+    size = n_u * n_p
+    specs = [m for m in MEASURES if measures is None or m.id in measures]
+    period_cache: dict[str, NDArray[np.int64]] = {}
+    frames = []
+    synthetic = bool(cases["synthetic"].fillna(False).all()) if "synthetic" in cases else False
+    for m in specs:
+        if m.date not in period_cache:
+            period_cache[m.date] = _period_codes(a.day[m.date], freq, first, n_p)
+        pc = period_cache[m.date]
+        base = m.base(a) & (pc >= 0)
+        key = unit_code * n_p + pc
+        den = np.bincount(key[base], minlength=size).astype(float)
+        if m.statistic == "sum":
+            value, num, den_out, n_small = den, den, np.full(size, np.nan), den
+        elif m.statistic == "ratio":
+            assert m.hit is not None
+            num = np.bincount(key[base & m.hit(a)], minlength=size).astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(den > 0, num / den, np.nan)
+            den_out, n_small = den, den
+        elif m.statistic == "mean":
+            assert m.x is not None
+            x = m.x(a)
+            ok = base & ~np.isnan(x)
+            den = np.bincount(key[ok], minlength=size).astype(float)
+            num = np.bincount(key[ok], weights=x[ok], minlength=size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(den > 0, num / den, np.nan)
+            den_out, n_small = den, den
+        elif m.statistic == "median":
+            assert m.x is not None
+            x = m.x(a)
+            ok = base & ~np.isnan(x)
+            den = np.bincount(key[ok], minlength=size).astype(float)
+            value = _group_median(key[ok], x[ok], size)
+            num, den_out, n_small = np.full(size, np.nan), den, den
+        else:  # km_median: days from report to charge among referred cases, by report cohort
+            t_end = np.where(_charged(a), a.day["charge_decision_date"], np.nan)
+            censor = np.where(
+                _has(a, "charge_decision_date"), a.day["charge_decision_date"], a.extract
+            )
+            event = _charged(a) & ~np.isnan(t_end)
+            time = np.where(event, t_end, censor) - a.day["report_date"]
+            value = km_quantile_by_group(key[base], time[base], event[base], size, 0.5)
+            num, den_out, n_small = np.full(size, np.nan), den, den
+        frames.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "unit": np.repeat(units, n_p),
+                    "period": np.tile(labels, n_u),
+                    "measure": m.id,
+                    "value": value,
+                    "numerator": num,
+                    "denominator": den_out,
+                    "small_cell": (n_small > 0) & (n_small < threshold),
+                    "synthetic": synthetic,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["freq"] = freq
+    out.attrs["synthetic"] = synthetic
+    return out[list(PANEL_COLUMNS)]
+
+
+def build_panels(
+    cases: pd.DataFrame,
+    panels: Sequence[tuple[str, Frequency]] = DEFAULT_PANELS,
+    *,
+    threshold: int = 10,
+    geography: Geography | None = None,
+    extract_date: str | None = None,
+) -> dict[tuple[str, Frequency], pd.DataFrame]:
+    """Build several panels from the same records (the case arrays are prepared once)."""
+    arrays = CaseArrays.from_frame(cases, extract_date)
+    return {
+        (lvl, f): aggregate_cases(
+            cases, level=lvl, freq=f, arrays=arrays, threshold=threshold, geography=geography
+        )
+        for lvl, f in panels
+    }
