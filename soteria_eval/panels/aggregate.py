@@ -191,7 +191,10 @@ def _unit_codes(
 ) -> tuple[NDArray[np.int64], list[str]]:
     if level == "force":
         units = list(geo.forces)
-        fcodes, _ = pd.factorize(pd.Categorical(cases["force"], categories=units))
+        fcodes = pd.Categorical(cases["force"], categories=units).codes
+        if (fcodes < 0).any():
+            unknown = sorted(set(cases["force"]) - set(units))
+            raise ValueError(f"case records name unknown forces {unknown[:5]}")
         return np.asarray(fcodes, dtype=np.int64), units
     units = list(geo.areas)
     pos = {a: i for i, a in enumerate(units)}
@@ -268,8 +271,8 @@ def aggregate_cases(
     freq : {"month", "quarter", "fy"}
         Panel frequency.
     start, end : str, optional
-        First and last months (``YYYY-MM``) of the panel; default: ``cases.attrs["window"]``
-        or the range of report dates.
+        First and last months (``YYYY-MM``) of the window; default: ``cases.attrs["window"]``
+        or the range of report dates. The panel has the periods that lie wholly inside it.
     threshold : int
         Disclosure threshold for the ``small_cell`` flag.
     geography : Geography, optional
@@ -294,8 +297,16 @@ def aggregate_cases(
         start = window[0] if window else str(cases["report_date"].min())[:7]
     if end is None:
         end = window[1] if window else str(cases["report_date"].max())[:7]
-    first = date_to_period(pd.DatetimeIndex([pd.Timestamp(f"{start}-01")]), freq)[0]
-    last = date_to_period(pd.DatetimeIndex([pd.Timestamp(f"{end}-01")]), freq)[0]
+    # Only periods that lie wholly inside the window: a partial first or last period
+    # (e.g. a financial year cut by a January start) would miscount.
+    w_start = pd.Timestamp(f"{start}-01")
+    w_end = pd.Period(end, freq="M").end_time
+    first = date_to_period(pd.DatetimeIndex([w_start]), freq)[0]
+    last = date_to_period(pd.DatetimeIndex([w_end.normalize()]), freq)[0]
+    if first.start_time < w_start:
+        first += 1
+    if last.end_time > w_end:
+        last -= 1
     n_p = int(last.ordinal - first.ordinal + 1)
     labels = [period_label(p, freq) for p in pd.period_range(first, last, freq=pandas_freq(freq))]
     unit_code, units = _unit_codes(cases, level, geo)
