@@ -83,3 +83,109 @@ def evidence_strength(p_value: float) -> str:
     if p_value < 0.1:
         return "weak"
     return "no clear evidence"
+
+
+def _inference_kind(text: str) -> str:
+    return "CR2" if "CR2" in text else ("CR1" if "CR1" in text else text)
+
+
+def domain_estimates(
+    run: RunOutputs, domain: str, scenario: str = "default", inference: str = "CR2"
+) -> pd.DataFrame:
+    """Programme effects on every measure of a domain, readable column names.
+
+    Returns one row per measure (term ``programme``), primary measure first, with the
+    estimate, its 95% confidence interval, the p-value adjusted across the domain's
+    measures (Holm) and the direction of improvement from the measure catalogue.
+    """
+    from soteria_eval.dictionary import load_catalogue
+
+    cat = load_catalogue()
+    r = run.results
+    sel = (
+        (r["domain"] == domain)
+        & (r["scenario"] == scenario)
+        & (r["term"] == "programme")
+        & (r["design"] == "twfe")
+    )
+    sel &= r["inference"].map(_inference_kind) == inference
+    d = r[sel].copy()
+    d["primary"] = d["measure"].map(lambda m: cat[m].primary if m in cat else False)
+    d["title"] = d["measure"].map(lambda m: cat[m].title if m in cat else m)
+    d["direction"] = d["measure"].map(lambda m: cat[m].direction if m in cat else "neutral")
+    d = d.sort_values(["primary", "title"], ascending=[False, True])
+    out = pd.DataFrame(
+        {
+            "Measure": [
+                f"{t} (primary)" if p else t for t, p in zip(d["title"], d["primary"], strict=True)
+            ],
+            "Effect": d["estimate"].round(2).to_numpy(),
+            "Unit": d["estimand"].str.extract(r"\((.*)\)")[0].to_numpy(),
+            "95% CI": [
+                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(d["ci_lower"], d["ci_upper"], strict=True)
+            ],
+            "p (Holm)": d["p_adjusted"].round(3).to_numpy(),
+            "Evidence": [evidence_strength(p) for p in d["p_adjusted"]],
+            "Better if": d["direction"]
+            .map({"higher": "higher", "lower": "lower", "neutral": "—"})
+            .to_numpy(),
+            "Rows dropped": d["n_dropped"].to_numpy(),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def scenario_table(
+    run: RunOutputs, domain: str, measure: str, inference: str = "CR2"
+) -> pd.DataFrame:
+    """Return the effect on one measure under every scenario (robustness to the rollout)."""
+    r = run.results
+    sel = (r["domain"] == domain) & (r["measure"] == measure) & (r["design"] == "twfe")
+    sel &= r["inference"].map(_inference_kind) == inference
+    d = r[sel].sort_values(["scenario", "term"])
+    return pd.DataFrame(
+        {
+            "Scenario": d["scenario"].to_numpy(),
+            "Term": d["term"].to_numpy(),
+            "Effect": d["estimate"].round(2).to_numpy(),
+            "95% CI": [
+                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(d["ci_lower"], d["ci_upper"], strict=True)
+            ],
+            "p": d["p_value"].round(3).to_numpy(),
+            "Forces": d["n_units"].to_numpy(),
+            "Treated": d["n_treated"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+
+
+def scorecard(run: RunOutputs, inference: str = "CR2") -> pd.DataFrame:
+    """One row per domain: the primary measure's effect, its uncertainty and the evidence."""
+    from soteria_eval.dictionary import DOMAIN_TITLES, DOMAINS, load_catalogue
+
+    cat = load_catalogue()
+    rows = []
+    for domain in DOMAINS:
+        m = cat.primary(domain)
+        d = run.select(
+            domain=domain, measure=m.id, scenario="default", term="programme", design="twfe"
+        )
+        d = d[d["inference"].map(_inference_kind) == inference]
+        if d.empty:
+            continue
+        row = d.iloc[0]
+        better = (row["estimate"] > 0) == (m.direction == "higher")
+        verdict = (
+            "no clear change" if row["p_value"] >= 0.05 else ("improved" if better else "worsened")
+        )
+        rows.append(
+            {
+                "Domain": DOMAIN_TITLES[domain],
+                "Primary measure": m.title,
+                "Effect": f"{row['estimate']:+.2f} {row['estimand'].split('(')[-1].rstrip(')')}",
+                "95% CI": f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}",
+                "p": round(float(row["p_value"]), 3),
+                "Evidence": evidence_strength(float(row["p_value"])),
+                "Reading": verdict,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -43,13 +43,23 @@ def test_expected_pages_exist(html: Path) -> None:
         assert (html / f"{page}.html").is_file(), page
 
 
-def test_results_pages_have_their_figures_with_alt_text(html: Path) -> None:
-    text = (html / "published.html").read_text()
+@pytest.mark.parametrize(
+    "page", ["published", "volume", "quality", "timeliness", "victim_experience"]
+)
+def test_results_pages_have_their_figures_with_alt_text(html: Path, page: str) -> None:
+    text = (html / f"{page}.html").read_text()
     imgs = re.findall(r"<img[^>]*>", text)
     assert imgs and all('alt="' in i and 'alt=""' not in i for i in imgs)
     for img in imgs:
         src = re.search(r'src="([^"]+)"', img).group(1)  # type: ignore[union-attr]
         assert (html / src).is_file(), src
+    assert "<table" in text
+
+
+@pytest.mark.parametrize("page", ["index", "volume", "quality", "timeliness", "victim_experience"])
+def test_synthetic_banner_on_synthetic_pages(html: Path, page: str) -> None:
+    text = (html / f"{page}.html").read_text()
+    assert "synthetic data" in text and "admonition warning" in text
 
 
 def test_no_external_scripts_or_styles(html: Path) -> None:

@@ -194,4 +194,11 @@ def test_bad_plan_gives_clear_error(tmp_path: Path, text: str, message: str) -> 
 
 def test_default_plan_is_valid() -> None:
     plan = load_plan(ANALYSES / "plan.yaml")
-    assert [a.id for a in plan.analyses] == ["published_outcomes"]
+    ids = [a.id for a in plan.analyses]
+    assert ids == ["volume", "quality", "timeliness", "victim_experience", "published_outcomes"]
+    assert {a.domain for a in plan.analyses} == {
+        "volume",
+        "quality",
+        "timeliness",
+        "victim_experience",
+    }

@@ -21,6 +21,7 @@ import pandas as pd
 from soteria_eval import __version__
 from soteria_eval._paths import bundled_data_dir, data_dictionary_dir
 from soteria_eval.data import DataValidationError, load_rollout
+from soteria_eval.dictionary import load_catalogue
 from soteria_eval.disclosure import check_no_small_cells
 from soteria_eval.inference.multiplicity import adjust_pvalues
 from soteria_eval.pipeline.context import RunContext
@@ -135,10 +136,19 @@ def _versions() -> dict[str, str]:
 
 
 def add_adjusted_pvalues(results: pd.DataFrame, method: str = "holm") -> pd.DataFrame:
-    """Fill ``p_adjusted`` by Holm within each family (same question across measures)."""
+    """Fill ``p_adjusted``: Holm across a domain's secondary measures.
+
+    A family is the same question (domain, design, level, scenario, estimand, term and
+    inference) asked of several measures. Each domain's pre-specified primary measure is
+    tested alone, so its adjusted p-value equals its p-value; the secondary measures are
+    adjusted together.
+    """
     out = results.copy()
+    primary = {m.id for m in load_catalogue().values() if m.primary}
     ok = out["status"] == "ok"
-    for _, idx in out[ok].groupby(FAMILY_KEYS, sort=True).groups.items():
+    is_primary = out["measure"].isin(primary)
+    out.loc[ok & is_primary, "p_adjusted"] = out.loc[ok & is_primary, "p_value"]
+    for _, idx in out[ok & ~is_primary].groupby(FAMILY_KEYS, sort=True).groups.items():
         out.loc[idx, "p_adjusted"] = adjust_pvalues(out.loc[idx, "p_value"].to_numpy(), method)
     return out
 

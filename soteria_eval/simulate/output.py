@@ -105,14 +105,29 @@ def cache_dir() -> Path:
     return Path(base) / "soteria-eval"
 
 
+#: Source files whose content defines the generated data (part of the cache key).
+_GENERATOR_SOURCES = (
+    "simulate/cases.py",
+    "simulate/config.py",
+    "simulate/calibration.py",
+    "panels/aggregate.py",
+    "panels/survival.py",
+    "data/loaders.py",
+)
+
+
 def default_data(config: SimulationConfig | None = None, *, refresh: bool = False) -> Path:
     """Return the folder of the embedded default data set, generating it once if needed.
 
-    The folder name includes the package version and a hash of the configuration, so a
-    change to either generates a fresh copy; a complete folder is reused.
+    The folder name includes the package version and a hash of the configuration and of
+    the generator's source code, so a change to any of them generates a fresh copy; a
+    complete folder is reused.
     """
     cfg = config or SimulationConfig()
-    key = hashlib.sha256(json.dumps(config_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    h = hashlib.sha256(json.dumps(config_dict(cfg), sort_keys=True).encode())
+    for module in _GENERATOR_SOURCES:
+        h.update((Path(__file__).resolve().parents[1] / module).read_bytes())
+    key = h.hexdigest()[:12]
     folder = cache_dir() / f"default-data-{__version__}-{key}"
     if refresh or not (folder / "metadata.json").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -54,7 +53,7 @@ def test_same_seed_same_records() -> None:
 
 
 def test_written_folder_validates_and_says_synthetic(small_data: Path) -> None:
-    files = sorted(small_data.glob("panel_*.csv")) + [small_data / "case_records.parquet"]
+    files = [*sorted(small_data.glob("panel_*.csv")), small_data / "case_records.parquet"]
     for f in files:
         report = validate_file(f)
         assert report.ok, [str(i) for i in report.issues[:5]]

@@ -1,0 +1,26 @@
+"""Quality domain.
+
+Question: Did charging decisions, action plans, NFA decisions, administrative finalisations and guilty pleas improve in the pathfinder forces?
+
+Design: two-way fixed effects on the force-by-quarter panel, treated force-quarters
+against not-yet-treated ones, 2018-Q1 to 2023-Q2, for every quality measure in the data,
+under each scenario of the plan (see :mod:`soteria_eval.evaluation`).
+
+Run alone: ``python analyses/quality.py --out results/quality``.
+"""
+
+from __future__ import annotations
+
+from soteria_eval.evaluation import domain_analysis
+from soteria_eval.pipeline import AnalysisOutput, RunContext
+
+
+def run(ctx: RunContext) -> AnalysisOutput:
+    """Estimate programme effects on every quality measure."""
+    return domain_analysis(ctx, "quality", ctx.spec.measures)
+
+
+if __name__ == "__main__":
+    from soteria_eval.pipeline import run_script
+
+    run_script(__file__, "quality")

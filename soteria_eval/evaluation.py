@@ -1,0 +1,205 @@
+"""The standard evaluation of one domain: every measure, every planned scenario.
+
+For each measure of a domain (from the measure catalogue) that the panel holds, the
+force-by-quarter panel is joined to the rollout and two-way fixed effects compare treated
+force-quarters with not-yet-treated ones over the clean window (before the national
+operating model of July 2023). Counts are analysed on the log scale, proportions in
+percentage points, durations in days and scores in points. Each estimate is reported with
+CR1 and CR2 standard errors; rows that a model drops are counted.
+
+Analysis scripts in ``analyses/`` call :func:`domain_analysis`; it uses only the public
+API (rollout, estimators, plotting, disclosure), never record-level data in outputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
+from soteria_eval.did import twfe
+from soteria_eval.disclosure import suppress_long
+from soteria_eval.linear_model import FewClustersWarning
+from soteria_eval.pipeline.context import RunContext
+from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, result_rows
+from soteria_eval.plotting import GROUP_LABELS, trend_plot
+from soteria_eval.rollout import get_scenario, treatment_panel
+
+#: The clean comparison window at force-by-quarter level (the national model began on
+#: 10 July 2023, so 2023-Q2 is the last quarter with untreated forces).
+WINDOW = ("2018-Q1", "2023-Q2")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a measure type is analysed: transform, multiplier and the estimand's unit."""
+
+    transform: str
+    multiplier: float
+    unit: str
+
+
+SCALES = {
+    "count": Scale("log", 1.0, "log points"),
+    "proportion": Scale("identity", 100.0, "percentage points"),
+    "duration": Scale("identity", 1.0, "days"),
+    "score": Scale("identity", 1.0, "points"),
+}
+
+
+def analysis_panel(
+    panel: pd.DataFrame,
+    measure: Measure,
+    ctx: RunContext,
+    scenario: str,
+    window: tuple[str, str] = WINDOW,
+) -> pd.DataFrame:
+    """Rows of one measure joined to the treatment variables, with the outcome ``y``."""
+    tp = treatment_panel(
+        ctx.rollout,
+        level="force",
+        freq="quarter",
+        start=window[0],
+        end=window[1],
+        scenario=scenario,
+    )
+    rows = panel[panel["measure"] == measure.id]
+    d = tp.merge(rows, on=["unit", "period"], how="left", validate="1:1")
+    scale = SCALES[measure.type]
+    v = d["value"].to_numpy(dtype=float)
+    if scale.transform == "log":
+        with np.errstate(divide="ignore"):
+            v = np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), np.nan)
+    d["y"] = v * scale.multiplier
+    d["treated_f"] = d["treated"].astype(float)
+    d["exposed_f"] = d["exposed_control"].astype(float)
+    return d
+
+
+def _estimate(
+    d: pd.DataFrame, measure: Measure, scenario: str, ctx: RunContext
+) -> list[pd.DataFrame]:
+    sc = get_scenario(scenario)
+    covs = ["exposed_f"] if sc.exposed_controls == "separate" else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        res = twfe(
+            d, outcome="y", treatment="treated_f", unit="unit", time="period", covariates=covs
+        )
+        fits = [res, res.with_vcov("CR2")]
+    unit = SCALES[measure.type].unit
+    terms = {"treated_f": "programme", "exposed_f": "spillover (exposed controls)"}
+    out = []
+    for r in fits:
+        rows = result_rows(
+            r,
+            analysis=ctx.spec.id,
+            domain=measure.domain,
+            measure=measure.id,
+            design="twfe",
+            level="force",
+            scenario=scenario,
+            estimand=f"ATT ({unit})",
+            data_label=ctx.data_label,
+            note=f"force x quarter {WINDOW[0]} to {WINDOW[1]}; not-yet-treated comparisons",
+        )
+        rows["term"] = rows["term"].map(terms)
+        out.append(rows)
+    return out
+
+
+def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec:
+    d = analysis_panel(panel, measure, ctx, "default", ("2018-Q1", "2023-Q2"))
+    g = d.groupby(["group", "period"])["y"].mean().reset_index()
+    unit = SCALES[measure.type].unit
+    ylabel = f"{measure.title} ({'log scale' if unit == 'log points' else unit.replace('percentage points', '%')})"
+    fig = trend_plot(
+        g,
+        x="period",
+        y="y",
+        group="group",
+        markers={"2021-Q3": "Phase 1", "2022-Q4": "Phase 2"},
+        ylabel=ylabel,
+        title=f"{measure.title}: average by group of forces",
+    )
+    first, last = g["period"].min(), g["period"].max()
+    summary = "; ".join(
+        f"{GROUP_LABELS.get(str(grp), grp)} {sub.loc[sub['period'] == first, 'y'].round(2).tolist()[0]} in {first} "
+        f"and {sub.loc[sub['period'] == last, 'y'].round(2).tolist()[0]} in {last}"
+        for grp, sub in g.groupby("group")
+    )
+    alt = (
+        f"Line chart of {measure.title.lower()} by quarter, {first} to {last}, averaged over phase-1 "
+        f"pathfinder forces, exposed control forces and other forces, with dashed lines at the starts "
+        f"of phases 1 and 2. {summary}."
+    )
+    return FigureSpec(
+        f"{measure.domain}_{measure.id}_trend",
+        fig,
+        alt,
+        f"{measure.title} by group of forces ({ctx.data_label} data).",
+    )
+
+
+def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.DataFrame:
+    d = analysis_panel(panel, measure, ctx, "default")
+    d["year"] = d["period"].str[:4]
+    count_col = "numerator" if measure.type == "count" else "denominator"
+    agg = d.groupby(["group", "year"], as_index=False).agg(cases=(count_col, "sum"))
+    if measure.type != "count":
+        num = d.groupby(["group", "year"])["numerator"].sum().to_numpy()
+        agg["value"] = num / agg["cases"].where(agg["cases"] > 0)
+        if measure.type == "proportion":
+            agg["value"] = 100 * agg["value"]
+    agg["group"] = agg["group"].map(GROUP_LABELS)
+    table = suppress_long(
+        agg, ["cases"], ["value"] if "value" in agg else [], ctx.disclosure_threshold
+    )
+    table.attrs["count_columns"] = ["cases"]
+    return table
+
+
+def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) -> AnalysisOutput:
+    """Run the standard DiD analysis of a domain (see the module docstring).
+
+    Parameters
+    ----------
+    ctx : RunContext
+        The run's context (data, rollout, scenarios of the plan entry).
+    domain : str
+        One of the four domains.
+    measures : sequence of str
+        Measure ids; default: every measure of the domain that the panel holds.
+
+    Returns
+    -------
+    AnalysisOutput
+        Result rows for every measure and scenario; a trend figure for every measure; a
+        disclosure-controlled table of yearly figures for the primary measure.
+    """
+    cat = load_catalogue()
+    panel = ctx.inputs.panel("force", "quarter")
+    have = set(panel["measure"].unique())
+    chosen = [
+        m for m in cat.by_domain(domain) if (not measures or m.id in measures) and m.id in have
+    ]
+    if not chosen:
+        raise ValueError(
+            f"the force x quarter panel holds no {DOMAIN_TITLES[domain].lower()} measure"
+        )
+    out = AnalysisOutput()
+    for m in chosen:
+        for scenario in ctx.spec.scenarios:
+            for rows in _estimate(analysis_panel(panel, m, ctx, scenario), m, scenario, ctx):
+                out.add(rows)
+        out.figures.append(_trend(panel, m, ctx))
+    primary = chosen[0]
+    out.tables[f"{domain}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)
+    missing = [m.id for m in cat.by_domain(domain) if m.id not in have]
+    if missing:
+        out.notes.append(f"not in the data: {', '.join(missing)}")
+    return out
