@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 import tracemalloc
 import warnings
@@ -23,6 +24,9 @@ from soteria_eval.did import twfe
 from soteria_eval.linear_model import FewClustersWarning
 
 OUT = Path(__file__).with_name("out")
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_pipeline  # noqa: E402
+import bench_simulate  # noqa: E402
 
 
 def measure(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
@@ -127,9 +131,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows += bench_validate(Path(tmp))
     table = pd.DataFrame(rows)
+    sim = bench_simulate.main()
+    run = bench_pipeline.main()
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    (OUT / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (OUT / "results.json").write_text(
+        json.dumps({"estimators": rows, "simulation": sim, "pipeline": run}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -233,3 +233,7 @@ def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effect
     click.echo(
         f"wrote synthetic data to {folder} ({n_ok}/{len(calib)} calibration targets within ±10%)"
     )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -155,6 +155,9 @@ def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.D
         agg["value"] = num / agg["cases"].where(agg["cases"] > 0)
         if measure.type == "proportion":
             agg["value"] = 100 * agg["value"]
+    agg["cases"] = agg["cases"].astype("int64")
+    if "value" in agg:
+        agg["value"] = agg["value"].round(1)
     agg["group"] = agg["group"].map(GROUP_LABELS)
     table = suppress_long(
         agg, ["cases"], ["value"] if "value" in agg else [], ctx.disclosure_threshold
