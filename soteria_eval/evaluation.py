@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
-from soteria_eval.did import twfe
+from soteria_eval.did import callaway_santanna, twfe
 from soteria_eval.disclosure import suppress_long
 from soteria_eval.linear_model import FewClustersWarning
 from soteria_eval.pipeline.context import RunContext
-from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, result_rows
-from soteria_eval.plotting import GROUP_LABELS, trend_plot
+from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_row, result_rows
+from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.rollout import get_scenario, treatment_panel
 
 #: The clean comparison window at force-by-quarter level (the national model began on
@@ -112,6 +112,95 @@ def _estimate(
     return out
 
 
+def _staggered(
+    d: pd.DataFrame, measure: Measure, scenario: str, ctx: RunContext, event_study: bool
+) -> tuple[list[pd.DataFrame], FigureSpec | None]:
+    """Callaway–Sant'Anna on the measure: overall ATT and, if asked, the event study."""
+    periods = sorted(d["period"].unique())
+    pos = {p: i for i, p in enumerate(periods)}
+    e = d.assign(t=d["period"].map(pos))
+    e["g"] = np.where(
+        e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0
+    )  # 1-based; 0 = not treated in window
+    e["t"] = e["t"] + 1
+    keep = e.groupby("unit")["y"].transform(lambda s: s.notna().all())
+    n_units_dropped = int(e.loc[~keep, "unit"].nunique())
+    e = e[keep]
+    unit = SCALES[measure.type].unit
+    common = dict(
+        analysis=ctx.spec.id,
+        domain=measure.domain,
+        measure=measure.id,
+        level="force",
+        scenario=scenario,
+        data_label=ctx.data_label,
+    )
+    note = (
+        f"not-yet-treated comparisons; {n_units_dropped} force(s) with a missing quarter left out"
+    )
+    res = callaway_santanna(
+        e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
+    )
+    rows = []
+    simple = res.aggregate("simple")
+    r = result_rows(
+        simple, design="callaway_santanna", estimand=f"ATT ({unit})", note=note, **common
+    )
+    rows.append(r.assign(term="programme", n_periods=len(periods)))
+    fig = None
+    if event_study:
+        dyn = res.aggregate("dynamic", min_e=-8, max_e=7).bootstrap(
+            999, seed=int(ctx.rng().integers(2**31))
+        )
+        r = result_rows(
+            dyn,
+            design="event_study_cs",
+            estimand=f"event-time ATT ({unit})",
+            note=note + "; multiplier bootstrap",
+            **common,
+        )
+        rows.append(r[r["term"] != "overall"].assign(n_periods=len(periods)))
+        stat, k, p = res.aggregate("dynamic", min_e=-8, max_e=7).wald()
+        wald = r.iloc[:1].assign(
+            term="pre-trend Wald",
+            estimand=f"chi2 ({k} df)",
+            estimate=stat,
+            std_error=np.nan,
+            ci_lower=np.nan,
+            ci_upper=np.nan,
+            p_value=p,
+            inference="analytic (influence function), chi-squared",
+        )
+        rows.append(wald)
+        fig_obj = event_study_plot(
+            dyn,
+            title=f"{measure.title}: event study (Callaway–Sant'Anna)",
+            ylabel=f"Effect ({unit})",
+        )
+        pre = dyn.params[[t for t in dyn.params.index if str(t).startswith("event -")]]
+        post = dyn.params[[t for t in dyn.params.index if str(t).startswith("event +")]]
+        alt = (
+            f"Event-study chart of the effect on {measure.title.lower()} ({unit}) by quarters since the programme "
+            f"started, with pointwise 95% intervals and a shaded uniform band. Before the start the estimates range "
+            f"from {pre.min():.2f} to {pre.max():.2f}; after it, from {post.min():.2f} to {post.max():.2f}. "
+            f"Joint test of no pre-trend: p = {p:.2f}."
+        )
+        fig = FigureSpec(
+            f"{measure.domain}_{measure.id}_event_study",
+            fig_obj,
+            alt,
+            f"Event study for {measure.title.lower()} ({ctx.data_label} data).",
+        )
+    return rows, fig
+
+
+def _design_failure(
+    ctx: RunContext, m: Measure, design: str, scenario: str, exc: Exception
+) -> pd.DataFrame:
+    row = failure_row(ctx.spec.id, m.domain, ctx.data_label, exc)
+    return row.assign(measure=m.id, design=design, level="force", scenario=scenario)
+
+
 def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec:
     d = analysis_panel(panel, measure, ctx, "default", ("2018-Q1", "2023-Q2"))
     g = d.groupby(["group", "period"])["y"].mean().reset_index()
@@ -181,8 +270,11 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
     Returns
     -------
     AnalysisOutput
-        Result rows for every measure and scenario; a trend figure for every measure; a
-        disclosure-controlled table of yearly figures for the primary measure.
+        Result rows for every measure and scenario (TWFE with CR1 and CR2); for the
+        default scenario also Callaway–Sant'Anna (not-yet-treated comparisons), and for
+        the primary measure its event study with a bootstrap uniform band and a joint
+        pre-trend test; a trend figure for every measure; a disclosure-controlled table of
+        yearly figures for the primary measure.
     """
     cat = load_catalogue()
     panel = ctx.inputs.panel("force", "quarter")
@@ -197,8 +289,19 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
     out = AnalysisOutput()
     for m in chosen:
         for scenario in ctx.spec.scenarios:
-            for rows in _estimate(analysis_panel(panel, m, ctx, scenario), m, scenario, ctx):
+            d = analysis_panel(panel, m, ctx, scenario)
+            for rows in _estimate(d, m, scenario, ctx):
                 out.add(rows)
+            if scenario == "default":
+                try:
+                    cs_rows, fig = _staggered(d, m, scenario, ctx, event_study=m.primary)
+                except ValueError as exc:  # e.g. too few complete forces: recorded, not hidden
+                    out.add(_design_failure(ctx, m, "callaway_santanna", scenario, exc))
+                    continue
+                for rows in cs_rows:
+                    out.add(rows)
+                if fig is not None:
+                    out.figures.append(fig)
         out.figures.append(_trend(panel, m, ctx))
     primary = chosen[0]
     out.tables[f"{domain}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: Okabe–Ito colours.
@@ -124,4 +125,72 @@ def estimate_plot(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def event_study_plot(
+    results: Any, *, title: str = "", ylabel: str = "Effect", alpha: float = 0.05
+) -> Any:
+    """Plot an event study from aggregated results (``type="dynamic"``).
+
+    Points are estimates by event time with pointwise intervals; if the results were
+    bootstrapped (:meth:`AggregatedResults.bootstrap`), the uniform band is drawn as a
+    shaded area. Pre-treatment event times are drawn in a second colour.
+    """
+    params = results.params.drop("overall", errors="ignore")
+    ev = np.array([float(str(t).split()[1]) for t in params.index])
+    ci = results.conf_int(alpha).drop("overall", errors="ignore")
+    fig, ax = _figure()
+    pre = ev < 0
+    for mask, colour, label in (
+        (pre, PALETTE[1], "before start"),
+        (~pre, PALETTE[0], "after start"),
+    ):
+        if mask.any():
+            ax.errorbar(
+                ev[mask],
+                params.to_numpy()[mask],
+                yerr=[
+                    params.to_numpy()[mask] - ci["ci_lower"].to_numpy()[mask],
+                    ci["ci_upper"].to_numpy()[mask] - params.to_numpy()[mask],
+                ],
+                fmt="o",
+                color=colour,
+                ecolor=colour,
+                capsize=3,
+                label=f"{label} (pointwise {100 * (1 - alpha):.0f}% CI)",
+            )
+    if results.info.get("uniform_crit") is not None:
+        band = results.conf_int(alpha, uniform=True).drop("overall", errors="ignore")
+        ax.fill_between(
+            ev,
+            band["ci_lower"],
+            band["ci_upper"],
+            color=PALETTE[4],
+            alpha=0.25,
+            step="mid",
+            label="uniform band",
+        )
+    ax.axhline(0, color="#555555", linewidth=1)
+    ax.axvline(-0.5, color="#555555", linestyle="--", linewidth=1)
+    ax.set_xlabel("Periods since the programme started (event time)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def group_time_heatmap(results: Any, *, title: str = "", label: str = "ATT(g, t)") -> Any:
+    """Heatmap of group-time effects: cohorts by period, a diverging colour-blind-safe map."""
+    a = results.att_gt.pivot(index="cohort", columns="time", values="estimate")
+    fig, ax = _figure(7.5, 1.2 + 0.5 * len(a))
+    lim = float(np.nanmax(np.abs(a.to_numpy()))) or 1.0
+    im = ax.imshow(a.to_numpy(), aspect="auto", cmap="PuOr", vmin=-lim, vmax=lim)
+    ax.set_yticks(range(len(a.index)), [f"{c:g}" for c in a.index])
+    ax.set_xticks(range(len(a.columns)), [f"{t:g}" for t in a.columns], rotation=90)
+    ax.set_ylabel("Cohort (first treated period)")
+    ax.set_xlabel("Period")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label=label)
     return fig

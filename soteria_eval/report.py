@@ -189,3 +189,43 @@ def scorecard(run: RunOutputs, inference: str = "CR2") -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
+    """TWFE and Callaway–Sant'Anna estimates side by side (default scenario)."""
+    from soteria_eval.dictionary import load_catalogue
+
+    cat = load_catalogue()
+    r = run.results
+    base = (r["domain"] == domain) & (r["scenario"] == "default") & (r["term"] == "programme")
+    tw = r[
+        base & (r["design"] == "twfe") & (r["inference"].map(_inference_kind) == "CR2")
+    ].set_index("measure")
+    cs = r[base & (r["design"] == "callaway_santanna")].set_index("measure")
+    rows = []
+    for m in tw.index:
+        row = {
+            "Measure": cat[m].title if m in cat else m,
+            "TWFE": f"{tw.loc[m, 'estimate']:.2f} ({tw.loc[m, 'ci_lower']:.2f} to {tw.loc[m, 'ci_upper']:.2f})",
+        }
+        row["Callaway–Sant'Anna"] = (
+            f"{cs.loc[m, 'estimate']:.2f} ({cs.loc[m, 'ci_lower']:.2f} to {cs.loc[m, 'ci_upper']:.2f})"
+            if m in cs.index
+            else "—"
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
+    """Describe the joint pre-trend test of a measure's event study in words."""
+    d = run.select(domain=domain, measure=measure, term="pre-trend Wald")
+    if d.empty:
+        return "No event study was run for this measure."
+    row = d.iloc[0]
+    verdict = (
+        "no evidence against parallel pre-trends"
+        if row["p_value"] >= 0.05
+        else "evidence of differing pre-trends"
+    )
+    return f"Joint test that every pre-start effect is zero: {row['estimand']} = {row['estimate']:.2f}, p = {row['p_value']:.2f} ({verdict})."

@@ -1,5 +1,17 @@
 """Difference-in-differences estimators."""
 
+from soteria_eval.did.callaway_santanna import (
+    AggregatedResults,
+    CallawaySantAnnaResults,
+    callaway_santanna,
+)
 from soteria_eval.did.twfe import did_2x2, did_means, twfe
 
-__all__ = ["did_2x2", "did_means", "twfe"]
+__all__ = [
+    "AggregatedResults",
+    "CallawaySantAnnaResults",
+    "callaway_santanna",
+    "did_2x2",
+    "did_means",
+    "twfe",
+]

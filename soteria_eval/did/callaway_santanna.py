@@ -1,0 +1,556 @@
+r"""Callaway and Sant'Anna (2021) group-time average treatment effects.
+
+For each cohort :math:`g` (units first treated in period :math:`g`) and period :math:`t`,
+
+.. math:: ATT(g, t) = E[Y_t - Y_b \mid G = g] - E[Y_t - Y_b \mid C = 1],
+
+where :math:`b` is the base period (the period before :math:`t` for pre-treatment cells
+with a *varying* base, otherwise the last period before :math:`g - \delta`, with
+:math:`\delta` periods of anticipation) and :math:`C` marks the comparison units: never
+treated, or not yet treated by :math:`\max(t, b) + \delta`. With covariates the two-period
+comparison uses outcome regression, inverse probability weighting or the doubly robust
+estimator of Sant'Anna and Zhao (2020). The estimate of each cell keeps its influence
+function, so aggregations (:meth:`CallawaySantAnnaResults.aggregate`) and their standard
+errors, clustered or bootstrapped, come from the results object without refitting.
+
+The identifying assumption is parallel trends between each cohort and its comparison
+group (conditional on covariates), and no anticipation beyond :math:`\delta` periods.
+
+References
+----------
+Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+periods. *Journal of Econometrics* 225(2), 200–230. The computations follow the R package
+``did`` (``att_gt``, ``aggte``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from soteria_eval.did._drdid import ESTIMATORS
+from soteria_eval.results import Results
+
+ControlGroup = Literal["never_treated", "not_yet_treated"]
+Method = Literal["dr", "ipw", "reg"]
+BasePeriod = Literal["varying", "universal"]
+AggregationType = Literal["simple", "group", "calendar", "dynamic"]
+Floats = NDArray[np.float64]
+
+ATT_GT_COLUMNS = (
+    "cohort",
+    "time",
+    "event_time",
+    "post",
+    "estimate",
+    "std_error",
+    "ci_lower",
+    "ci_upper",
+    "n_treated",
+    "n_control",
+)
+
+
+def _check(name: str, value: object, options: object) -> None:
+    allowed = get_args(options)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CallawaySantAnnaResults:
+    """Group-time ATTs with their influence functions and the settings that made them.
+
+    Attributes
+    ----------
+    att_gt : pandas.DataFrame
+        One row per (cohort, time) cell: columns :data:`ATT_GT_COLUMNS`.
+    influence : numpy.ndarray
+        Influence functions, units × cells (so ``Var = psi'psi / n²``).
+    unit_cohort : numpy.ndarray
+        Each unit's cohort (0 for never treated), aligned with ``influence`` rows.
+    clusters : numpy.ndarray
+        Each unit's cluster code (its own index when clustering by unit).
+    settings : mapping
+        outcome, unit, time, cohort, control_group, method, covariates, base_period,
+        anticipation, alpha, cluster.
+    n_dropped : int
+        Units dropped (treated in or before the first period, or missing data).
+    """
+
+    att_gt: pd.DataFrame
+    influence: Floats = field(repr=False)
+    unit_cohort: Floats = field(repr=False)
+    clusters: NDArray[np.int64] = field(repr=False)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    n_dropped: int = 0
+
+    @property
+    def n_units(self) -> int:
+        """Number of units used."""
+        return int(self.influence.shape[0])
+
+    def _se(self, psi: Floats) -> Floats:
+        """Cluster-robust analytic standard errors of columns of influence functions."""
+        n = self.n_units
+        g = int(self.clusters.max()) + 1
+        summed = np.zeros((g, psi.shape[1]))
+        np.add.at(summed, self.clusters, psi)
+        se: Floats = np.sqrt(np.sum(summed**2, axis=0)) / n
+        return se
+
+    def aggregate(
+        self,
+        type: AggregationType = "simple",
+        *,
+        min_e: float = -np.inf,
+        max_e: float = np.inf,
+        balance_e: int | None = None,
+    ) -> AggregatedResults:
+        """Aggregate the group-time effects (R ``did::aggte``).
+
+        Parameters
+        ----------
+        type : {"simple", "group", "calendar", "dynamic"}
+            ``simple``: average of post-treatment cells weighted by cohort size;
+            ``group``: average effect per cohort, then across cohorts; ``calendar``: per
+            period, then across periods; ``dynamic``: per event time (an event study),
+            overall the mean over non-negative event times.
+        min_e, max_e : float
+            Event-time window (dynamic, and the cells used by the other types).
+        balance_e : int, optional
+            Dynamic only: keep cohorts observed for at least ``balance_e`` periods after
+            treatment, so every event time has the same cohorts.
+
+        Returns
+        -------
+        AggregatedResults
+            ``params`` holds ``overall`` and one term per cohort, period or event time;
+            the covariance comes from the influence functions, including the
+            estimation of the cohort-size weights.
+        """
+        _check("type", type, AggregationType)
+        if balance_e is not None and type != "dynamic":
+            raise ValueError("balance_e applies to type='dynamic' only")
+        a = self.att_gt
+        att = a["estimate"].to_numpy(dtype=float)
+        g = a["cohort"].to_numpy(dtype=float)
+        t = a["time"].to_numpy(dtype=float)
+        e = a["event_time"].to_numpy(dtype=float)
+        psi = self.influence
+        n = self.n_units
+        cohorts = np.unique(g)
+        pg_cohort = np.array([np.mean(self.unit_cohort == c) for c in cohorts])
+        pg = pg_cohort[np.searchsorted(cohorts, g)]
+        in_window = (e >= min_e) & (e <= max_e)
+
+        def wif(keep: NDArray[np.bool_], groups: Floats, p: Floats) -> Floats:
+            # Influence function of estimated weights P(G=g)/sum P(G=g').
+            ind = (self.unit_cohort[:, None] == groups[None, :]).astype(float)
+            s = p.sum()
+            if1 = (ind - p[None, :]) / s
+            if2 = (ind - p[None, :]).sum(axis=1, keepdims=True) * (p / s**2)[None, :]
+            out: Floats = if1 - if2
+            return out
+
+        def weighted(keep: NDArray[np.bool_]) -> tuple[float, Floats]:
+            w = pg[keep] / pg[keep].sum()
+            est = float(att[keep] @ w)
+            inf = psi[:, keep] @ w + wif(keep, g[keep], pg[keep]) @ att[keep]
+            return est, inf
+
+        terms: list[str] = []
+        ests: list[float] = []
+        infs: list[Floats] = []
+        if type == "simple":
+            keep = (g <= t) & in_window
+            est, inf = weighted(keep)
+            terms, ests, infs = ["overall"], [est], [inf]
+        elif type == "group":
+            per_g, inf_g = [], []
+            for c in cohorts:
+                keep = (g == c) & (g <= t) & in_window
+                if not keep.any():
+                    continue
+                per_g.append(float(att[keep].mean()))
+                inf_g.append(psi[:, keep].mean(axis=1))
+                terms.append(f"cohort {c:g}")
+            att_g = np.array(per_g)
+            pgc = np.array(
+                [pg_cohort[np.searchsorted(cohorts, float(s.split()[1]))] for s in terms]
+            )
+            w = pgc / pgc.sum()
+            glist = np.array([float(s.split()[1]) for s in terms])
+            overall_inf = (
+                np.column_stack(inf_g) @ w
+                + wif(np.ones(len(glist), dtype=bool), glist, pgc) @ att_g
+            )
+            terms = ["overall", *terms]
+            ests = [float(att_g @ w), *per_g]
+            infs = [overall_inf, *inf_g]
+        elif type == "dynamic":
+            keep_base = in_window.copy()
+            if balance_e is not None:
+                last = pd.Series(t).groupby(g).max()
+                span = last.to_numpy() - last.index.to_numpy(dtype=float)
+                ok_cohort = last.index.to_numpy(dtype=float)[span >= balance_e]
+                keep_base &= np.isin(g, ok_cohort) & (e <= balance_e)
+            per_e, inf_e, evals = [], [], []
+            for ev in np.unique(e[keep_base]):
+                est, inf = weighted(keep_base & (e == ev))
+                per_e.append(est)
+                inf_e.append(inf)
+                evals.append(ev)
+            pos = [i for i, ev in enumerate(evals) if ev >= 0]
+            overall = float(np.mean([per_e[i] for i in pos]))
+            overall_inf = np.mean(np.column_stack([inf_e[i] for i in pos]), axis=1)
+            terms = ["overall", *[f"event {ev:+g}" for ev in evals]]
+            ests = [overall, *per_e]
+            infs = [overall_inf, *inf_e]
+        else:  # calendar
+            per_t, inf_t, tl = [], [], []
+            for tt in np.unique(t[(g <= t) & in_window]):
+                est, inf = weighted((t == tt) & (g <= t) & in_window)
+                per_t.append(est)
+                inf_t.append(inf)
+                tl.append(tt)
+            terms = ["overall", *[f"period {x:g}" for x in tl]]
+            ests = [float(np.mean(per_t)), *per_t]
+            infs = [np.mean(np.column_stack(inf_t), axis=1), *inf_t]
+        inf_mat = np.column_stack(infs)
+        g_cl = int(self.clusters.max()) + 1
+        summed = np.zeros((g_cl, inf_mat.shape[1]))
+        np.add.at(summed, self.clusters, inf_mat)
+        cov = summed.T @ summed / n**2
+        # A term fixed by normalisation (the universal base period) has no sampling variance.
+        fixed = np.all(inf_mat == 0, axis=0)
+        cov[fixed, :] = np.nan
+        cov[:, fixed] = np.nan
+        idx = pd.Index(terms)
+        cl = self.settings.get("cluster")
+        inference = "analytic (influence function)" + (f", clustered by {cl}" if cl else "")
+        return AggregatedResults(
+            params=pd.Series(ests, index=idx),
+            cov=pd.DataFrame(cov, index=idx, columns=idx),
+            df=pd.Series(np.inf, index=idx),
+            inference=inference,
+            estimator=f"Callaway–Sant'Anna ({type} aggregation)",
+            nobs=n,
+            n_dropped=self.n_dropped,
+            info={
+                **self.settings,
+                "aggregation": type,
+                "n_units": n,
+                "n_treated": int((self.unit_cohort > 0).sum()),
+            },
+            influence=inf_mat,
+            clusters=self.clusters,
+        )
+
+    def tidy(self) -> pd.DataFrame:
+        """Return the group-time effects (same as :attr:`att_gt`)."""
+        return self.att_gt.copy()
+
+    def summary(self) -> str:
+        """Return a plain-text table of the group-time effects."""
+        s = self.settings
+        head = (
+            f"Callaway–Sant'Anna ATT(g,t): outcome {s['outcome']}, control {s['control_group']}, "
+            f"method {s['method']}, base period {s['base_period']}, anticipation {s['anticipation']}\n"
+            f"Units: {self.n_units}   Dropped units: {self.n_dropped}\n\n"
+        )
+        with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 120):
+            return head + self.att_gt.to_string(index=False)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return f"<div><p>{self.summary().splitlines()[0]}</p>{self.att_gt.to_html(index=False, float_format='{:.4g}'.format)}</div>"
+
+
+@dataclass(frozen=True)
+class AggregatedResults(Results):
+    """An aggregation of group-time effects; keeps influence functions for re-inference."""
+
+    influence: Floats | None = field(default=None, repr=False)
+    clusters: NDArray[np.int64] | None = field(default=None, repr=False)
+
+    def bootstrap(
+        self, n_boot: int = 999, *, seed: int = 0, weights: str = "mammen", alpha: float = 0.05
+    ) -> AggregatedResults:
+        """Multiplier bootstrap (clustered) with a uniform confidence band.
+
+        Draws ``n_boot`` vectors of cluster weights at once and perturbs the influence
+        functions (one matrix product, no loop over draws). Standard errors are the
+        bootstrap interquartile range divided by that of the normal (as R ``did``); the
+        uniform band's critical value is the ``1 - alpha`` quantile of the largest
+        studentised deviation across the non-overall terms.
+
+        Returns a new results object (``info["uniform_crit"]`` holds the band's critical
+        value; ``conf_int(uniform=True)`` uses it).
+        """
+        if self.influence is None or self.clusters is None:
+            raise ValueError("these results keep no influence functions")
+        if weights not in ("mammen", "rademacher"):
+            raise ValueError(f"weights must be 'mammen' or 'rademacher', got {weights!r}")
+        rng = np.random.default_rng(seed)
+        n = self.nobs
+        g = int(self.clusters.max()) + 1
+        summed = np.zeros((g, self.influence.shape[1]))
+        np.add.at(summed, self.clusters, self.influence)
+        if weights == "mammen":
+            k = (np.sqrt(5) + 1) / 2
+            p = k / np.sqrt(5)
+            v = np.where(rng.random((n_boot, g)) < p, 1 - k, k)
+        else:
+            v = rng.choice(np.array([-1.0, 1.0]), size=(n_boot, g))
+        boot = v @ summed / n  # n_boot × terms
+        q = np.quantile(boot, [0.25, 0.75], axis=0)
+        se = (q[1] - q[0]) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+        se = np.where(se > 0, se, np.nan)
+        band = [i for i, term in enumerate(self.params.index) if term != "overall"] or [0]
+        tmax = np.nanmax(np.abs(boot[:, band]) / se[band], axis=1)
+        crit = float(np.quantile(tmax, 1 - alpha))
+        cov = np.diag(se**2)
+        idx = self.params.index
+        info = dict(self.info)
+        info.update(uniform_crit=crit, n_boot=n_boot, boot_weights=weights, seed=seed)
+        return replace(
+            self,
+            cov=pd.DataFrame(cov, index=idx, columns=idx),
+            inference=f"multiplier bootstrap ({weights}, {n_boot} draws, clustered)",
+            info=info,
+        )
+
+    def wald(self, terms: Sequence[str] | None = None) -> tuple[float, int, float]:
+        """Joint Wald test that the given terms are all zero (default: pre-treatment events).
+
+        Returns ``(chi2, df, p_value)``; with few clusters the chi-squared reference is
+        optimistic, as for every analytic test here.
+        """
+        if terms is None:
+            terms = [t for t in self.params.index if str(t).startswith("event -")]
+        variances = pd.Series(np.diag(self.cov.to_numpy()), index=self.cov.index)
+        terms = [t for t in terms if np.isfinite(variances[t])]
+        if not terms:
+            raise ValueError("no terms to test")
+        b = self.params.loc[terms].to_numpy()
+        v = self.cov.loc[terms, terms].to_numpy()
+        stat = float(b @ np.linalg.pinv(v) @ b)
+        k = len(terms)
+        return stat, k, float(stats.chi2.sf(stat, k))
+
+    def conf_int(self, alpha: float = 0.05, *, uniform: bool = False) -> pd.DataFrame:
+        """Pointwise intervals, or the uniform band after :meth:`bootstrap`."""
+        if not uniform:
+            return super().conf_int(alpha)
+        crit = self.info.get("uniform_crit")
+        if crit is None:
+            raise ValueError("a uniform band needs bootstrap(): call results.bootstrap() first")
+        se = self.std_errors
+        return pd.DataFrame(
+            {"ci_lower": self.params - crit * se, "ci_upper": self.params + crit * se}
+        )
+
+
+def callaway_santanna(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    control_group: ControlGroup = "never_treated",
+    method: Method = "dr",
+    covariates: Sequence[str] = (),
+    base_period: BasePeriod = "varying",
+    anticipation: int = 0,
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> CallawaySantAnnaResults:
+    """Estimate group-time average treatment effects (see the module docstring).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Balanced long panel: one row per unit and period.
+    outcome, unit, time : str
+        Column names; ``time`` is numeric (consecutive periods need not differ by 1).
+    cohort : str
+        First treated period of each unit (constant within unit); 0 or missing for
+        units never treated.
+    control_group : {"never_treated", "not_yet_treated"}
+        Comparison units.
+    method : {"dr", "ipw", "reg"}
+        Two-period estimator used with covariates (identical without covariates).
+    covariates : sequence of str
+        Pre-treatment covariates, taken at the base period.
+    base_period : {"varying", "universal"}
+        Base period of pre-treatment cells.
+    anticipation : int
+        Periods of anticipation before the cohort's start.
+    cluster : str, optional
+        Column constant within unit to cluster standard errors on (default: unit).
+    alpha : float
+        Level of the pointwise confidence intervals.
+
+    Returns
+    -------
+    CallawaySantAnnaResults
+    """
+    _check("control_group", control_group, ControlGroup)
+    _check("method", method, Method)
+    _check("base_period", base_period, BasePeriod)
+    if anticipation < 0:
+        raise ValueError(f"anticipation must be >= 0, got {anticipation}")
+    cols = [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else [])
+    missing = [c for c in dict.fromkeys(cols) if c not in data]
+    if missing:
+        raise ValueError(f"column(s) not in data: {missing}")
+    d = data[list(dict.fromkeys(cols))].copy()
+    d[cohort] = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
+    incomplete = d[[outcome, time, *covariates]].isna().any(axis=1)
+    bad_units = set(d.loc[incomplete, unit])
+    varies = d.groupby(unit)[cohort].nunique()
+    if (varies > 1).any():
+        raise ValueError(
+            f"{cohort!r} varies within unit for {int((varies > 1).sum())} unit(s); it must be the unit's first treated period"
+        )
+    if d[~d[unit].isin(bad_units)].empty:
+        raise ValueError(
+            f"every unit has a missing {outcome!r} (or covariate) in some period; nothing to estimate"
+        )
+    tlist = np.sort(d[time].unique()).astype(float)
+    first = tlist[0]
+    early = set(d.loc[(d[cohort] > 0) & (d[cohort] <= first + anticipation), unit])
+    if early:
+        warnings.warn(
+            f"{len(early)} unit(s) treated in the first period have no pre-period and are dropped",
+            stacklevel=2,
+        )
+    drop = bad_units | early
+    d = d[~d[unit].isin(drop)]
+    wide = d.pivot(index=unit, columns=time, values=outcome)
+    if wide.isna().any().any():
+        raise ValueError(
+            "the panel is unbalanced (some units miss some periods); balance it first (unbalanced panels are not supported yet)"
+        )
+    units = wide.index
+    y = wide.to_numpy(dtype=float)
+    per_unit = d.groupby(unit).first().loc[units]
+    gvec = per_unit[cohort].to_numpy(dtype=float)
+    cohorts = np.sort(np.unique(gvec[gvec > 0]))
+    if len(cohorts) == 0:
+        raise ValueError("no treated cohort in the data")
+    if control_group == "never_treated" and not (gvec == 0).any():
+        raise ValueError(
+            "control_group='never_treated' needs never-treated units (cohort 0 or missing); there are none — use 'not_yet_treated'"
+        )
+    for c in cohorts:
+        if (gvec == c).sum() == 1:
+            warnings.warn(
+                f"cohort {c:g} has a single unit: its effects rest on one unit", stacklevel=2
+            )
+    xcov = None
+    if covariates:
+        xw = {
+            c: d.pivot(index=unit, columns=time, values=c).loc[units].to_numpy(dtype=float)
+            for c in covariates
+        }
+        xcov = np.stack([xw[c] for c in covariates], axis=2)  # units × periods × k
+    estimator = ESTIMATORS[method]
+    n = len(units)
+    rows: list[tuple[Any, ...]] = []
+    infs: list[Floats] = []
+    z = stats.norm.ppf(1 - alpha / 2)
+    varying = base_period == "varying"
+    for g in cohorts:
+        pre_idx = np.flatnonzero(tlist + anticipation < g)
+        last_pre = int(pre_idx[-1])
+        t_range = range(1, len(tlist)) if varying else range(len(tlist))
+        for ti in t_range:
+            tn = tlist[ti]
+            base = ti - 1 if varying else last_pre
+            if g - anticipation <= tn:
+                base = last_pre
+            post = bool(g <= tn)
+            if not varying and base == ti:
+                rows.append(
+                    (g, tn, tn - g, post, 0.0, np.nan, np.nan, np.nan, int((gvec == g).sum()), 0)
+                )
+                infs.append(np.zeros(n))
+                continue
+            treat = gvec == g
+            if control_group == "never_treated":
+                ctrl = gvec == 0
+            else:
+                ctrl = (gvec == 0) | ((gvec > max(tn, tlist[base]) + anticipation) & (gvec != g))
+            if not ctrl.any():
+                continue
+            sub = treat | ctrl
+            dy = y[sub, ti] - y[sub, base]
+            dd = treat[sub].astype(float)
+            if xcov is None:
+                m1, m0 = dy[dd == 1].mean(), dy[dd == 0].mean()
+                p1, p0 = dd.mean(), 1 - dd.mean()
+                att = float(m1 - m0)
+                psi_sub = dd * (dy - m1) / p1 - (1 - dd) * (dy - m0) / p0
+            else:
+                x = xcov[sub][:, min(base, ti), :]
+                att, psi_sub = estimator(dy, dd, x)
+            psi = np.zeros(n)
+            psi[sub] = psi_sub * (n / sub.sum())
+            infs.append(psi)
+            rows.append(
+                (
+                    g,
+                    tn,
+                    tn - g,
+                    post,
+                    att,
+                    np.nan,
+                    np.nan,
+                    np.nan,
+                    int(treat.sum()),
+                    int(ctrl.sum()),
+                )
+            )
+    if not infs:
+        raise ValueError(
+            "no (cohort, period) cell has comparison units: every cohort lacks a never- or not-yet-treated comparison"
+        )
+    influence = np.column_stack(infs)
+    if cluster is not None:
+        per_cl = d.groupby(unit)[cluster].nunique()
+        if (per_cl > 1).any():
+            raise ValueError(f"cluster {cluster!r} must be constant within unit")
+        clusters = pd.factorize(per_unit[cluster], sort=True)[0].astype(np.int64)
+    else:
+        clusters = np.arange(n, dtype=np.int64)
+    att_gt = pd.DataFrame(rows, columns=list(ATT_GT_COLUMNS))
+    res = CallawaySantAnnaResults(
+        att_gt=att_gt,
+        influence=influence,
+        unit_cohort=gvec,
+        clusters=clusters,
+        settings={
+            "outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
+            "control_group": control_group, "method": method, "covariates": tuple(covariates),
+            "base_period": base_period, "anticipation": anticipation, "alpha": alpha, "cluster": cluster,
+        },
+        n_dropped=len(drop),
+    )  # fmt: skip
+    se = res._se(influence)
+    se[att_gt["std_error"].isna().to_numpy() & (np.abs(influence).sum(axis=0) == 0)] = np.nan
+    att_gt["std_error"] = se
+    att_gt["ci_lower"] = att_gt["estimate"] - z * se
+    att_gt["ci_upper"] = att_gt["estimate"] + z * se
+    return res
