@@ -85,6 +85,7 @@ def _with_cov(res: LinearResults, cov: Covariance, cluster: str | None) -> Linea
         df=pd.Series(cov.df, index=names),
         inference=inference,
         info=info,
+        overrides={},
     )
 
 

@@ -86,11 +86,14 @@ def evidence_strength(p_value: float) -> str:
 
 
 def _inference_kind(text: str) -> str:
-    return "CR2" if "CR2" in text else ("CR1" if "CR1" in text else text)
+    for kind in ("WCR", "WCU", "CR2", "CR1"):
+        if kind in text:
+            return kind
+    return text
 
 
 def domain_estimates(
-    run: RunOutputs, domain: str, scenario: str = "default", inference: str = "CR2"
+    run: RunOutputs, domain: str, scenario: str = "default", inference: str = "WCR"
 ) -> pd.DataFrame:
     """Programme effects on every measure of a domain, readable column names.
 
@@ -158,7 +161,7 @@ def scenario_table(
     ).reset_index(drop=True)
 
 
-def scorecard(run: RunOutputs, inference: str = "CR2") -> pd.DataFrame:
+def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
     """One row per domain: the primary measure's effect, its uncertainty and the evidence."""
     from soteria_eval.dictionary import DOMAIN_TITLES, DOMAINS, load_catalogue
 

@@ -53,6 +53,9 @@ class Results:
         Rows of the input that the model excluded (missing values, singletons...).
     info : mapping
         Frozen settings and design facts (units, clusters, treated units, periods, ...).
+    overrides : mapping
+        Per-term inference that replaces the analytic one (e.g. a wild cluster bootstrap
+        p-value and interval): keys ``p_value``, ``ci_lower``, ``ci_upper``, ``inference``.
     """
 
     params: pd.Series
@@ -63,6 +66,7 @@ class Results:
     nobs: int
     n_dropped: int = 0
     info: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def std_errors(self) -> pd.Series:
@@ -97,6 +101,11 @@ class Results:
                 "inference": self.inference,
             }
         )
+        for term, o in self.overrides.items():
+            row = out["term"] == term
+            for key in ("p_value", "ci_lower", "ci_upper", "inference"):
+                if key in o:
+                    out.loc[row, key] = o[key]
         return out[list(TIDY_COLUMNS)]
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:

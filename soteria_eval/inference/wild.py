@@ -1,0 +1,241 @@
+r"""Wild cluster bootstrap for one coefficient of a linear model with absorbed fixed effects.
+
+The restricted wild cluster bootstrap (WCR; Cameron, Gelbach and Miller 2008) imposes the
+null :math:`\beta_j = \beta_0`, multiplies each cluster's restricted residuals by a random
+weight :math:`v_g` (Rademacher, Webb or Mammen), refits, and compares the bootstrap
+cluster-robust t statistics with the original one. With few clusters it keeps its size
+far better than CR1 t tests, except when very few clusters are treated (MacKinnon and
+Webb 2017), which the coverage study documents.
+
+Computation follows "fast and wild" (Roodman, MacKinnon, Nielsen and Webb 2019): every
+quantity a draw needs is a G-vector or a G×G matrix built once, so the cost of a draw is
+O(G²) whatever the number of observations, and all draws are one matrix product. Fixed
+effects are absorbed, yet the bootstrap residuals are re-projected on them exactly as in
+the regression with one dummy per level. Confidence intervals invert the test: the
+restricted residuals, and so every G×G matrix, are linear in :math:`\beta_0`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Literal, get_args
+
+import numpy as np
+from numpy.typing import NDArray
+
+from soteria_eval.linear_model import LinearResults, codes_of
+
+Weights = Literal["rademacher", "webb", "mammen"]
+Floats = NDArray[np.float64]
+
+
+def draw_weights(
+    kind: str, n_boot: int, n_clusters: int, rng: np.random.Generator
+) -> tuple[Floats, bool]:
+    """Return a ``n_boot × n_clusters`` matrix of wild weights, and whether it enumerates.
+
+    Rademacher weights are fully enumerated (all ``2**G`` sign vectors) when that is no
+    more than ``n_boot``; the original sample is then one of the draws.
+    """
+    if kind not in get_args(Weights):
+        raise ValueError(f"weights must be one of {get_args(Weights)}, got {kind!r}")
+    if kind == "rademacher" and 2**n_clusters <= n_boot:
+        v = np.array(list(itertools.product([-1.0, 1.0], repeat=n_clusters)))
+        return v, True
+    if kind == "rademacher":
+        return rng.choice(np.array([-1.0, 1.0]), size=(n_boot, n_clusters)), False
+    if kind == "webb":
+        six = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+        return rng.choice(six, size=(n_boot, n_clusters)), False
+    s5 = np.sqrt(5.0)
+    vals = np.array([-(s5 - 1) / 2, (s5 + 1) / 2])
+    p = np.array([(s5 + 1) / (2 * s5), (s5 - 1) / (2 * s5)])
+    return rng.choice(vals, size=(n_boot, n_clusters), p=p), False
+
+
+class _Pieces:
+    """G-vectors and G×G matrices of the fast algorithm, for residuals ``r0 - b0 * r1``."""
+
+    def __init__(
+        self, res: LinearResults, j: int, clusters: NDArray[np.int64], impose_null: bool
+    ) -> None:
+        fit = res.fit
+        assert fit is not None
+        if fit.sqrt_w is not None:
+            raise NotImplementedError("the wild cluster bootstrap does not support weights yet")
+        x = fit.x
+        n, k = x.shape
+        g = int(clusters.max()) + 1
+        self.n_clusters = g
+        m_xx = fit.bread
+        y = x @ res.params.to_numpy() + fit.resid
+        a = (m_xx @ x.T)[j]  # row j of (X'X)^-1 X'
+        ind = np.zeros((n, g))
+        ind[np.arange(n), clusters] = 1.0
+        a_mat = ind * a[:, None]  # a_i in column g(i)
+        if impose_null:
+            others = np.delete(x, j, axis=1)
+            if others.shape[1]:
+                proj = (
+                    others @ np.linalg.lstsq(others, np.column_stack([y, x[:, j]]), rcond=None)[0]
+                )
+                r0 = y - proj[:, 0]
+                r1 = x[:, j] - proj[:, 1]
+            else:
+                r0, r1 = y.copy(), x[:, j].copy()
+        else:
+            r0, r1 = fit.resid.copy(), np.zeros(n)
+        c = a_mat.T @ x  # G × k
+        self.s: list[Floats] = []
+        self.h: list[Floats] = []
+        for r in (r0, r1):
+            self.s.append(a_mat.T @ r)
+            spread = ind * r[:, None]
+            q = a_mat.T @ fit.absorber.demean(spread)
+            w = ind.T @ (x * r[:, None])  # G × k
+            self.h.append(q - c @ m_xx @ w.T)
+        k_fe = fit.k_fe
+        self.ssc = g / (g - 1) * (n - 1) / (n - k - k_fe)
+        self.beta = float(res.params.iloc[j])
+        meat = np.sum((a_mat.T @ fit.resid) ** 2)
+        self.se = float(np.sqrt(self.ssc * meat))
+
+
+def wild_cluster_bootstrap(
+    res: LinearResults,
+    term: str,
+    *,
+    cluster: str | None = None,
+    n_boot: int = 9999,
+    weights: str = "webb",
+    impose_null: bool = True,
+    seed: int = 0,
+    alpha: float = 0.05,
+    null: float = 0.0,
+    conf_int: bool = True,
+) -> LinearResults:
+    """Wild cluster bootstrap p-value and confidence interval for one coefficient.
+
+    Parameters
+    ----------
+    res : LinearResults
+        A fitted linear model (TWFE, 2x2 DiD, segmented regression...).
+    term : str
+        The coefficient tested.
+    cluster : str, optional
+        Cluster column (default: the fit's).
+    n_boot : int
+        Number of draws (Rademacher weights are fully enumerated when ``2**G <= n_boot``).
+    weights : {"webb", "rademacher", "mammen"}
+        Distribution of the cluster weights.
+    impose_null : bool
+        WCR (True, recommended) or WCU (False).
+    seed : int
+        Seed of the weights.
+    alpha : float
+        Level of the confidence interval.
+    null : float
+        Value of the coefficient under the null for the p-value.
+    conf_int : bool
+        Compute the interval by test inversion (WCR; WCU uses percentile-t).
+
+    Returns
+    -------
+    LinearResults
+        A new results object whose ``tidy()`` row for ``term`` carries the bootstrap p-value
+        and interval (``info["wild"]`` has the details); other terms keep their inference.
+    """
+    if res.fit is None or res.source is None or res.rows is None:
+        raise ValueError("these results keep no fit to bootstrap")
+    if term not in res.params.index:
+        raise ValueError(f"unknown term {term!r}; terms: {list(res.params.index)}")
+    col = cluster or res.info.get("cluster")
+    if col is None:
+        raise ValueError("the wild cluster bootstrap needs a cluster variable")
+    clusters = codes_of(res.source[col].iloc[res.rows])
+    j = list(res.params.index).index(term)
+    pieces = _Pieces(res, j, clusters, impose_null)
+    g = pieces.n_clusters
+    rng = np.random.default_rng(seed)
+    v, enumerated = draw_weights(weights, n_boot, g, rng)
+    vs = [v @ s for s in pieces.s]  # B
+    vh = [v @ h.T for h in pieces.h]  # B × G
+
+    def t_boot(b0: float) -> tuple[Floats, float]:
+        if impose_null:
+            num = vs[0] - b0 * vs[1]
+            z = vh[0] - b0 * vh[1]
+        else:
+            num, z = vs[0], vh[0]
+        den = np.sqrt(pieces.ssc * np.sum(z**2, axis=1))
+        t0 = (pieces.beta - b0) / pieces.se
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return num / den, t0
+
+    def pvalue(b0: float) -> float:
+        # Draws at least as extreme as the sample count, ties included (the WCR draw with
+        # every weight equal to 1 reproduces the sample itself).
+        tb, t0 = t_boot(b0)
+        return float(np.mean(np.abs(tb) >= np.abs(t0) * (1 - 1e-12)))
+
+    p = pvalue(null)
+    lo = hi = np.nan
+    if conf_int:
+        if impose_null:
+            lo, hi = _invert(pvalue, pieces.beta, pieces.se, alpha)
+        else:
+            tb, _ = t_boot(0.0)
+            crit = float(np.quantile(np.abs(tb), 1 - alpha))
+            lo, hi = pieces.beta - crit * pieces.se, pieces.beta + crit * pieces.se
+    kind = "WCR" if impose_null else "WCU"
+    label = f"wild cluster bootstrap ({kind}, {weights}, {len(v)} draws{', enumerated' if enumerated else ''}) by {col}"
+    info = dict(res.info)
+    wild = dict(info.get("wild", {}))
+    wild[term] = {
+        "p_value": p,
+        "ci_lower": lo,
+        "ci_upper": hi,
+        "t_stat": (pieces.beta - null) / pieces.se,
+        "n_boot": len(v),
+        "enumerated": enumerated,
+        "weights": weights,
+        "impose_null": impose_null,
+        "n_clusters": g,
+        "seed": seed,
+    }
+    info["wild"] = wild
+    overrides = dict(res.overrides)
+    overrides[term] = {"p_value": p, "ci_lower": lo, "ci_upper": hi, "inference": label}
+    return replace(res, info=info, overrides=overrides)
+
+
+def _invert(
+    pvalue: Callable[[float], float], beta: float, se: float, alpha: float
+) -> tuple[float, float]:
+    """Bisection for the two points where the bootstrap p-value crosses ``alpha``."""
+
+    def edge(direction: float) -> float:
+        inside, step = beta, se
+        outside = beta + direction * step
+        n = 0
+        while pvalue(outside) > alpha and n < 60:
+            inside = outside
+            step *= 2
+            outside = beta + direction * step
+            n += 1
+        for _ in range(60):
+            mid = (inside + outside) / 2
+            if pvalue(mid) > alpha:
+                inside = mid
+            else:
+                outside = mid
+            if abs(outside - inside) < 1e-8 * max(se, 1e-12):
+                break
+        return (inside + outside) / 2
+
+    return edge(-1.0), edge(1.0)
+
+
+__all__ = ["draw_weights", "wild_cluster_bootstrap"]
