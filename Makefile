@@ -32,6 +32,8 @@ typecheck: env
 
 ## Slow validation: Monte Carlo and peer comparisons (pytest marker `validate`).
 validate: env
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[browser]"
 	$(BIN)/python -m pytest -q -m validate
 
 ## Benchmarks (installs the peer packages of the `bench` extra).

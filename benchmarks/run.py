@@ -27,6 +27,7 @@ OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_pipeline  # noqa: E402
 import bench_simulate  # noqa: E402
+import bench_wild  # noqa: E402
 
 
 def measure(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
@@ -133,10 +134,15 @@ def main() -> None:
     table = pd.DataFrame(rows)
     sim = bench_simulate.main()
     run = bench_pipeline.main()
+    wild = bench_wild.main()
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     (OUT / "results.json").write_text(
-        json.dumps({"estimators": rows, "simulation": sim, "pipeline": run}, indent=2) + "\n"
+        json.dumps(
+            {"estimators": rows, "simulation": sim, "pipeline": run, "wild_bootstrap": wild},
+            indent=2,
+        )
+        + "\n"
     )
 
 

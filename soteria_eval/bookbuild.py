@@ -18,6 +18,8 @@ _EXTERNAL = re.compile(
     r"<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)\s*=\s*[\"'](?:https?:)?//",
     re.IGNORECASE,
 )
+#: Inline scripts that name a script or style sheet on the web (e.g. for lazy loading).
+_INLINE_URL = re.compile(r"<script\b[^>]*>[^<]*https?://[^\"'<]+\.(?:js|css)\b", re.IGNORECASE)
 
 
 class BookError(RuntimeError):
@@ -52,13 +54,24 @@ def prepare(book_dir: Path, results: Path) -> None:
         gen / "extra" / "_static" / "mathjax",
         ignore=shutil.ignore_patterns("*.map"),
     )
+    _favicon(gen / "extra" / "favicon.ico")
+
+
+def _favicon(path: Path) -> None:
+    """Write a small favicon (so browsers' automatic request for it does not fail)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (32, 32), (0, 114, 178, 255))
+    ImageDraw.Draw(img).rectangle((8, 8, 23, 23), fill=(240, 228, 66, 255))
+    img.save(path, sizes=[(16, 16), (32, 32)])
 
 
 def external_references(html_dir: Path) -> list[str]:
     """Return ``file: tag`` for every script, style, image or frame loaded from the web."""
     hits = []
     for page in sorted(html_dir.rglob("*.html")):
-        for m in _EXTERNAL.finditer(page.read_text(encoding="utf-8", errors="replace")):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        for m in [*_EXTERNAL.finditer(text), *_INLINE_URL.finditer(text)]:
             hits.append(f"{page.relative_to(html_dir)}: {m.group(0)[:120]}")
     return hits
 
