@@ -5,6 +5,7 @@ from soteria_eval.did.callaway_santanna import (
     CallawaySantAnnaResults,
     callaway_santanna,
 )
+from soteria_eval.did.event_study import event_study, pretrend_test
 from soteria_eval.did.twfe import did_2x2, did_means, twfe
 
 __all__ = [
@@ -13,5 +14,7 @@ __all__ = [
     "callaway_santanna",
     "did_2x2",
     "did_means",
+    "event_study",
+    "pretrend_test",
     "twfe",
 ]
