@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
-from soteria_eval.did import callaway_santanna, twfe
+from soteria_eval.did import callaway_santanna, ppml, twfe
 from soteria_eval.disclosure import suppress_long
 from soteria_eval.inference.wild import wild_cluster_bootstrap
 from soteria_eval.linear_model import FewClustersWarning
@@ -118,6 +118,25 @@ def _estimate(
         rows["term"] = rows["term"].map(terms)
         if i == 2:  # the bootstrap row replaces only the programme term's inference
             rows = rows[rows["term"] == "programme"]
+        out.append(rows)
+    if measure.type == "count":
+        # Counts: Poisson pseudo-likelihood keeps the zero quarters that the log drops.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)
+            pr = ppml(
+                d.assign(count=d["value"]),
+                outcome="count",
+                treatment="treated_f",
+                unit="unit",
+                time="period",
+                covariates=covs,
+            )
+        rows = result_rows(
+            pr, analysis=ctx.spec.id, domain=measure.domain, measure=measure.id, design="ppml", level="force",
+            scenario=scenario, estimand="ATT (log rate ratio)", data_label=ctx.data_label,
+            note=f"force x quarter {WINDOW[0]} to {WINDOW[1]}; zero quarters kept",
+        )  # fmt: skip
+        rows["term"] = rows["term"].map(terms)
         out.append(rows)
     return out
 

@@ -195,7 +195,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
 
 
 def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
-    """TWFE and Callaway–Sant'Anna estimates side by side (default scenario)."""
+    """TWFE, Callaway–Sant'Anna and (for counts) PPML estimates side by side (default scenario)."""
     from soteria_eval.dictionary import load_catalogue
 
     cat = load_catalogue()
@@ -205,17 +205,24 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
         base & (r["design"] == "twfe") & (r["inference"].map(_inference_kind) == "CR2")
     ].set_index("measure")
     cs = r[base & (r["design"] == "callaway_santanna")].set_index("measure")
+    pp = r[base & (r["design"] == "ppml")].set_index("measure")
+
+    def fmt(d: pd.DataFrame, m: str) -> str:
+        if m not in d.index:
+            return "—"
+        return (
+            f"{d.loc[m, 'estimate']:.2f} ({d.loc[m, 'ci_lower']:.2f} to {d.loc[m, 'ci_upper']:.2f})"
+        )
+
     rows = []
     for m in tw.index:
         row = {
             "Measure": cat[m].title if m in cat else m,
-            "TWFE": f"{tw.loc[m, 'estimate']:.2f} ({tw.loc[m, 'ci_lower']:.2f} to {tw.loc[m, 'ci_upper']:.2f})",
+            "TWFE": fmt(tw, m),
+            "Callaway–Sant'Anna": fmt(cs, m),
         }
-        row["Callaway–Sant'Anna"] = (
-            f"{cs.loc[m, 'estimate']:.2f} ({cs.loc[m, 'ci_lower']:.2f} to {cs.loc[m, 'ci_upper']:.2f})"
-            if m in cs.index
-            else "—"
-        )
+        if len(pp):
+            row["PPML (counts)"] = fmt(pp, m)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -6,6 +6,7 @@ from soteria_eval.did.callaway_santanna import (
     callaway_santanna,
 )
 from soteria_eval.did.event_study import event_study, pretrend_test
+from soteria_eval.did.ppml import ppml
 from soteria_eval.did.twfe import did_2x2, did_means, twfe
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "did_2x2",
     "did_means",
     "event_study",
+    "ppml",
     "pretrend_test",
     "twfe",
 ]

@@ -1,0 +1,75 @@
+"""PPML with absorbed fixed effects equals a statsmodels Poisson GLM with dummies."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from soteria_eval.did import ppml
+
+
+@pytest.fixture(scope="module")
+def counts() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    u, t = 30, 12
+    d = pd.DataFrame({"u": np.repeat(np.arange(u), t), "t": np.tile(np.arange(t), u)})
+    d["D"] = ((d["u"] < 8) & (d["t"] >= 6)).astype(float)
+    d["x"] = rng.normal(size=len(d))
+    d["pop"] = rng.uniform(50, 500, u)[d["u"]]
+    mu = np.exp(
+        -3
+        + 0.3 * d["D"]
+        + 0.1 * d["x"]
+        + rng.normal(0, 0.3, u)[d["u"]]
+        + 0.05 * d["t"]
+        + np.log(d["pop"])
+    )
+    d["y"] = rng.poisson(mu)
+    return d
+
+
+def glm(d: pd.DataFrame):  # type: ignore[no-untyped-def]
+    x = pd.get_dummies(
+        d[["D", "x", "u", "t"]].astype({"u": str, "t": str}), drop_first=True, dtype=float
+    )
+    model = sm.GLM(
+        d["y"], sm.add_constant(x), family=sm.families.Poisson(), offset=np.log(d["pop"])
+    )
+    return model.fit(cov_type="cluster", cov_kwds={"groups": d["u"].to_numpy()}, tol=1e-13)
+
+
+def test_matches_statsmodels_glm_with_dummies(counts: pd.DataFrame) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ppml(
+            counts, outcome="y", treatment="D", unit="u", time="t", covariates=["x"], exposure="pop"
+        )
+        ref = glm(counts)
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[["D", "x"]].to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(res.std_errors.to_numpy(), ref.bse[["D", "x"]].to_numpy(), rtol=1e-6)
+    rr = res.info["rate_ratios"]
+    assert rr.loc["D", "rate_ratio"] == pytest.approx(np.exp(res.params["D"]))
+
+
+def test_all_zero_units_are_dropped_and_counted(counts: pd.DataFrame) -> None:
+    d = counts.copy()
+    d.loc[d["u"] == 29, "y"] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ppml(
+            d, outcome="y", treatment="D", unit="u", time="t", covariates=["x"], exposure="pop"
+        )
+        ref = glm(d[d["u"] != 29])
+    assert res.n_dropped == 12
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[["D", "x"]].to_numpy(), atol=1e-7)
+
+
+def test_bad_input(counts: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="negative values"):
+        ppml(counts.assign(y=-counts["y"] - 1), outcome="y", treatment="D", unit="u", time="t")
+    with pytest.raises(ValueError, match="must be positive"):
+        ppml(counts.assign(pop=0.0), outcome="y", treatment="D", unit="u", time="t", exposure="pop")
