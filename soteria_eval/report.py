@@ -210,9 +210,8 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
     def fmt(d: pd.DataFrame, m: str) -> str:
         if m not in d.index:
             return "—"
-        return (
-            f"{d.loc[m, 'estimate']:.2f} ({d.loc[m, 'ci_lower']:.2f} to {d.loc[m, 'ci_upper']:.2f})"
-        )
+        est, lo, hi = (float(d.loc[m, c]) for c in ("estimate", "ci_lower", "ci_upper"))
+        return f"{est:.2f} ({lo:.2f} to {hi:.2f})"
 
     rows = []
     for m in tw.index:
