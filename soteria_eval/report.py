@@ -210,7 +210,7 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
     def fmt(d: pd.DataFrame, m: str) -> str:
         if m not in d.index:
             return "—"
-        est, lo, hi = (float(d.loc[m, c]) for c in ("estimate", "ci_lower", "ci_upper"))
+        est, lo, hi = d.loc[m, ["estimate", "ci_lower", "ci_upper"]].to_numpy(dtype=float)
         return f"{est:.2f} ({lo:.2f} to {hi:.2f})"
 
     rows = []
