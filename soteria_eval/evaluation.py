@@ -23,6 +23,7 @@ import pandas as pd
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
 from soteria_eval.disclosure import suppress_long
+from soteria_eval.inference.randomization import randomization_test
 from soteria_eval.inference.wild import wild_cluster_bootstrap
 from soteria_eval.linear_model import FewClustersWarning
 from soteria_eval.pipeline.context import RunContext
@@ -119,6 +120,8 @@ def _estimate(
         if i == 2:  # the bootstrap row replaces only the programme term's inference
             rows = rows[rows["term"] == "programme"]
         out.append(rows)
+    if scenario == "default":
+        out.append(_randomization_row(d, out[0], ctx))
     if measure.type == "count":
         # Counts: Poisson pseudo-likelihood keeps the zero quarters that the log drops.
         with warnings.catch_warnings():
@@ -139,6 +142,43 @@ def _estimate(
         rows["term"] = rows["term"].map(terms)
         out.append(rows)
     return out
+
+
+def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+    """Randomization inference for the programme term (forces with a gap are left out)."""
+    row = cr1_rows[cr1_rows["term"] == "programme"].copy()
+    complete = d.groupby("unit")["y"].transform(lambda s: s.notna().all())
+    sub = d[complete]
+    try:
+        ri = randomization_test(
+            sub,
+            outcome="y",
+            treatment="treated_f",
+            unit="unit",
+            time="period",
+            n_draws=9999,
+            seed=int(ctx.rng().integers(2**31)),
+        )
+    except ValueError as exc:
+        return row.assign(
+            status="failed",
+            note=f"randomization inference: {exc}",
+            p_value=np.nan,
+            p_adjusted=np.nan,
+            inference="randomization inference",
+        )
+    kind = "exact" if ri.exact else "Monte Carlo"
+    n_left = int(d.loc[~complete, "unit"].nunique())
+    return row.assign(
+        estimate=ri.estimate,
+        std_error=np.nan,
+        ci_lower=np.nan,
+        ci_upper=np.nan,
+        p_value=ri.p_value,
+        inference=f"randomization inference ({kind}, {ri.n_assignments:,} assignments, studentized)",
+        n_units=int(sub["unit"].nunique()),
+        note=f"adoption dates kept, treated forces reassigned; {n_left} force(s) with a missing quarter left out",
+    )
 
 
 def _staggered(

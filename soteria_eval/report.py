@@ -117,6 +117,10 @@ def domain_estimates(
     d["title"] = d["measure"].map(lambda m: cat[m].title if m in cat else m)
     d["direction"] = d["measure"].map(lambda m: cat[m].direction if m in cat else "neutral")
     d = d.sort_values(["primary", "title"], ascending=[False, True])
+    ri_sel = (r["domain"] == domain) & (r["scenario"] == scenario) & (r["term"] == "programme")
+    ri = r[ri_sel & r["inference"].str.startswith("randomization")].set_index("measure")[
+        "p_adjusted"
+    ]
     out = pd.DataFrame(
         {
             "Measure": [
@@ -129,6 +133,7 @@ def domain_estimates(
             ],
             "p (Holm)": d["p_adjusted"].round(3).to_numpy(),
             "Evidence": [evidence_strength(p) for p in d["p_adjusted"]],
+            "p (randomization, Holm)": d["measure"].map(ri).round(3).to_numpy(),
             "Better if": d["direction"]
             .map({"higher": "higher", "lower": "lower", "neutral": "—"})
             .to_numpy(),

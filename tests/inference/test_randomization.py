@@ -1,0 +1,67 @@
+"""Randomization inference: the fast path equals refitting TWFE for every assignment."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from soteria_eval.did import twfe
+from soteria_eval.inference.randomization import randomization_test
+from soteria_eval.linear_model import FewClustersWarning
+
+
+def panel(
+    n_units: int, n_periods: int, treated: list[int], start: int, seed: int = 0, effect: float = 0.4
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame(
+        {"u": np.repeat(np.arange(n_units), n_periods), "t": np.tile(np.arange(n_periods), n_units)}
+    )
+    d["D"] = (d["u"].isin(treated) & (d["t"] >= start)).astype(float)
+    d["y"] = (
+        effect * d["D"]
+        + rng.normal(size=n_units)[d["u"]]
+        + rng.normal(size=len(d)) * (1 + d["u"] % 3)
+    )
+    return d
+
+
+def refit_t(d: pd.DataFrame, treated: tuple[int, ...], start: int) -> tuple[float, float]:
+    a = d.assign(D=(d["u"].isin(treated) & (d["t"] >= start)).astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        r = twfe(a, outcome="y", treatment="D", unit="u", time="t")
+    return float(r.params["D"]), float(r.params["D"] / r.std_errors["D"])
+
+
+def test_exact_p_value_equals_brute_force() -> None:
+    d = panel(9, 8, [0, 1, 2], 4)
+    ri = randomization_test(d, outcome="y", treatment="D", unit="u", time="t")
+    assert ri.exact and ri.n_assignments == 84  # C(9, 3)
+    b0, t0 = refit_t(d, (0, 1, 2), 4)
+    assert ri.estimate == pytest.approx(b0, rel=1e-10) and ri.t_stat == pytest.approx(t0, rel=1e-10)
+    ts = [refit_t(d, combo, 4)[1] for combo in itertools.combinations(range(9), 3)]
+    assert ri.p_value == pytest.approx(np.mean(np.abs(ts) >= abs(t0) * (1 - 1e-12)), abs=1e-12)
+
+
+def test_staggered_paths_use_monte_carlo_and_are_seeded() -> None:
+    d = panel(20, 10, [0, 1, 2], 4)
+    d.loc[d["u"].isin([3, 4]) & (d["t"] >= 7), "D"] = 1.0
+    a = randomization_test(d, outcome="y", treatment="D", unit="u", time="t", n_draws=3000, seed=2)
+    b = randomization_test(d, outcome="y", treatment="D", unit="u", time="t", n_draws=3000, seed=2)
+    assert not a.exact and a.n_assignments == 3001 and a.p_value == b.p_value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        r = twfe(d, outcome="y", treatment="D", unit="u", time="t")
+    assert a.estimate == pytest.approx(r.params["D"], rel=1e-10)
+    assert "Monte Carlo" in a.tidy()["inference"].iloc[0]
+
+
+def test_unbalanced_panel_is_refused() -> None:
+    d = panel(9, 8, [0, 1], 4).iloc[1:]
+    with pytest.raises(ValueError, match="balanced panel"):
+        randomization_test(d, outcome="y", treatment="D", unit="u", time="t")
