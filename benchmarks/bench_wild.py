@@ -105,8 +105,17 @@ def main() -> list[dict[str, Any]]:
         )
     from soteria_eval.inference.randomization import randomization_test
 
-    t = best(lambda: randomization_test(d, outcome="y", treatment="D", unit="unit", time="time"), repeat=1)
-    rows.append({"package": "soteria-eval", "seconds": t, "what": "exact randomization inference, all C(43,5) = 962,598 assignments"})
+    t = best(
+        lambda: randomization_test(d, outcome="y", treatment="D", unit="unit", time="time"),
+        repeat=1,
+    )
+    rows.append(
+        {
+            "package": "soteria-eval",
+            "seconds": t,
+            "what": "exact randomization inference, all C(43,5) = 962,598 assignments",
+        }
+    )
     for r in rows:
         print(
             f"WCR 9,999 draws, 43 x 40 TWFE  {r['package']:<28} {r['seconds']:8.3f} s  ({r['what']})"

@@ -194,3 +194,53 @@ def group_time_heatmap(results: Any, *, title: str = "", label: str = "ATT(g, t)
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label=label)
     return fig
+
+
+def its_plot(
+    results: Any, *, title: str = "", ylabel: str = "", alpha: float = 0.05, max_ticks: int = 12
+) -> Any:
+    """Plot an interrupted time series: observed, fitted and the counterfactual with its band.
+
+    Vertical dashed lines mark the interruptions (programme ones in black, shocks in grey).
+    """
+    cf = results.counterfactual(alpha)
+    x = np.arange(len(cf))
+    fig, ax = _figure(8.0, 4.4)
+    ax.plot(x, cf["observed"], "o", markersize=2.5, color="#555555", label="observed")
+    ax.plot(x, cf["fitted"], color=PALETTE[0], linewidth=2, label="fitted")
+    ax.plot(
+        x,
+        cf["counterfactual"],
+        color=PALETTE[5],
+        linestyle="--",
+        linewidth=1.5,
+        label="without the programme (counterfactual)",
+    )
+    ax.fill_between(
+        x,
+        cf["cf_lower"],
+        cf["cf_upper"],
+        color=PALETTE[5],
+        alpha=0.2,
+        label=f"{100 * (1 - alpha):.0f}% confidence band",
+    )
+    labels = list(cf["period"])
+    for it in results.interruptions:
+        if str(it.at) in labels:
+            pos = labels.index(str(it.at))
+            ax.axvline(
+                pos - 0.5,
+                color="#000000" if it.programme else "#999999",
+                linestyle="--",
+                linewidth=1,
+            )
+            ax.annotate(
+                it.name, (pos - 0.3, 1.0), xycoords=("data", "axes fraction"), va="top", fontsize=8
+            )
+    step = max(1, len(x) // max_ticks)
+    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return fig

@@ -195,7 +195,14 @@ def test_bad_plan_gives_clear_error(tmp_path: Path, text: str, message: str) -> 
 def test_default_plan_is_valid() -> None:
     plan = load_plan(ANALYSES / "plan.yaml")
     ids = [a.id for a in plan.analyses]
-    assert ids == ["volume", "quality", "timeliness", "victim_experience", "published_outcomes"]
+    assert ids == [
+        "volume",
+        "quality",
+        "timeliness",
+        "victim_experience",
+        "national_its",
+        "published_outcomes",
+    ]
     assert {a.domain for a in plan.analyses} == {
         "volume",
         "quality",

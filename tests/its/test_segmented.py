@@ -1,0 +1,147 @@
+"""Segmented regression against R (sandwich 3.0.2 NeweyWest, nlme 3.1 gls corAR1) and known truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from soteria_eval.its import Interruption, default_lag, segmented_regression
+from tests.conftest import REPO
+
+REF = REPO / "tests" / "reference"
+R = json.loads((REF / "its.json").read_text())
+PROG = [Interruption("programme", 60)]
+
+
+@pytest.fixture(scope="module")
+def series() -> pd.DataFrame:
+    return pd.read_csv(REF / "its_series.csv")
+
+
+@pytest.mark.parametrize("lag", [3, 6])
+def test_hac_matches_sandwich_neweywest(series: pd.DataFrame, lag: int) -> None:
+    r = segmented_regression(
+        series,
+        outcome="y",
+        time="t",
+        interruptions=PROG,
+        seasonality="fourier",
+        fourier_terms=1,
+        hac_lag=lag,
+    )
+    np.testing.assert_allclose(r.params.to_numpy(), R["ols"], rtol=1e-10)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), R[f"nw_se_lag{lag}"], rtol=1e-8)
+
+
+def test_gls_ar1_matches_nlme(series: pd.DataFrame) -> None:
+    r = segmented_regression(
+        series,
+        outcome="y",
+        time="t",
+        interruptions=PROG,
+        seasonality="fourier",
+        fourier_terms=1,
+        errors="ar1",
+    )
+    np.testing.assert_allclose(r.params.to_numpy(), R["gls"], rtol=1e-6)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), R["gls_se"], rtol=1e-6)
+    assert r.info["phi"] == pytest.approx(R["phi"], abs=1e-6)
+
+
+def test_counterfactual_and_effects(series: pd.DataFrame) -> None:
+    r = segmented_regression(
+        series, outcome="y", time="t", interruptions=PROG, seasonality="fourier", fourier_terms=1
+    )
+    cf = r.counterfactual()
+    pre = cf["period"].astype(int) < 60
+    np.testing.assert_allclose(cf.loc[pre, "fitted"], cf.loc[pre, "counterfactual"])
+    assert (cf["pi_upper"] - cf["pi_lower"] > cf["cf_upper"] - cf["cf_lower"]).all()
+    eff = r.effect_at([0, 12]).set_index(["horizon", "kind"])
+    b = r.params
+    assert eff.loc[(12, "at"), "estimate"] == pytest.approx(
+        b["level:programme"] + 12 * b["slope:programme"]
+    )
+    assert eff.loc[(12, "cumulative"), "estimate"] == pytest.approx(
+        13 * b["level:programme"] + 78 * b["slope:programme"]
+    )
+
+
+def test_labels_dummies_and_covid_shock() -> None:
+    months = pd.period_range("2016-01", "2025-12", freq="M")
+    t = np.arange(len(months))
+    rng = np.random.default_rng(1)
+    covid = (months >= pd.Period("2020-04", "M")).astype(float)
+    prog = (
+        np.where(
+            months >= pd.Period("2021-09", "M"), t - t[months == pd.Period("2021-09", "M")][0], -1
+        )
+        + 1
+    )
+    y = (
+        100
+        + 0.5 * t
+        - 20 * covid
+        + 0.8 * np.where(prog > 0, prog - 1, 0)
+        + 5 * (prog > 0)
+        + rng.normal(size=len(t))
+    )
+    d = pd.DataFrame({"month": [f"{p.year}-{p.month:02d}" for p in months], "y": y})
+    r = segmented_regression(
+        d, outcome="y", time="month", seasonality="dummies", errors="ar1",
+        interruptions=[Interruption("covid", "2020-04", slope=False, programme=False), Interruption("phase1", "2021-09")],
+    )  # fmt: skip
+    assert r.params["level:covid"] == pytest.approx(-20, abs=1.5)
+    assert r.params["slope:phase1"] == pytest.approx(0.8, abs=0.1)
+    cf = r.counterfactual()
+    assert cf["counterfactual"].iloc[-1] < cf["fitted"].iloc[-1]  # COVID kept, programme removed
+
+
+def test_known_truth_coverage_under_ar1() -> None:
+    rng = np.random.default_rng(11)
+    hits_hac = hits_ar1 = 0
+    n_rep = 60
+    for _ in range(n_rep):
+        e = np.zeros(96)
+        for i in range(96):
+            e[i] = (0.5 * e[i - 1] if i else 0) + rng.normal()
+        t = np.arange(96)
+        y = 10 + 0.1 * t + 2.0 * (t >= 60) + e
+        d = pd.DataFrame({"t": t, "y": y})
+        for errors in ("hac", "ar1"):
+            r = segmented_regression(
+                d,
+                outcome="y",
+                time="t",
+                interruptions=[Interruption("p", 60, slope=False)],
+                errors=errors,
+            )  # type: ignore[arg-type]
+            ci = r.conf_int().loc["level:p"]
+            hit = ci["ci_lower"] <= 2.0 <= ci["ci_upper"]
+            hits_hac += hit and errors == "hac"
+            hits_ar1 += hit and errors == "ar1"
+    assert hits_ar1 / n_rep > 0.85 and hits_hac / n_rep > 0.75
+
+
+def test_bad_input(series: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="outside the series"):
+        segmented_regression(series, outcome="y", time="t", interruptions=[Interruption("p", 200)])
+    with pytest.raises(ValueError, match="gap after"):
+        segmented_regression(series.drop(index=10), outcome="y", time="t", interruptions=PROG)
+    with pytest.raises(ValueError, match="pre-interruption periods"):
+        segmented_regression(
+            series,
+            outcome="y",
+            time="t",
+            interruptions=[Interruption("p", 3)],
+            seasonality="dummies",
+        )
+    with pytest.raises(ValueError, match="must be positive"):
+        segmented_regression(
+            series.assign(pop=0.0), outcome="y", time="t", interruptions=PROG, exposure="pop"
+        )
+    with pytest.raises(ValueError, match="errors must be one of"):
+        segmented_regression(series, outcome="y", time="t", interruptions=PROG, errors="arima")  # type: ignore[arg-type]
+    assert default_lag(96) == 3
