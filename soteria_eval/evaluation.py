@@ -26,6 +26,8 @@ from soteria_eval.disclosure import suppress_long
 from soteria_eval.inference.randomization import randomization_test
 from soteria_eval.inference.wild import wild_cluster_bootstrap
 from soteria_eval.linear_model import FewClustersWarning
+from soteria_eval.panels import aggregate_cases
+from soteria_eval.panels.attrition import SUBGROUPS
 from soteria_eval.pipeline.context import RunContext
 from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_row, result_rows
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
@@ -255,7 +257,7 @@ def _staggered(
             f"Joint test of no pre-trend: p = {p:.2f}."
         )
         fig = FigureSpec(
-            f"{measure.domain}_{measure.id}_event_study",
+            f"{ctx.spec.id}_{measure.id}_event_study",
             fig_obj,
             alt,
             f"Event study for {measure.title.lower()} ({ctx.data_label} data).",
@@ -296,7 +298,7 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
         f"of phases 1 and 2. {summary}."
     )
     return FigureSpec(
-        f"{measure.domain}_{measure.id}_trend",
+        f"{ctx.spec.id}_{measure.id}_trend",
         fig,
         alt,
         f"{measure.title} by group of forces ({ctx.data_label} data).",
@@ -324,6 +326,26 @@ def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.D
     return table
 
 
+def _panel_for(ctx: RunContext) -> pd.DataFrame:
+    """Return the force-by-quarter panel, or one built from a subgroup of cases (plan option)."""
+    sub = ctx.spec.options.get("subgroup")
+    if not sub:
+        return ctx.inputs.panel("force", "quarter")
+    if not isinstance(sub, dict) or not set(sub) <= set(SUBGROUPS):
+        raise ValueError(
+            f"options.subgroup must map case attributes in {SUBGROUPS} to a value, got {sub!r}"
+        )
+    cases = ctx.inputs.cases()
+    mask = pd.Series(True, index=cases.index)
+    for col, val in sub.items():
+        mask &= cases[col].astype(str).str.lower() == str(val).lower()
+    chosen = cases[mask].copy()
+    chosen.attrs = dict(cases.attrs)
+    return aggregate_cases(
+        chosen, level="force", freq="quarter", threshold=ctx.disclosure_threshold
+    )
+
+
 def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) -> AnalysisOutput:
     """Run the standard DiD analysis of a domain (see the module docstring).
 
@@ -347,7 +369,7 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
         yearly figures for the primary measure.
     """
     cat = load_catalogue()
-    panel = ctx.inputs.panel("force", "quarter")
+    panel = _panel_for(ctx)
     have = set(panel["measure"].unique())
     chosen = [
         m for m in cat.by_domain(domain) if (not measures or m.id in measures) and m.id in have
@@ -374,7 +396,7 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
                     out.figures.append(fig)
         out.figures.append(_trend(panel, m, ctx))
     primary = chosen[0]
-    out.tables[f"{domain}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)
+    out.tables[f"{ctx.spec.id}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)
     missing = [m.id for m in cat.by_domain(domain) if m.id not in have]
     if missing:
         out.notes.append(f"not in the data: {', '.join(missing)}")

@@ -244,3 +244,35 @@ def its_plot(
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     return fig
+
+
+def funnel_plot(table: pd.DataFrame, *, year: int, title: str = "") -> Any:
+    """Bar chart of the share of reports reaching each stage, one bar group per force group.
+
+    ``table`` is an :func:`soteria_eval.panels.attrition.attrition_funnel` table (all cases);
+    suppressed cells are drawn as gaps.
+    """
+    t = table[(table["year"] == year) & (table["value"] == "all")].copy()
+    t["share"] = pd.to_numeric(t["share_of_reports"], errors="coerce")
+    stages = list(dict.fromkeys(t["stage"]))
+    groups = [g for g in ("pathfinder", "exposed_control", "comparison") if g in set(t["group"])]
+    fig, ax = _figure()
+    width = 0.8 / max(len(groups), 1)
+    x = np.arange(len(stages))
+    for i, g in enumerate(groups):
+        s = t[t["group"] == g].set_index("stage").reindex(stages)["share"]
+        ax.bar(
+            x + i * width,
+            100 * s.to_numpy(),
+            width,
+            color=PALETTE[i],
+            label=GROUP_LABELS.get(g, g),
+            hatch=["", "//", ".."][i % 3],
+        )
+    ax.set_xticks(x + width * (len(groups) - 1) / 2, stages)
+    ax.set_yscale("log")
+    ax.set_ylabel("% of reports (log scale)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False)
+    return fig

@@ -106,7 +106,7 @@ def domain_estimates(
     cat = load_catalogue()
     r = run.results
     sel = (
-        (r["domain"] == domain)
+        (r["analysis"] == domain)
         & (r["scenario"] == scenario)
         & (r["term"] == "programme")
         & (r["design"] == "twfe")
@@ -117,7 +117,7 @@ def domain_estimates(
     d["title"] = d["measure"].map(lambda m: cat[m].title if m in cat else m)
     d["direction"] = d["measure"].map(lambda m: cat[m].direction if m in cat else "neutral")
     d = d.sort_values(["primary", "title"], ascending=[False, True])
-    ri_sel = (r["domain"] == domain) & (r["scenario"] == scenario) & (r["term"] == "programme")
+    ri_sel = (r["analysis"] == domain) & (r["scenario"] == scenario) & (r["term"] == "programme")
     ri = r[ri_sel & r["inference"].str.startswith("randomization")].set_index("measure")[
         "p_adjusted"
     ]
@@ -148,7 +148,7 @@ def scenario_table(
 ) -> pd.DataFrame:
     """Return the effect on one measure under every scenario (robustness to the rollout)."""
     r = run.results
-    sel = (r["domain"] == domain) & (r["measure"] == measure) & (r["design"] == "twfe")
+    sel = (r["analysis"] == domain) & (r["measure"] == measure) & (r["design"] == "twfe")
     sel &= r["inference"].map(_inference_kind) == inference
     d = r[sel].sort_values(["scenario", "term"])
     return pd.DataFrame(
@@ -205,7 +205,7 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
 
     cat = load_catalogue()
     r = run.results
-    base = (r["domain"] == domain) & (r["scenario"] == "default") & (r["term"] == "programme")
+    base = (r["analysis"] == domain) & (r["scenario"] == "default") & (r["term"] == "programme")
     tw = r[
         base & (r["design"] == "twfe") & (r["inference"].map(_inference_kind) == "CR2")
     ].set_index("measure")
@@ -233,7 +233,7 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
 
 def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
     """Describe the joint pre-trend test of a measure's event study in words."""
-    d = run.select(domain=domain, measure=measure, term="pre-trend Wald")
+    d = run.select(analysis=domain, measure=measure, term="pre-trend Wald")
     if d.empty:
         return "No event study was run for this measure."
     row = d.iloc[0]

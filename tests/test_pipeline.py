@@ -200,6 +200,8 @@ def test_default_plan_is_valid() -> None:
         "quality",
         "timeliness",
         "victim_experience",
+        "victim_experience_domestic_abuse",
+        "attrition",
         "national_its",
         "published_outcomes",
     ]

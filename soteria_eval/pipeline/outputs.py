@@ -143,9 +143,10 @@ def failure_row(
 
 def normalise_results(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate result rows, fix column types and sort them deterministically."""
+    nonempty = [f for f in frames if len(f)]
     table = (
-        pd.concat([f for f in frames if len(f)], ignore_index=True)
-        if frames
+        pd.concat(nonempty, ignore_index=True)
+        if nonempty
         else pd.DataFrame(columns=list(RESULT_COLUMNS))
     )
     table = table.reindex(columns=list(RESULT_COLUMNS))

@@ -39,7 +39,7 @@ from soteria_eval.pipeline.plan import AnalysisSpec, Plan, load_plan
 from soteria_eval.simulate.output import default_data
 
 #: Columns that define a multiplicity family: the same question asked of several measures.
-FAMILY_KEYS = ["domain", "design", "level", "scenario", "estimand", "term", "inference"]
+FAMILY_KEYS = ["analysis", "domain", "design", "level", "scenario", "estimand", "term", "inference"]
 RECORDED_PACKAGES = (
     "numpy",
     "pandas",
@@ -138,8 +138,8 @@ def _versions() -> dict[str, str]:
 def add_adjusted_pvalues(results: pd.DataFrame, method: str = "holm") -> pd.DataFrame:
     """Fill ``p_adjusted``: Holm across a domain's secondary measures.
 
-    A family is the same question (domain, design, level, scenario, estimand, term and
-    inference) asked of several measures. Each domain's pre-specified primary measure is
+    A family is the same question (analysis, domain, design, level, scenario, estimand,
+    term and inference) asked of several measures. Each domain's pre-specified primary measure is
     tested alone, so its adjusted p-value equals its p-value; the secondary measures are
     adjusted together.
     """
@@ -256,6 +256,10 @@ def run_evaluation(
                 failed.append(aid)
             if on_step:
                 on_step(aid)
+        names = [f["name"] for f in figures]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"two analyses wrote figures with the same name: {dupes}")
         results = add_adjusted_pvalues(normalise_results(frames))
         results.to_csv(
             target.tmp / "results.csv", index=False, lineterminator="\n", float_format="%.10g"
