@@ -7,6 +7,7 @@ from soteria_eval.did.callaway_santanna import (
     callaway_santanna,
 )
 from soteria_eval.did.event_study import event_study, pretrend_test
+from soteria_eval.did.imputation import imputation_did
 from soteria_eval.did.ppml import ppml
 from soteria_eval.did.sun_abraham import sun_abraham
 from soteria_eval.did.twfe import did_2x2, did_means, twfe
@@ -19,6 +20,7 @@ __all__ = [
     "did_2x2",
     "did_means",
     "event_study",
+    "imputation_did",
     "ppml",
     "pretrend_test",
     "sun_abraham",
