@@ -25,6 +25,7 @@ from soteria_eval.linear_model import FewClustersWarning
 
 OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_cs  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_wild  # noqa: E402
@@ -135,11 +136,18 @@ def main() -> None:
     sim = bench_simulate.main()
     run = bench_pipeline.main()
     wild = bench_wild.main()
+    cs = bench_cs.main()
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     (OUT / "results.json").write_text(
         json.dumps(
-            {"estimators": rows, "simulation": sim, "pipeline": run, "wild_bootstrap": wild},
+            {
+                "estimators": rows,
+                "simulation": sim,
+                "pipeline": run,
+                "wild_bootstrap": wild,
+                "callaway_santanna": cs,
+            },
             indent=2,
         )
         + "\n"
