@@ -211,3 +211,28 @@ def test_default_plan_is_valid() -> None:
         "timeliness",
         "victim_experience",
     }
+
+
+def test_full_default_plan_is_deterministic_across_jobs(tmp_path: Path, small_data: Path) -> None:
+    plan = ANALYSES / "plan.yaml"
+    a = run_evaluation(plan, out=tmp_path / "a", data_dir=small_data, progress=False)
+    b = run_evaluation(plan, out=tmp_path / "b", data_dir=small_data, progress=False, jobs=2)
+    assert a.ok and b.ok
+    for name in ("results.csv", "results.parquet", "figures.json"):
+        assert digest(tmp_path / "a" / name) == digest(tmp_path / "b" / name), name
+    tables = sorted(p.name for p in (tmp_path / "a" / "tables").iterdir())
+    assert tables and all(
+        digest(tmp_path / "a" / "tables" / t) == digest(tmp_path / "b" / "tables" / t)
+        for t in tables
+    )
+    res = pd.read_csv(tmp_path / "a" / "results.csv")
+    assert {
+        "twfe",
+        "callaway_santanna",
+        "event_study_cs",
+        "ppml",
+        "its_segmented",
+        "did_2x2",
+    } <= set(res["design"])
+    assert res["inference"].str.contains("wild cluster bootstrap").any()
+    assert res["inference"].str.contains("randomization inference").any()
