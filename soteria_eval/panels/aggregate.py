@@ -182,7 +182,8 @@ MEASURES: tuple[MeasureSpec, ...] = (
     MeasureSpec("victim_satisfaction", "mean", "report_date", lambda a: ~np.isnan(a.num["satisfaction"]), x=lambda a: a.num["satisfaction"]),
 )  # fmt: skip
 
-#: Catalogue measures the case records cannot give (they need other sources).
+#: Catalogue measures the case records cannot give: they come from other systems (the
+#: simulator makes them per CPS Area in :mod:`soteria_eval.simulate.area_series`).
 NOT_FROM_CASES: tuple[str, ...] = ("judges_directions_on_time", "trials_effective")
 
 

@@ -127,8 +127,25 @@ TARGETS: tuple[Target, ...] = (
 )  # fmt: skip
 
 
-def calibration_report(cases: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
+def _directions_on_time(area_quarters: pd.DataFrame, start: str, end: str) -> float:
+    d = area_quarters[area_quarters["measure"] == "judges_directions_on_time"]
+    keep = (d["period"] >= start) & (d["period"] <= end)
+    return float(d.loc[keep, "numerator"].sum() / d.loc[keep, "denominator"].sum())
+
+
+#: Targets computed from the simulated Area series (not from case records).
+AREA_TARGETS: tuple[tuple[str, str, float, str, str], ...] = (
+    ("judges' directions complied with on time", "2016/17", 0.824, "2016-Q2", "2017-Q1"),
+    ("judges' directions complied with on time", "2020/21", 0.96, "2020-Q2", "2021-Q1"),
+)
+
+
+def calibration_report(
+    cases: pd.DataFrame, scale: float = 1.0, area_quarters: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Compare simulated aggregates with the published figures.
+
+    ``area_quarters`` (the simulated Area series) adds the judges'-directions targets.
 
     Returns
     -------
@@ -145,6 +162,13 @@ def calibration_report(cases: pd.DataFrame, scale: float = 1.0) -> pd.DataFrame:
         rows.append(
             (t.name, t.period, t.unit, published, sim, rel, abs(rel) <= TOLERANCE, t.source)
         )
+    if area_quarters is not None:
+        for name, period, published, q0, q1 in AREA_TARGETS:
+            sim = _directions_on_time(area_quarters, q0, q1)
+            rel = (sim - published) / published
+            rows.append(
+                (name, period, "proportion", published, sim, rel, abs(rel) <= TOLERANCE, SU)
+            )
     return pd.DataFrame(
         rows,
         columns=[

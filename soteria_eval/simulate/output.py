@@ -14,12 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from soteria_eval import __version__
 from soteria_eval._io import AtomicOutputDir, sha256_file, write_json
 from soteria_eval.panels import DEFAULT_PANELS, build_panels
+from soteria_eval.simulate.area_series import area_series, to_financial_years
 from soteria_eval.simulate.calibration import calibration_report
 from soteria_eval.simulate.cases import simulate_cases
 from soteria_eval.simulate.config import SimulationConfig
@@ -64,14 +66,19 @@ def write_simulation(out: str | Path, config: SimulationConfig | None = None) ->
             {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}}
         )
         pq.write_table(table, target.tmp / CASES_FILE)
+        extra = area_series(cases, cfg)
         for (level, freq), panel in build_panels(cases, DEFAULT_PANELS).items():
+            if (level, freq) == ("area", "quarter"):
+                panel = pd.concat([panel, extra], ignore_index=True)
+            elif (level, freq) == ("area", "fy"):
+                panel = pd.concat([panel, to_financial_years(extra)], ignore_index=True)
             panel.to_csv(
                 target.tmp / panel_filename(level, freq),
                 index=False,
                 lineterminator="\n",
                 float_format="%.10g",
             )
-        calib = calibration_report(cases, cfg.scale)
+        calib = calibration_report(cases, cfg.scale, area_quarters=extra)
         calib.to_csv(
             target.tmp / "calibration.csv", index=False, lineterminator="\n", float_format="%.10g"
         )
@@ -111,6 +118,7 @@ _GENERATOR_SOURCES = (
     "simulate/config.py",
     "simulate/calibration.py",
     "panels/aggregate.py",
+    "simulate/area_series.py",
     "panels/survival.py",
     "data/loaders.py",
 )

@@ -155,3 +155,17 @@ def test_bad_config_is_rejected() -> None:
         SimulationConfig(spillover=1.5)
     with pytest.raises(ValueError, match="phase 1, 2 or 3"):
         SimulationConfig(effects={4: NO_EFFECTS})
+
+
+def test_area_series_complete_the_catalogue(default_cases: pd.DataFrame, small_data: Path) -> None:
+    from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.simulate.area_series import area_series
+
+    extra = area_series(default_cases, SimulationConfig())
+    report = calibration_report(default_cases, area_quarters=extra)
+    directions = report[report["target"].str.startswith("judges")]
+    assert len(directions) == 2 and directions["within_tolerance"].all()
+    measures = set()
+    for f in small_data.glob("panel_*.csv"):
+        measures |= set(pd.read_csv(f, usecols=["measure"])["measure"])
+    assert measures == set(load_catalogue())  # every catalogue measure is in some panel
