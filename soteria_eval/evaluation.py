@@ -95,7 +95,7 @@ def _estimate(
             d, outcome="y", treatment="treated_f", unit="unit", time="period", covariates=covs
         )
         fits = [res, res.with_vcov("CR2")]
-        if scenario == "default":
+        if scenario == "default" and "wild_bootstrap" in ctx.spec.inference:
             # Few treated forces: the restricted wild cluster bootstrap (Webb weights) is
             # the inference the book leads with.
             seed = int(ctx.rng().integers(2**31))
@@ -122,9 +122,26 @@ def _estimate(
         if i == 2:  # the bootstrap row replaces only the programme term's inference
             rows = rows[rows["term"] == "programme"]
         out.append(rows)
-    if scenario == "default":
-        out.append(_randomization_row(d, out[0], ctx))
-    if measure.type == "count":
+    keep = {"CR1": "CR1", "CR2": "CR2"}
+    out = [
+        o for o in out if _kind(o) in {keep[k] for k in ctx.spec.inference if k in keep} | {"WCR"}
+    ]
+    if scenario == "default" and "randomization" in ctx.spec.inference:
+        cr1 = result_rows(
+            res,
+            analysis=ctx.spec.id,
+            domain=measure.domain,
+            measure=measure.id,
+            design="twfe",
+            level="force",
+            scenario=scenario,
+            estimand=f"ATT ({unit})",
+            data_label=ctx.data_label,
+        ).assign(term=lambda x: x["term"].map(terms))
+        out.append(_randomization_row(d, cr1, ctx))
+    if "twfe" not in ctx.spec.designs:
+        out = [o for o in out if not (o["design"] == "twfe").all()]
+    if measure.type == "count" and "ppml" in ctx.spec.designs:
         # Counts: Poisson pseudo-likelihood keeps the zero quarters that the log drops.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FewClustersWarning)
@@ -144,6 +161,14 @@ def _estimate(
         rows["term"] = rows["term"].map(terms)
         out.append(rows)
     return out
+
+
+def _kind(rows: pd.DataFrame) -> str:
+    text = str(rows["inference"].iloc[0]) if len(rows) else ""
+    for k in ("WCR", "CR2", "CR1"):
+        if k in text:
+            return k
+    return text
 
 
 def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
@@ -384,9 +409,17 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
             d = analysis_panel(panel, m, ctx, scenario)
             for rows in _estimate(d, m, scenario, ctx):
                 out.add(rows)
-            if scenario == "default":
+            if scenario == "default" and {"callaway_santanna", "event_study"} & set(
+                ctx.spec.designs
+            ):
                 try:
-                    cs_rows, fig = _staggered(d, m, scenario, ctx, event_study=m.primary)
+                    cs_rows, fig = _staggered(
+                        d,
+                        m,
+                        scenario,
+                        ctx,
+                        event_study=m.primary and "event_study" in ctx.spec.designs,
+                    )
                 except ValueError as exc:  # e.g. too few complete forces: recorded, not hidden
                     out.add(_design_failure(ctx, m, "callaway_santanna", scenario, exc))
                     continue

@@ -243,3 +243,19 @@ def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
         else "evidence of differing pre-trends"
     )
     return f"Joint test that every pre-start effect is zero: {row['estimand']} = {row['estimate']:.2f}, p = {row['p_value']:.2f} ({verdict})."
+
+
+def robustness_table(run: RunOutputs, domain: str) -> pd.DataFrame:
+    """Return the primary measure's robustness checks (leave-one-out, COVID, placebo)."""
+    d = run.select(analysis="robustness", domain=domain)
+    return pd.DataFrame(
+        {
+            "Check": d["scenario"].to_numpy(),
+            "Effect": d["estimate"].round(2).to_numpy(),
+            "95% CI": [
+                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(d["ci_lower"], d["ci_upper"], strict=True)
+            ],
+            "p": d["p_value"].round(3).to_numpy(),
+            "Note": d["note"].to_numpy(),
+        }
+    )

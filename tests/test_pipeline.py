@@ -180,6 +180,22 @@ def test_suppression_primary_and_secondary() -> None:
         ),
         ("version: 1\nanalyses: [{id: a, scrpt: x.py}]\n", r"analyses\[0\].scrpt: unknown key"),
         ("version: [1\n", "not valid YAML"),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py, designs: [twfe, magic]}]\n",
+            r"analyses\[0\].designs\[1\]: unknown value 'magic'",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py, inference: [CR9]}]\n",
+            r"analyses\[0\].inference\[0\]: unknown value",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py, levels: [region]}]\n",
+            r"analyses\[0\].levels\[0\]: unknown value",
+        ),
+        (
+            "version: 1\nmultiplicity: bonferroni\nanalyses: [{id: a, script: published_outcomes.py}]\n",
+            "multiplicity: must be one of",
+        ),
     ],
 )
 def test_bad_plan_gives_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -192,6 +208,21 @@ def test_bad_plan_gives_clear_error(tmp_path: Path, text: str, message: str) -> 
     assert result.exit_code == 2 and not (tmp_path / "o").exists()
 
 
+def test_plan_designs_and_inference_are_honoured(tmp_path: Path, small_data: Path) -> None:
+    d = tmp_path / "analyses"
+    d.mkdir()
+    shutil.copy(ANALYSES / "volume.py", d)
+    (d / "plan.yaml").write_text(
+        "version: 1\nmultiplicity: bh\nanalyses:\n  - id: volume\n    script: volume.py\n    domain: volume\n"
+        "    measures: [charges, cps_receipts]\n    designs: [twfe]\n    inference: [CR2]\n"
+    )
+    run_evaluation(d / "plan.yaml", out=tmp_path / "out", data_dir=small_data, progress=False)
+    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(res["design"]) == {"twfe"}
+    assert res["inference"].str.contains("CR2").all()
+    assert set(res["measure"]) == {"charges", "cps_receipts"}
+
+
 def test_default_plan_is_valid() -> None:
     plan = load_plan(ANALYSES / "plan.yaml")
     ids = [a.id for a in plan.analyses]
@@ -201,6 +232,7 @@ def test_default_plan_is_valid() -> None:
         "timeliness",
         "victim_experience",
         "victim_experience_domestic_abuse",
+        "robustness",
         "attrition",
         "national_its",
         "published_outcomes",

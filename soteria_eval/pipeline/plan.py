@@ -17,8 +17,33 @@ from soteria_eval.dictionary import DOMAINS
 from soteria_eval.rollout import SCENARIOS
 
 PLAN_VERSION = 1
-_TOP_KEYS = {"version", "title", "data_label", "disclosure_threshold", "seed", "analyses"}
-_ANALYSIS_KEYS = {"id", "script", "question", "domain", "measures", "scenarios", "options"}
+_TOP_KEYS = {
+    "version",
+    "title",
+    "data_label",
+    "disclosure_threshold",
+    "seed",
+    "multiplicity",
+    "analyses",
+}
+_ANALYSIS_KEYS = {
+    "id",
+    "script",
+    "question",
+    "domain",
+    "measures",
+    "scenarios",
+    "designs",
+    "inference",
+    "levels",
+    "options",
+}
+
+#: What an analysis entry may ask for (the domain analyses honour all of them).
+DESIGNS: tuple[str, ...] = ("twfe", "callaway_santanna", "event_study", "ppml")
+INFERENCE: tuple[str, ...] = ("CR1", "CR2", "wild_bootstrap", "randomization")
+LEVELS: tuple[str, ...] = ("force",)
+MULTIPLICITY: tuple[str, ...] = ("holm", "bh")
 
 
 class PlanError(ValueError):
@@ -35,6 +60,9 @@ class AnalysisSpec:
     domain: str | None = None
     measures: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ("default",)
+    designs: tuple[str, ...] = DESIGNS
+    inference: tuple[str, ...] = INFERENCE
+    levels: tuple[str, ...] = LEVELS
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -47,6 +75,7 @@ class Plan:
     data_label: str | None
     disclosure_threshold: int
     analyses: tuple[AnalysisSpec, ...]
+    multiplicity: str = "holm"
 
     @property
     def analyses_dir(self) -> Path:
@@ -85,6 +114,9 @@ def load_plan(path: str | Path) -> Plan:
     threshold = raw.get("disclosure_threshold", 10)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
         raise _err(p, "disclosure_threshold", f"must be a positive integer, got {threshold!r}")
+    multiplicity = raw.get("multiplicity", "holm")
+    if multiplicity not in MULTIPLICITY:
+        raise _err(p, "multiplicity", f"must be one of {list(MULTIPLICITY)}, got {multiplicity!r}")
     items = raw.get("analyses")
     if not isinstance(items, list) or not items:
         raise _err(p, "analyses", "must be a non-empty list")
@@ -118,6 +150,15 @@ def load_plan(path: str | Path) -> Plan:
                     f"{where}.scenarios[{j}]",
                     f"unknown scenario {s!r}; known: {sorted(SCENARIOS)}",
                 )
+        chosen: dict[str, tuple[str, ...]] = {}
+        for key, allowed in (("designs", DESIGNS), ("inference", INFERENCE), ("levels", LEVELS)):
+            values = _strings(item.get(key, list(allowed)), p, f"{where}.{key}")
+            for j, v in enumerate(values):
+                if v not in allowed:
+                    raise _err(
+                        p, f"{where}.{key}[{j}]", f"unknown value {v!r}; allowed: {list(allowed)}"
+                    )
+            chosen[key] = values
         options = item.get("options", {})
         if not isinstance(options, dict):
             raise _err(p, f"{where}.options", "must be a mapping")
@@ -129,6 +170,9 @@ def load_plan(path: str | Path) -> Plan:
                 domain=domain,
                 measures=_strings(item.get("measures", []), p, f"{where}.measures"),
                 scenarios=scenarios,
+                designs=chosen["designs"],
+                inference=chosen["inference"],
+                levels=chosen["levels"],
                 options=options,
             )
         )
@@ -138,4 +182,5 @@ def load_plan(path: str | Path) -> Plan:
         data_label=str(raw["data_label"]) if raw.get("data_label") else None,
         disclosure_threshold=threshold,
         analyses=tuple(specs),
+        multiplicity=multiplicity,
     )

@@ -260,7 +260,7 @@ def run_evaluation(
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"two analyses wrote figures with the same name: {dupes}")
-        results = add_adjusted_pvalues(normalise_results(frames))
+        results = add_adjusted_pvalues(normalise_results(frames), plan.multiplicity)
         results.to_csv(
             target.tmp / "results.csv", index=False, lineterminator="\n", float_format="%.10g"
         )
