@@ -183,6 +183,7 @@ def segmented_regression(
     errors: Errors = "hac",
     hac_lag: int | None = None,
     alpha: float = 0.05,
+    exclude: Sequence[str | int] = (),
 ) -> ITSResults:
     """Fit a segmented regression (see the module docstring).
 
@@ -202,6 +203,9 @@ def segmented_regression(
     errors : {"hac", "ar1", "ols"}
         Newey–West HAC (lag ``hac_lag``, default :func:`~soteria_eval.its.covariance.default_lag`),
         GLS with AR(1) errors (REML), or classical OLS.
+    exclude : sequence, optional
+        Periods whose observations should not inform the fit (e.g. the COVID-19 months):
+        each gets its own dummy, which removes it while keeping the series consecutive.
 
     Returns
     -------
@@ -253,13 +257,18 @@ def segmented_regression(
         for j in range(1, fourier_terms + 1):
             cols[f"sin{j}"] = np.sin(2 * np.pi * j * position / season_period)
             cols[f"cos{j}"] = np.cos(2 * np.pi * j * position / season_period)
+    for v in exclude:
+        lab = str(v)
+        if lab not in labels:
+            raise ValueError(f"excluded period {lab!r} is not in the series")
+        cols[f"exclude:{lab}"] = (np.array(labels) == lab).astype(float)
     design = pd.DataFrame(cols)
     x = design.to_numpy()
     n, p = x.shape
     names = [str(c) for c in design.columns]
     breaks = [float(np.argmax(cols[c])) for c in names if c.startswith("level:")]
     first_break = min(breaks) if breaks else float(n)
-    n_break_terms = len([c for c in names if c.startswith(("level:", "slope:"))])
+    n_break_terms = len([c for c in names if c.startswith(("level:", "slope:", "exclude:"))])
     if first_break < p - n_break_terms:
         raise ValueError(
             f"only {int(first_break)} pre-interruption periods for {p} parameters: too few to fit the pre-period"

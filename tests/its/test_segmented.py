@@ -145,3 +145,82 @@ def test_bad_input(series: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="errors must be one of"):
         segmented_regression(series, outcome="y", time="t", interruptions=PROG, errors="arima")  # type: ignore[arg-type]
     assert default_lag(96) == 3
+
+
+@pytest.mark.parametrize("family", ["poisson", "quasipoisson", "negbin"])
+def test_count_its_matches_statsmodels_and_recovers_rate_ratio(family: str) -> None:
+    import statsmodels.api as sm
+
+    from soteria_eval.its import count_its
+
+    rng = np.random.default_rng(2)
+    t = np.arange(120)
+    pop = 1000 + 2 * t
+    mu = pop * np.exp(-3 + 0.002 * t + 0.25 * (t >= 80))
+    d = pd.DataFrame(
+        {"t": t, "y": rng.poisson(mu * rng.gamma(20, 1 / 20, len(t))), "pop": pop}
+    ).sample(frac=1, random_state=1)
+    r = count_its(
+        d,
+        outcome="y",
+        time="t",
+        interruptions=[Interruption("p", 80, slope=False)],
+        family=family,
+        exposure="pop",
+    )  # type: ignore[arg-type]
+    assert (
+        r.info["rate_ratios"].loc["level:p", "ci_lower"]
+        < np.exp(0.25)
+        < r.info["rate_ratios"].loc["level:p", "ci_upper"]
+    )
+    if family == "poisson":
+        s = d.sort_values("t")
+        x = sm.add_constant(np.column_stack([s["t"], (s["t"] >= 80).astype(float)]))
+        ref = sm.GLM(s["y"], x, family=sm.families.Poisson(), offset=np.log(s["pop"])).fit(
+            cov_type="HAC", cov_kwds={"maxlags": 4}
+        )
+        np.testing.assert_allclose(r.params.to_numpy(), ref.params, rtol=1e-8)
+        np.testing.assert_allclose(r.std_errors.to_numpy(), ref.bse, rtol=1e-8)
+
+
+def test_diagnostics_and_sensitivity(series: pd.DataFrame) -> None:
+    from soteria_eval.its import (
+        exclusion_sensitivity,
+        placebo_interruptions,
+        residual_diagnostics,
+        window_sensitivity,
+    )
+
+    r = segmented_regression(
+        series, outcome="y", time="t", interruptions=PROG, seasonality="fourier", fourier_terms=1
+    )
+    diag = residual_diagnostics(r, lags=6)
+    assert (
+        list(diag["lag"]) == [1, 2, 3, 4, 5, 6] and diag["acf"].iloc[0] > 0.2
+    )  # AR(1) errors were simulated
+    assert diag["p_value"].iloc[-1] < 0.05
+    pl = placebo_interruptions(
+        series,
+        outcome="y",
+        time="t",
+        dates=[30, 40],
+        before=60,
+        seasonality="fourier",
+        fourier_terms=1,
+    )
+    assert set(pl["change"]) == {"level", "slope"} and len(pl) == 4
+    ws = window_sensitivity(
+        series,
+        outcome="y",
+        time="t",
+        interruptions=PROG,
+        starts=[0, 12, 24],
+        term="level:programme",
+    )
+    assert list(ws["n_periods"]) == [96, 84, 72]
+    ex = exclusion_sensitivity(
+        series, outcome="y", time="t", interruptions=PROG, exclude=[62, 63], term="level:programme"
+    )
+    assert len(ex) == 2 and ex["estimate"].iloc[0] != ex["estimate"].iloc[1]
+    with pytest.raises(ValueError, match="excluded period"):
+        segmented_regression(series, outcome="y", time="t", interruptions=PROG, exclude=[500])
