@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval.dictionary import DOMAINS, load_catalogue
-from soteria_eval.its import Interruption, segmented_regression
+from soteria_eval.its import (
+    Interruption,
+    exclusion_sensitivity,
+    placebo_interruptions,
+    residual_diagnostics,
+    segmented_regression,
+)
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext, result_rows
 from soteria_eval.plotting import its_plot
 
@@ -27,6 +33,7 @@ INTERRUPTIONS = [
     Interruption("phase 1", "2021-09"),
     Interruption("national model", "2023-07"),
 ]
+COVID_MONTHS = [f"2020-{m:02d}" for m in range(4, 13)]
 #: National series: primary measures that can be added up over forces (medians cannot).
 SERIES = {
     "volume": "charges",
@@ -93,6 +100,9 @@ def run(ctx: RunContext) -> AnalysisOutput:
                     index=[0],
                 )
             )  # fmt: skip
+        # Diagnostics and sensitivity: residual autocorrelation, a placebo start two years
+        # early (pre-programme months only) and the COVID-19 months left out.
+        out.add(_checks(ctx, domain, m.id, s, res))
         fig = its_plot(
             res,
             title=f"{m.title}, England and Wales: interrupted time series",
@@ -114,6 +124,66 @@ def run(ctx: RunContext) -> AnalysisOutput:
             )
         )
     return out
+
+
+def _checks(
+    ctx: RunContext, domain: str, measure: str, s: pd.DataFrame, res: object
+) -> pd.DataFrame:
+    """Rows for the residual, placebo and COVID-exclusion checks of one national series."""
+    lb = residual_diagnostics(res, lags=12).iloc[-1]  # type: ignore[arg-type]
+    checks = [
+        (
+            "residual autocorrelation (Ljung-Box, 12 lags)",
+            float(lb["ljung_box"]),
+            np.nan,
+            np.nan,
+            np.nan,
+            float(lb["p_value"]),
+        )
+    ]
+    pl = placebo_interruptions(
+        s,
+        outcome="y",
+        time="period",
+        dates=["2019-09"],
+        before="2021-09",
+        seasonality="dummies",
+        errors="ar1",
+    )
+    for _, row in pl.iterrows():
+        est, se = float(row["estimate"]), float(row["std_error"])
+        checks.append(
+            (
+                f"placebo {row['change']} change at 2019-09",
+                est,
+                se,
+                row["ci_lower"],
+                row["ci_upper"],
+                2 * _norm_sf(abs(est / se)),
+            )
+        )
+    ex = exclusion_sensitivity(s, outcome="y", time="period", interruptions=INTERRUPTIONS, exclude=COVID_MONTHS,
+                               term="level:phase 1", seasonality="dummies", errors="ar1").iloc[1]  # fmt: skip
+    est, se = float(ex["estimate"]), float(ex["std_error"])
+    checks.append(
+        (
+            "phase 1 level change, COVID-19 months excluded",
+            est,
+            se,
+            ex["ci_lower"],
+            ex["ci_upper"],
+            2 * _norm_sf(abs(est / se)),
+        )
+    )
+    rows = pd.DataFrame(
+        checks, columns=["estimand", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+    )
+    return rows.assign(
+        analysis=ctx.spec.id, domain=domain, measure=measure, design="its_segmented", level="national",
+        scenario="sensitivity", term="check", p_adjusted=np.nan, inference=getattr(res, "inference", ""),
+        n_units=43, n_treated=43, n_periods=getattr(res, "nobs", np.nan), n_obs=getattr(res, "nobs", np.nan),
+        n_dropped=0, data_label=ctx.data_label, status="ok", note="",
+    )  # fmt: skip
 
 
 def _norm_sf(z: float) -> float:
