@@ -234,9 +234,13 @@ def _staggered(
     note = (
         f"not-yet-treated comparisons; {n_units_dropped} force(s) with a missing quarter left out"
     )
-    res = callaway_santanna(
-        e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = callaway_santanna(
+            e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
+        )
+    if caught:  # e.g. a cohort with a single force: said in the results, not on the console
+        note += "; " + "; ".join(sorted({str(w.message) for w in caught}))
     rows = []
     simple = res.aggregate("simple")
     r = result_rows(
