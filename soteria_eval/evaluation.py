@@ -31,6 +31,7 @@ from soteria_eval.panels.attrition import SUBGROUPS
 from soteria_eval.pipeline.context import RunContext
 from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_row, result_rows
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
+from soteria_eval.results import Results
 from soteria_eval.rollout import get_scenario, treatment_panel
 
 #: The clean comparison window at force-by-quarter level (the national model began on
@@ -104,41 +105,23 @@ def _estimate(
             )
     unit = SCALES[measure.type].unit
     terms = {"treated_f": "programme", "exposed_f": "spillover (exposed controls)"}
-    out = []
-    for i, r in enumerate(fits):
+
+    def rows_for(r: Results) -> pd.DataFrame:
         rows = result_rows(
-            r,
-            analysis=ctx.spec.id,
-            domain=measure.domain,
-            measure=measure.id,
-            design="twfe",
-            level="force",
-            scenario=scenario,
-            estimand=f"ATT ({unit})",
-            data_label=ctx.data_label,
+            r, analysis=ctx.spec.id, domain=measure.domain, measure=measure.id, design="twfe", level="force",
+            scenario=scenario, estimand=f"ATT ({unit})", data_label=ctx.data_label,
             note=f"force x quarter {WINDOW[0]} to {WINDOW[1]}; not-yet-treated comparisons",
-        )
+        )  # fmt: skip
         rows["term"] = rows["term"].map(terms)
-        if i == 2:  # the bootstrap row replaces only the programme term's inference
-            rows = rows[rows["term"] == "programme"]
-        out.append(rows)
-    keep = {"CR1": "CR1", "CR2": "CR2"}
-    out = [
-        o for o in out if _kind(o) in {keep[k] for k in ctx.spec.inference if k in keep} | {"WCR"}
-    ]
+        return rows
+
+    out = [rows_for(r) for r in fits]
+    if len(out) == 3:  # the bootstrap row replaces only the programme term's inference
+        out[2] = out[2][out[2]["term"] == "programme"]
+    allowed = {k for k in ctx.spec.inference if k in ("CR1", "CR2")} | {"WCR"}
+    out = [o for o in out if _kind(o) in allowed]
     if scenario == "default" and "randomization" in ctx.spec.inference:
-        cr1 = result_rows(
-            res,
-            analysis=ctx.spec.id,
-            domain=measure.domain,
-            measure=measure.id,
-            design="twfe",
-            level="force",
-            scenario=scenario,
-            estimand=f"ATT ({unit})",
-            data_label=ctx.data_label,
-        ).assign(term=lambda x: x["term"].map(terms))
-        out.append(_randomization_row(d, cr1, ctx))
+        out.append(_randomization_row(d, rows_for(res), ctx))
     if "twfe" not in ctx.spec.designs:
         out = [o for o in out if not (o["design"] == "twfe").all()]
     if measure.type == "count" and "ppml" in ctx.spec.designs:

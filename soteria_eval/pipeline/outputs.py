@@ -46,6 +46,21 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns that identify a row (and sort the table).
+SORT_KEYS: tuple[str, ...] = (
+    "analysis",
+    "domain",
+    "measure",
+    "design",
+    "level",
+    "scenario",
+    "estimand",
+    "term",
+    "inference",
+)
+TEXT_COLUMNS: tuple[str, ...] = (*SORT_KEYS, "data_label", "status", "note")
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure to save, with the alt text that describes it for screen readers."""
@@ -150,38 +165,13 @@ def normalise_results(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         else pd.DataFrame(columns=list(RESULT_COLUMNS))
     )
     table = table.reindex(columns=list(RESULT_COLUMNS))
-    text = [
-        "analysis",
-        "domain",
-        "measure",
-        "design",
-        "level",
-        "scenario",
-        "estimand",
-        "term",
-        "inference",
-        "data_label",
-        "status",
-        "note",
-    ]
-    for c in text:
+    for c in TEXT_COLUMNS:
         table[c] = table[c].fillna("").astype(str)
     for c in ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted"]:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
     for c in ["n_units", "n_treated", "n_periods", "n_obs", "n_dropped"]:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype("Int64")
-    keys = [
-        "analysis",
-        "domain",
-        "measure",
-        "design",
-        "level",
-        "scenario",
-        "estimand",
-        "term",
-        "inference",
-    ]
-    return table.sort_values(keys, kind="stable").reset_index(drop=True)
+    return table.sort_values(list(SORT_KEYS), kind="stable").reset_index(drop=True)
 
 
 def write_figure(spec: FigureSpec, folder: Path) -> dict[str, str]:
