@@ -34,6 +34,9 @@ from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.results import Results
 from soteria_eval.rollout import get_scenario, treatment_panel
 
+#: Quarters dropped by the ``covid_excluded`` window (lockdowns and the court backlog).
+COVID_QUARTERS: tuple[str, ...] = ("2020-Q2", "2020-Q3", "2020-Q4", "2021-Q1")
+
 #: The clean comparison window at force-by-quarter level (the national model began on
 #: 10 July 2023, so 2023-Q2 is the last quarter with untreated forces).
 WINDOW = ("2018-Q1", "2023-Q2")
@@ -86,7 +89,11 @@ def analysis_panel(
 
 
 def _estimate(
-    d: pd.DataFrame, measure: Measure, scenario: str, ctx: RunContext
+    d: pd.DataFrame,
+    measure: Measure,
+    scenario: str,
+    ctx: RunContext,
+    inference_default: bool = True,
 ) -> list[pd.DataFrame]:
     sc = get_scenario(scenario)
     covs = ["exposed_f"] if sc.exposed_controls == "separate" else []
@@ -96,7 +103,8 @@ def _estimate(
             d, outcome="y", treatment="treated_f", unit="unit", time="period", covariates=covs
         )
         fits = [res, res.with_vcov("CR2")]
-        if scenario == "default" and "wild_bootstrap" in ctx.spec.inference:
+        full = scenario == "default" and inference_default
+        if full and "wild_bootstrap" in ctx.spec.inference:
             # Few treated forces: the restricted wild cluster bootstrap (Webb weights) is
             # the inference the book leads with.
             seed = int(ctx.rng().integers(2**31))
@@ -120,7 +128,7 @@ def _estimate(
         out[2] = out[2][out[2]["term"] == "programme"]
     allowed = {k for k in ctx.spec.inference if k in ("CR1", "CR2")} | {"WCR"}
     out = [o for o in out if _kind(o) in allowed]
-    if scenario == "default" and "randomization" in ctx.spec.inference:
+    if full and "randomization" in ctx.spec.inference:
         out.append(_randomization_row(d, rows_for(res), ctx))
     if "twfe" not in ctx.spec.designs:
         out = [o for o in out if not (o["design"] == "twfe").all()]
@@ -414,6 +422,11 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
                     out.add(rows)
                 if fig is not None:
                     out.figures.append(fig)
+        if "covid_excluded" in ctx.spec.windows:
+            d = analysis_panel(panel, m, ctx, "default")
+            d = d[~d["period"].isin(COVID_QUARTERS)]
+            for rows in _estimate(d, m, "default", ctx, inference_default=False):
+                out.add(rows.assign(scenario="default, COVID-19 quarters excluded"))
         out.figures.append(_trend(panel, m, ctx))
     primary = chosen[0]
     out.tables[f"{ctx.spec.id}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)

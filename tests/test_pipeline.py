@@ -268,3 +268,4 @@ def test_full_default_plan_is_deterministic_across_jobs(tmp_path: Path, small_da
     } <= set(res["design"])
     assert res["inference"].str.contains("wild cluster bootstrap").any()
     assert res["inference"].str.contains("randomization inference").any()
+    assert res["scenario"].str.contains("COVID-19 quarters excluded").any()

@@ -33,6 +33,7 @@ _ANALYSIS_KEYS = {
     "domain",
     "measures",
     "scenarios",
+    "windows",
     "designs",
     "inference",
     "levels",
@@ -44,6 +45,8 @@ DESIGNS: tuple[str, ...] = ("twfe", "callaway_santanna", "event_study", "ppml")
 INFERENCE: tuple[str, ...] = ("CR1", "CR2", "wild_bootstrap", "randomization")
 LEVELS: tuple[str, ...] = ("force",)
 MULTIPLICITY: tuple[str, ...] = ("holm", "bh")
+#: Data windows: the full window, or with the COVID-19 quarters (2020-Q2 to 2021-Q1) left out.
+WINDOWS: tuple[str, ...] = ("full", "covid_excluded")
 
 
 class PlanError(ValueError):
@@ -60,6 +63,7 @@ class AnalysisSpec:
     domain: str | None = None
     measures: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ("default",)
+    windows: tuple[str, ...] = ("full",)
     designs: tuple[str, ...] = DESIGNS
     inference: tuple[str, ...] = INFERENCE
     levels: tuple[str, ...] = LEVELS
@@ -151,8 +155,13 @@ def load_plan(path: str | Path) -> Plan:
                     f"unknown scenario {s!r}; known: {sorted(SCENARIOS)}",
                 )
         chosen: dict[str, tuple[str, ...]] = {}
-        for key, allowed in (("designs", DESIGNS), ("inference", INFERENCE), ("levels", LEVELS)):
-            values = _strings(item.get(key, list(allowed)), p, f"{where}.{key}")
+        for key, allowed, default in (
+            ("designs", DESIGNS, DESIGNS),
+            ("inference", INFERENCE, INFERENCE),
+            ("levels", LEVELS, LEVELS),
+            ("windows", WINDOWS, ("full",)),
+        ):
+            values = _strings(item.get(key, list(default)), p, f"{where}.{key}")
             for j, v in enumerate(values):
                 if v not in allowed:
                     raise _err(
@@ -170,6 +179,7 @@ def load_plan(path: str | Path) -> Plan:
                 domain=domain,
                 measures=_strings(item.get("measures", []), p, f"{where}.measures"),
                 scenarios=scenarios,
+                windows=chosen["windows"],
                 designs=chosen["designs"],
                 inference=chosen["inference"],
                 levels=chosen["levels"],
