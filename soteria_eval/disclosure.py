@@ -100,20 +100,48 @@ def suppress_table(
     return out
 
 
+def secondary_rows(values: pd.Series, small: pd.Series, blocks: pd.DataFrame) -> pd.Series:
+    """Extend row suppression so no block (rows that add up to a total) has exactly one.
+
+    Within each block with exactly one suppressed row, the smallest other non-zero row is
+    suppressed too, so the suppressed value cannot be recovered from the block's total.
+    """
+    v = values.to_numpy(dtype=float)
+    m = small.to_numpy(dtype=bool).copy()
+    codes = blocks.groupby(list(blocks.columns), sort=False).ngroup().to_numpy()
+    per_block = np.bincount(
+        codes, weights=m.astype(float), minlength=int(codes.max()) + 1 if len(codes) else 0
+    )
+    for block in np.flatnonzero(per_block == 1):
+        rows = np.flatnonzero(codes == block)
+        cand = rows[~m[rows] & (v[rows] != 0) & ~np.isnan(v[rows])]
+        if cand.size:
+            m[cand[np.argmin(v[cand])]] = True
+    return pd.Series(m, index=small.index)
+
+
 def suppress_long(
     table: pd.DataFrame,
     count_columns: Sequence[str],
     dependent_columns: Sequence[str] = (),
     threshold: int = DEFAULT_THRESHOLD,
+    secondary_by: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Suppress small counts in a long table row by row.
 
     Any count column under the threshold is replaced by ``[c]``, and so are the row's
-    ``dependent_columns`` (rates, means and medians computed from those counts).
+    ``dependent_columns`` (rates, means and medians computed from those counts). With
+    ``secondary_by`` (e.g. the year, when rows are groups of one year that add up to a
+    national total), :func:`secondary_rows` protects the suppressed rows from subtraction.
     """
     out = table.astype({c: object for c in [*count_columns, *dependent_columns]}).copy()
     vals = table[list(count_columns)].to_numpy(dtype=float)
     small = ((vals < threshold) & (vals != 0) & ~np.isnan(vals)).any(axis=1)
+    if secondary_by:
+        first = table[count_columns[0]].astype(float)
+        small = secondary_rows(
+            first, pd.Series(small, index=table.index), table[list(secondary_by)]
+        ).to_numpy()
     for c in [*count_columns, *dependent_columns]:
         out.loc[small, c] = SUPPRESSED
     out.attrs["suppressed_rows"] = int(small.sum())

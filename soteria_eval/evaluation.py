@@ -340,7 +340,11 @@ def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.D
         agg["value"] = agg["value"].round(1)
     agg["group"] = agg["group"].map(GROUP_LABELS)
     table = suppress_long(
-        agg, ["cases"], ["value"] if "value" in agg else [], ctx.disclosure_threshold
+        agg,
+        ["cases"],
+        ["value"] if "value" in agg else [],
+        ctx.disclosure_threshold,
+        secondary_by=["year"],
     )
     table.attrs["count_columns"] = ["cases"]
     return table

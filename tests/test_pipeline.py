@@ -269,3 +269,17 @@ def test_full_default_plan_is_deterministic_across_jobs(tmp_path: Path, small_da
     assert res["inference"].str.contains("wild cluster bootstrap").any()
     assert res["inference"].str.contains("randomization inference").any()
     assert res["scenario"].str.contains("COVID-19 quarters excluded").any()
+
+
+def test_long_table_secondary_suppression() -> None:
+    from soteria_eval.disclosure import suppress_long
+
+    t = pd.DataFrame(
+        {
+            "year": [2020, 2020, 2020, 2021, 2021],
+            "group": list("abcab"),
+            "cases": [4, 50, 30, 12, 40],
+        }
+    )
+    out = suppress_long(t, ["cases"], secondary_by=["year"])
+    assert list(out["cases"]) == ["[c]", 50, "[c]", 12, 40]  # 30 hides the 4 from the 2020 total

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from soteria_eval.disclosure import SUPPRESSED
+from soteria_eval.disclosure import SUPPRESSED, secondary_rows
 from soteria_eval.geography import load_geography
 from soteria_eval.rollout import Rollout, treatment_panel
 
@@ -141,6 +141,8 @@ def attrition_funnel(
     out = out.sort_values([*keys, "stage_order"]).reset_index(drop=True)
     # Disclosure: a small cell hides its share and median, and every later stage of its row.
     small = out["cases"].lt(threshold) & out["cases"].gt(0)
+    # Groups of a year and stage add up to a total: protect a lone suppressed group.
+    small = secondary_rows(out["cases"].astype(float), small, out[["year", "sub", "stage"]])
     small = small.groupby([out[k] for k in keys]).cummax()
     out["cases"] = out["cases"].astype(object)
     for col in ("cases", "share_of_reports", "median_days_from_previous"):
