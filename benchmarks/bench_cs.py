@@ -8,13 +8,12 @@ its error instead of a time.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _timing import best
 
 from soteria_eval.did import callaway_santanna
 
@@ -27,15 +26,6 @@ def scaled(d: pd.DataFrame, n_units: int) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     keep = np.sort(out["countyreal"].unique())[:n_units]
     return out[out["countyreal"].isin(keep)].reset_index(drop=True)
-
-
-def best(fn: Callable[[], Any], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def ours(d: pd.DataFrame) -> None:

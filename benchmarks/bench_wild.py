@@ -7,13 +7,12 @@ Target (issue 6): 0.2 s or less, and at least 10x faster than ``wildboottest`` a
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _timing import best
 
 from soteria_eval.did import twfe
 from soteria_eval.inference.wild import wild_cluster_bootstrap
@@ -31,15 +30,6 @@ def panel(seed: int = 1) -> pd.DataFrame:
     d["D"] = ((d["unit"] < 5) & (d["time"] >= 20)).astype(float)
     d["y"] = 0.2 * d["D"] + rng.normal(size=n_units)[d["unit"]] + rng.normal(size=len(d))
     return d
-
-
-def best(fn: Callable[[], Any], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> list[dict[str, Any]]:

@@ -47,17 +47,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 
 #: Columns that identify a row (and sort the table).
-SORT_KEYS: tuple[str, ...] = (
-    "analysis",
-    "domain",
-    "measure",
-    "design",
-    "level",
-    "scenario",
-    "estimand",
-    "term",
-    "inference",
-)
+SORT_KEYS: tuple[str, ...] = (*RESULT_COLUMNS[:8], "inference")
 TEXT_COLUMNS: tuple[str, ...] = (*SORT_KEYS, "data_label", "status", "note")
 
 
