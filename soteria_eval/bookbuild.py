@@ -28,7 +28,7 @@ class BookError(RuntimeError):
 
 def _mathjax_dir() -> Path:
     try:
-        import mathjax  # provided by the PyPI package django-static-mathjax
+        import mathjax  # provided by the Python package django-static-mathjax
     except ImportError as exc:  # pragma: no cover - the book extra installs it
         raise BookError(
             "MathJax is missing: install the book extra (pip install -e '.[book]')"

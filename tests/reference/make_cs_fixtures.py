@@ -1,4 +1,4 @@
-"""Make the Callaway–Sant'Anna fixtures on ``mpdta`` with the PyPI port ``csdid``.
+"""Make the Callaway–Sant'Anna fixtures on ``mpdta`` with the Python port ``csdid``.
 
 ``csdid`` 0.4.3 agrees with R ``did`` 2.5.1 to better than 1e-8 on ``mpdta`` (checked by
 the project for 12 specifications); the R values quoted in
