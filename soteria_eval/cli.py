@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from soteria_eval import __version__
+from soteria_eval.dictionary import SCHEMA_NAMES
 
 EXIT_INVALID = 2
 
@@ -25,17 +26,7 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--kind",
-    type=click.Choice(
-        [
-            "panel",
-            "case_records",
-            "rollout",
-            "geography",
-            "sexual_offences_outcomes",
-            "moj_rape_timeliness",
-            "measures",
-        ]
-    ),
+    type=click.Choice(SCHEMA_NAMES),
     default=None,
     help="Which table the file is; detected from its header if omitted.",
 )

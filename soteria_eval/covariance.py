@@ -31,6 +31,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from soteria_eval._linalg import Absorber, FloatArray, IntArray
+from soteria_eval._options import check_option
 
 VcovType = Literal["iid", "HC1", "CR0", "CR1", "CR2"]
 FeDof = Literal["full", "nested"]
@@ -90,12 +91,6 @@ class Covariance:
     name: str
     description: str
     n_clusters: int | None = None
-
-
-def _check(value: str, options: object, name: str) -> None:
-    allowed = get_args(options)
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def _iid(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
@@ -218,6 +213,6 @@ def compute_vcov(
     fe_dof: str = "full",
 ) -> Covariance:
     """Compute a named covariance estimator (see the module docstring)."""
-    _check(vcov, VcovType, "vcov")
-    _check(fe_dof, FeDof, "fe_dof")
+    check_option("vcov", vcov, VcovType)
+    check_option("fe_dof", fe_dof, FeDof)
     return _REGISTRY[vcov](fit, clusters, fe_dof)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 
@@ -96,8 +96,7 @@ def _field(d: Mapping[str, Any]) -> FieldSpec:
     )
 
 
-#: Names of the schemas in ``data_dictionary/schemas``.
-SCHEMA_NAMES: tuple[str, ...] = (
+SchemaName = Literal[
     "panel",
     "case_records",
     "rollout",
@@ -105,7 +104,9 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "sexual_offences_outcomes",
     "moj_rape_timeliness",
     "measures",
-)
+]
+#: Names of the schemas in ``data_dictionary/schemas``.
+SCHEMA_NAMES: tuple[str, ...] = get_args(SchemaName)
 
 
 @cache

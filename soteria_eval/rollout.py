@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from soteria_eval._options import check_option
 from soteria_eval.geography import Geography, load_geography
 from soteria_eval.periods import (
     Frequency,
@@ -37,12 +38,6 @@ FirstPeriod = Literal["contains_start", "first_full"]
 Level = Literal["force", "area"]
 
 ROLLOUT_COLUMNS: tuple[str, ...] = ("unit", "level", "phase", "start_date", "confirmed", "note")
-
-
-def _check_literal(name: str, value: object, options: object) -> None:
-    allowed = get_args(options)
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -74,9 +69,9 @@ class RolloutScenario:
     first_period: FirstPeriod = "contains_start"
 
     def __post_init__(self) -> None:
-        _check_literal("unconfirmed_as", self.unconfirmed_as, UnconfirmedAs)
-        _check_literal("exposed_controls", self.exposed_controls, ExposedControls)
-        _check_literal("first_period", self.first_period, FirstPeriod)
+        check_option("unconfirmed_as", self.unconfirmed_as, UnconfirmedAs)
+        check_option("exposed_controls", self.exposed_controls, ExposedControls)
+        check_option("first_period", self.first_period, FirstPeriod)
         if self.phase1_start is not None:
             try:
                 pd.Timestamp(self.phase1_start)
@@ -207,7 +202,7 @@ def treatment_panel(
         ``"pathfinder"`` (phase 1), ``"exposed_control"`` (ever an exposed control) or
         ``"comparison"``. With ``exposed_controls="drop"`` the exposed forces are removed.
     """
-    _check_literal("level", level, Level)
+    check_option("level", level, Level)
     sc = get_scenario(scenario)
     geo = geography or load_geography()
     ro = rollout.apply(sc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,9 @@ from soteria_eval.data.rules import (
 )
 from soteria_eval.data.schema_check import check_against_schema, rows_of
 from soteria_eval.dictionary import (
+    SCHEMA_NAMES,
     MeasureCatalogue,
+    SchemaName,
     catalogue_from_file,
     load_catalogue,
     load_schema,
@@ -36,16 +37,8 @@ from soteria_eval.geography import Geography, geography_from_table, load_geograp
 from soteria_eval.periods import Frequency, date_to_period, labels_to_periods
 from soteria_eval.rollout import Rollout
 
-TableKind = Literal[
-    "panel",
-    "case_records",
-    "rollout",
-    "geography",
-    "sexual_offences_outcomes",
-    "moj_rape_timeliness",
-    "measures",
-]
-TABLE_KINDS: tuple[str, ...] = get_args(TableKind)
+TableKind = SchemaName
+TABLE_KINDS: tuple[str, ...] = SCHEMA_NAMES
 
 
 @dataclass(frozen=True)

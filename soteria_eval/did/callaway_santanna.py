@@ -28,13 +28,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from soteria_eval._options import check_option
 from soteria_eval.did._drdid import ESTIMATORS
 from soteria_eval.results import Results
 
@@ -56,12 +57,6 @@ ATT_GT_COLUMNS = (
     "n_treated",
     "n_control",
 )
-
-
-def _check(name: str, value: object, options: object) -> None:
-    allowed = get_args(options)
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +131,7 @@ class CallawaySantAnnaResults:
             the covariance comes from the influence functions, including the
             estimation of the cohort-size weights.
         """
-        _check("type", type, AggregationType)
+        check_option("type", type, AggregationType)
         if balance_e is not None and type != "dynamic":
             raise ValueError("balance_e applies to type='dynamic' only")
         a = self.att_gt
@@ -406,9 +401,9 @@ def callaway_santanna(
     -------
     CallawaySantAnnaResults
     """
-    _check("control_group", control_group, ControlGroup)
-    _check("method", method, Method)
-    _check("base_period", base_period, BasePeriod)
+    check_option("control_group", control_group, ControlGroup)
+    check_option("method", method, Method)
+    check_option("base_period", base_period, BasePeriod)
     if anticipation < 0:
         raise ValueError(f"anticipation must be >= 0, got {anticipation}")
     cols = [outcome, unit, time, cohort, *covariates] + ([cluster] if cluster else [])

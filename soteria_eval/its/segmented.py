@@ -26,13 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from soteria_eval._options import check_option
 from soteria_eval.its.covariance import default_lag, gls_ar1, newey_west
 from soteria_eval.periods import infer_frequency, parse_period, period_label
 from soteria_eval.results import Results
@@ -50,12 +51,6 @@ class Interruption:
     at: str | int
     slope: bool = True
     programme: bool = True
-
-
-def _check(name: str, value: object, options: object) -> None:
-    allowed = get_args(options)
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -211,8 +206,8 @@ def segmented_regression(
     -------
     ITSResults
     """
-    _check("errors", errors, Errors)
-    _check("seasonality", seasonality, Seasonality)
+    check_option("errors", errors, Errors)
+    check_option("seasonality", seasonality, Seasonality)
     missing = [c for c in (outcome, time) + ((exposure,) if exposure else ()) if c not in data]
     if missing:
         raise ValueError(f"column(s) not in data: {missing}")
