@@ -76,3 +76,91 @@ def gls_ar1(x: Floats, y: Floats) -> tuple[Floats, Floats, float, float]:
     _, beta, xtx, s2 = parts(phi)
     cov = np.asarray(s2 * np.linalg.inv(xtx), dtype=np.float64)
     return np.asarray(beta, dtype=np.float64), cov, phi, float(np.sqrt(s2))
+
+
+def _pacf_to_ar(pacf: Floats) -> Floats:
+    """Durbin–Levinson: partial autocorrelations in (-1, 1) to stationary AR coefficients."""
+    phi = np.zeros(0)
+    for k, r in enumerate(pacf):
+        phi = np.append(phi - r * phi[::-1], r) if k else np.array([r])
+    return phi
+
+
+def ar_correlation(phi: Floats, n: int) -> Floats:
+    r"""Correlation matrix :math:`R_{ij} = \rho(|i-j|)` of a stationary AR(p) process.
+
+    The autocorrelations solve the Yule–Walker equations for lags ``0..p`` and follow the
+    recursion :math:`\rho(k) = \sum_j \phi_j \rho(k-j)` beyond.
+    """
+    from scipy.linalg import toeplitz
+
+    p = len(phi)
+    # Yule–Walker for rho(1..p): rho(k) = sum_j phi_j rho(|k-j|), rho(0) = 1.
+    a = np.eye(p)
+    b = np.zeros(p)
+    for k in range(1, p + 1):
+        for j in range(1, p + 1):
+            lag = abs(k - j)
+            if lag == 0:
+                b[k - 1] += phi[j - 1]
+            else:
+                a[k - 1, lag - 1] -= phi[j - 1]
+    rho = np.ones(max(n, p + 1))
+    rho[1 : p + 1] = np.linalg.solve(a, b)
+    for k in range(p + 1, n):
+        rho[k] = float(phi @ rho[k - p : k][::-1])
+    out: Floats = toeplitz(rho[:n])
+    return out
+
+
+def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, float]:
+    r"""GLS with AR(p) errors, the correlation estimated by restricted maximum likelihood.
+
+    Maximises over the partial autocorrelations :math:`\pi_1..\pi_p \in (-1,1)` (so the
+    process stays stationary, as ``nlme`` does) the REML log-likelihood
+
+    .. math:: -\tfrac12\big[(n-k)\log\hat\sigma^2 + \log|R| + \log|X'R^{-1}X|\big],
+              \quad \hat\sigma^2 = \frac{r'R^{-1}r}{n-k},
+
+    with :math:`R` the AR(p) correlation matrix (:func:`ar_correlation`); equals R
+    ``nlme::gls(..., correlation = corARMA(p = order), method = "REML")``.
+
+    Returns
+    -------
+    beta, cov, phi, sigma
+        ``phi`` holds the ``order`` autoregressive coefficients.
+    """
+    from scipy.linalg import cho_factor, cho_solve
+    from scipy.optimize import minimize
+
+    if order < 1:
+        raise ValueError(f"order must be >= 1, got {order}")
+    n, k = x.shape
+
+    def parts(z: Floats) -> tuple[float, Floats, Floats, float]:
+        phi = _pacf_to_ar(np.tanh(z))
+        c = cho_factor(ar_correlation(phi, n), lower=True)
+        logdet = 2 * float(np.log(np.diag(c[0])).sum())
+        rx, ry = cho_solve(c, x), cho_solve(c, y)
+        xtx = x.T @ rx
+        beta = np.linalg.solve(xtx, x.T @ ry)
+        r = y - x @ beta
+        s2 = float(r @ cho_solve(c, r)) / (n - k)
+        ll = -0.5 * ((n - k) * np.log(s2) + logdet + np.linalg.slogdet(xtx)[1])
+        return ll, beta, xtx, s2
+
+    best = minimize(
+        lambda z: -parts(z)[0],
+        np.zeros(order),
+        method="BFGS",
+        options={"gtol": 1e-10, "maxiter": 500},
+    )
+    z = np.asarray(best.x, dtype=float)
+    _, beta, xtx, s2 = parts(z)
+    cov = np.asarray(s2 * np.linalg.inv(xtx), dtype=np.float64)
+    return (
+        np.asarray(beta, dtype=np.float64),
+        cov,
+        _pacf_to_ar(np.tanh(z)),
+        float(np.sqrt(s2)),
+    )

@@ -34,23 +34,52 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from soteria_eval._options import check_option
-from soteria_eval.its.covariance import default_lag, gls_ar1, newey_west
+from soteria_eval.its.covariance import default_lag, gls_ar, gls_ar1, newey_west
 from soteria_eval.periods import infer_frequency, parse_period, period_label
 from soteria_eval.results import Results
 
-Errors = Literal["hac", "ar1", "ols"]
+Errors = Literal["hac", "ar1", "ar", "arima", "ols"]
+PhaseIn = Literal["exclude", "ramp"]
 Seasonality = Literal["none", "dummies", "fourier"]
 Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Interruption:
-    """A date at which the series may change level and slope."""
+    """A date at which the series may change level and slope.
+
+    Parameters
+    ----------
+    name : str
+        Used in term names (``level:<name>``, ``slope:<name>``).
+    at : str or int
+        First period of the interruption, in the form of the series' time column.
+    slope : bool
+        Estimate a slope change as well as a level change.
+    programme : bool
+        The counterfactual removes this interruption (``False`` for shocks such as
+        COVID-19, which stay in the counterfactual).
+    phase_in : int
+        Length of a phase-in window starting at ``at``, in periods.
+    phase_in_method : {"exclude", "ramp"}
+        ``"exclude"``: each window period gets its own dummy (it does not inform the fit)
+        and the level and slope changes start after the window, so the level change is
+        the jump at the end of the phase-in. ``"ramp"``: the level change is phased in
+        linearly, reaching its full size in the window's last period; the slope change
+        starts at ``at``.
+    """
 
     name: str
     at: str | int
     slope: bool = True
     programme: bool = True
+    phase_in: int = 0
+    phase_in_method: PhaseIn = "exclude"
+
+    def __post_init__(self) -> None:
+        check_option("phase_in_method", self.phase_in_method, PhaseIn)
+        if self.phase_in < 0:
+            raise ValueError(f"phase_in must be >= 0 periods, got {self.phase_in}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,11 @@ class ITSResults(Results):
         se = np.sqrt(np.einsum("ij,jk,ik->i", x_cf, v, x_cf))
         z = stats.norm.ppf(1 - alpha / 2)
         se_pred = np.sqrt(se**2 + self.resid_var)
+        effect = fitted - cf
+        window = [c for c in self.design.columns if str(c).startswith("phase_in:")]
+        if window:
+            # Phase-in periods are absorbed by their own dummies: no effect is estimated there.
+            effect[self.design[window].to_numpy().sum(axis=1) > 0] = np.nan
         return pd.DataFrame(
             {
                 "period": list(self.labels),
@@ -99,7 +133,7 @@ class ITSResults(Results):
                 "cf_upper": cf + z * se,
                 "pi_lower": cf - z * se_pred,
                 "pi_upper": cf + z * se_pred,
-                "effect": fitted - cf,
+                "effect": effect,
             }
         )
 
@@ -165,6 +199,35 @@ def _time_index(values: pd.Series) -> tuple[Floats, list[str], str | None]:
     return t, labels, freq
 
 
+def _fit_arima(
+    design: pd.DataFrame, y: Floats, order: tuple[int, int, int]
+) -> tuple[Floats, Floats, float, list[str], dict[str, object]]:
+    """Regression with ARIMA errors by exact ML (statsmodels SARIMAX, numerical Hessian)."""
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    if len(order) != 3 or any(int(o) < 0 for o in order):
+        raise ValueError(f"arima_order must be three non-negative integers, got {order}")
+    exog = design.drop(columns="(Intercept)") if order[1] > 0 else design
+    model = SARIMAX(y, exog=exog.to_numpy(), order=tuple(int(o) for o in order), trend="n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = model.fit(disp=0, method="bfgs", maxiter=2000, cov_type="approx")
+    if not fit.mle_retvals.get("converged", True):
+        raise RuntimeError(f"the ARIMA{tuple(order)} errors model did not converge")
+    k = exog.shape[1]
+    params = np.asarray(fit.params, dtype=float)
+    cov = np.asarray(fit.cov_params(), dtype=float)[:k, :k]
+    names = list(fit.model.param_names[k:])
+    extra: dict[str, object] = {
+        "arima_order": list(order),
+        "arima_params": dict(zip(names, params[k:].round(12).tolist(), strict=True)),
+        "loglik": float(fit.llf),
+    }
+    return params[:k], cov, float(params[-1]), [str(c) for c in exog.columns], extra
+
+
 def segmented_regression(
     data: pd.DataFrame,
     *,
@@ -179,6 +242,8 @@ def segmented_regression(
     hac_lag: int | None = None,
     alpha: float = 0.05,
     exclude: Sequence[str | int] = (),
+    ar_order: int = 1,
+    arima_order: tuple[int, int, int] = (1, 0, 0),
 ) -> ITSResults:
     """Fit a segmented regression (see the module docstring).
 
@@ -195,9 +260,13 @@ def segmented_regression(
         Month (or quarter) dummies, or ``fourier_terms`` sine–cosine pairs.
     exposure : str, optional
         Divide the outcome by this column (times ``per``) to model a rate.
-    errors : {"hac", "ar1", "ols"}
-        Newey–West HAC (lag ``hac_lag``, default :func:`~soteria_eval.its.covariance.default_lag`),
-        GLS with AR(1) errors (REML), or classical OLS.
+    errors : {"hac", "ar1", "ar", "arima", "ols"}
+        Newey–West HAC (lag ``hac_lag``, default :func:`~soteria_eval.its.covariance.default_lag`);
+        GLS with AR(1) errors (REML, closed-form transform); GLS with AR(``ar_order``)
+        errors (REML, :func:`~soteria_eval.its.covariance.gls_ar`); regression with ARIMA
+        errors of order ``arima_order`` fitted by exact maximum likelihood with statsmodels
+        ``SARIMAX`` (normal reference distribution; with differencing, ``d > 0``, the
+        intercept is not identified and is dropped); or classical OLS.
     exclude : sequence, optional
         Periods whose observations should not inform the fit (e.g. the COVID-19 months):
         each gets its own dummy, which removes it while keeping the series consecutive.
@@ -238,7 +307,20 @@ def segmented_regression(
             raise ValueError(
                 f"interruption {it.name!r} at {it.at} lies outside the series ({labels[0]} to {labels[-1]})"
             )
-        cols[f"level:{it.name}"] = (tt >= k).astype(float)
+        w = it.phase_in
+        if w and not k + w < len(tt):
+            raise ValueError(
+                f"the phase-in window of {it.name!r} ({w} periods from {it.at}) runs past the end of the series"
+            )
+        if w and it.phase_in_method == "exclude":
+            for j in range(int(k), int(k) + w):
+                cols[f"phase_in:{it.name}:{labels[j]}"] = (tt == j).astype(float)
+            k = k + w
+            cols[f"level:{it.name}"] = (tt >= k).astype(float)
+        elif w:
+            cols[f"level:{it.name}"] = np.clip((tt - k + 1) / w, 0.0, 1.0)
+        else:
+            cols[f"level:{it.name}"] = (tt >= k).astype(float)
         if it.slope:
             cols[f"slope:{it.name}"] = np.where(tt >= k, tt - k, 0.0)
     season_period = {"month": 12, "quarter": 4}.get(freq or "", 12)
@@ -261,18 +343,32 @@ def segmented_regression(
     x = design.to_numpy()
     n, p = x.shape
     names = [str(c) for c in design.columns]
-    breaks = [float(np.argmax(cols[c])) for c in names if c.startswith("level:")]
+    breaks = [float(np.flatnonzero(cols[c] > 0)[0]) for c in names if c.startswith("level:")]
+    breaks += [float(np.flatnonzero(cols[c] > 0)[0]) for c in names if c.startswith("phase_in:")]
     first_break = min(breaks) if breaks else float(n)
-    n_break_terms = len([c for c in names if c.startswith(("level:", "slope:", "exclude:"))])
+    n_break_terms = len(
+        [c for c in names if c.startswith(("level:", "slope:", "exclude:", "phase_in:"))]
+    )
     if first_break < p - n_break_terms:
         raise ValueError(
             f"only {int(first_break)} pre-interruption periods for {p} parameters: too few to fit the pre-period"
         )
-    if errors == "ar1":
+    df = float(n - p)
+    if errors == "ar1" or (errors == "ar" and ar_order == 1):
         beta, cov, phi, sigma = gls_ar1(x, y)
         resid_var = sigma**2
         inference = f"GLS with AR(1) errors (REML, phi = {phi:.3f})"
         extra = {"phi": phi, "sigma": sigma}
+    elif errors == "ar":
+        beta, cov, phis, sigma = gls_ar(x, y, ar_order)
+        resid_var = sigma**2
+        inference = f"GLS with AR({ar_order}) errors (REML, phi = {np.round(phis, 3).tolist()})"
+        extra = {"phi": phis.tolist(), "sigma": sigma}
+    elif errors == "arima":
+        beta, cov, resid_var, terms, extra = _fit_arima(design, y, arima_order)
+        design = design[terms]
+        inference = f"regression with ARIMA{tuple(arima_order)} errors (exact ML, SARIMAX)"
+        df = float("inf")
     else:
         bread = np.linalg.inv(x.T @ x)
         beta = bread @ x.T @ y
@@ -298,7 +394,7 @@ def segmented_regression(
     return ITSResults(
         params=pd.Series(beta, index=idx),
         cov=pd.DataFrame(cov, index=idx, columns=idx),
-        df=pd.Series(float(n - p), index=idx),
+        df=pd.Series(df, index=idx),
         inference=inference,
         estimator="Interrupted time series (segmented regression)",
         nobs=n,

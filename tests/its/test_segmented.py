@@ -51,6 +51,81 @@ def test_gls_ar1_matches_nlme(series: pd.DataFrame) -> None:
     assert r.info["phi"] == pytest.approx(R["phi"], abs=1e-6)
 
 
+def test_gls_ar2_matches_nlme_corarma(series: pd.DataFrame) -> None:
+    r = segmented_regression(
+        series,
+        outcome="y",
+        time="t",
+        interruptions=PROG,
+        seasonality="fourier",
+        fourier_terms=1,
+        errors="ar",
+        ar_order=2,
+    )
+    # nlme stops its optimiser at a relative tolerance near 1e-6 on this likelihood.
+    np.testing.assert_allclose(r.params.to_numpy(), R["gls_ar2"], rtol=1e-5)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), R["gls_ar2_se"], rtol=1e-5)
+    np.testing.assert_allclose(r.info["phi"], R["phi_ar2"], atol=1e-5)
+    assert r.info["sigma"] == pytest.approx(R["sigma_ar2"], rel=1e-5)
+    # An AR(1) through the general path equals the closed-form Prais–Winsten REML.
+    one = segmented_regression(
+        series, outcome="y", time="t", interruptions=PROG, errors="ar", ar_order=1
+    )
+    two = segmented_regression(series, outcome="y", time="t", interruptions=PROG, errors="ar1")
+    np.testing.assert_allclose(one.params, two.params)
+
+
+def test_arima_errors_match_r_arima(series: pd.DataFrame) -> None:
+    r = segmented_regression(
+        series,
+        outcome="y",
+        time="t",
+        interruptions=PROG,
+        seasonality="fourier",
+        fourier_terms=1,
+        errors="arima",
+        arima_order=(1, 0, 0),
+    )
+    # R stats::arima(method = "ML") and SARIMAX maximise the same exact likelihood with
+    # different optimisers and numerical Hessians.
+    np.testing.assert_allclose(r.params.to_numpy(), R["arima_ar1"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), R["arima_ar1_se"], rtol=1e-3)
+    assert r.info["arima_params"]["ar.L1"] == pytest.approx(R["arima_phi"], abs=1e-4)
+    assert r.resid_var == pytest.approx(R["arima_sigma2"], rel=1e-4)
+    assert np.isinf(r.df).all()
+    diffed = segmented_regression(
+        series, outcome="y", time="t", interruptions=PROG, errors="arima", arima_order=(0, 1, 1)
+    )
+    assert "(Intercept)" not in diffed.params.index
+
+
+def test_phase_in_window_excluded_or_ramped() -> None:
+    t = np.arange(80)
+    truth_level, w = 6.0, 4
+    rng = np.random.default_rng(3)
+    ramp = np.clip((t - 50 + 1) / w, 0, 1)
+    y = 10 + 0.1 * t + truth_level * ramp + rng.normal(scale=0.01, size=80)
+    d = pd.DataFrame({"t": t, "y": y})
+    ramped = segmented_regression(
+        d,
+        outcome="y",
+        time="t",
+        interruptions=[Interruption("p", 50, slope=False, phase_in=w, phase_in_method="ramp")],
+    )
+    assert ramped.params["level:p"] == pytest.approx(truth_level, abs=0.02)
+    excluded = segmented_regression(
+        d, outcome="y", time="t", interruptions=[Interruption("p", 50, slope=False, phase_in=w)]
+    )
+    # The window's observations are absorbed; the level change is the jump after it.
+    assert excluded.params["level:p"] == pytest.approx(truth_level, abs=0.02)
+    assert [c for c in excluded.params.index if c.startswith("phase_in:")] == [
+        f"phase_in:p:{k}" for k in range(50, 54)
+    ]
+    cf = excluded.counterfactual()
+    assert cf["effect"].iloc[50:54].isna().all() and cf["effect"].iloc[54:].notna().all()
+    assert excluded.effect_at([0])["period"].iloc[0] == "54"
+
+
 def test_counterfactual_and_effects(series: pd.DataFrame) -> None:
     r = segmented_regression(
         series, outcome="y", time="t", interruptions=PROG, seasonality="fourier", fourier_terms=1
@@ -143,7 +218,13 @@ def test_bad_input(series: pd.DataFrame) -> None:
             series.assign(pop=0.0), outcome="y", time="t", interruptions=PROG, exposure="pop"
         )
     with pytest.raises(ValueError, match="errors must be one of"):
-        segmented_regression(series, outcome="y", time="t", interruptions=PROG, errors="arima")  # type: ignore[arg-type]
+        segmented_regression(series, outcome="y", time="t", interruptions=PROG, errors="arma")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="runs past the end"):
+        segmented_regression(
+            series, outcome="y", time="t", interruptions=[Interruption("p", 90, phase_in=6)]
+        )
+    with pytest.raises(ValueError, match="phase_in_method must be one of"):
+        Interruption("p", 60, phase_in=3, phase_in_method="drop")  # type: ignore[arg-type]
     assert default_lag(96) == 3
 
 
