@@ -354,6 +354,7 @@ def segmented_regression(
             f"only {int(first_break)} pre-interruption periods for {p} parameters: too few to fit the pre-period"
         )
     df = float(n - p)
+    extra: dict[str, object]
     if errors == "ar1" or (errors == "ar" and ar_order == 1):
         beta, cov, phi, sigma = gls_ar1(x, y)
         resid_var = sigma**2
