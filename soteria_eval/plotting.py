@@ -207,6 +207,15 @@ def its_plot(
     x = np.arange(len(cf))
     fig, ax = _figure(8.0, 4.4)
     ax.plot(x, cf["observed"], "o", markersize=2.5, color="#555555", label="observed")
+    if "comparison" in cf:
+        ax.plot(
+            x,
+            cf["comparison"],
+            color=PALETTE[2],
+            linewidth=1.2,
+            alpha=0.9,
+            label="comparison series",
+        )
     ax.plot(x, cf["fitted"], color=PALETTE[0], linewidth=2, label="fitted")
     ax.plot(
         x,

@@ -164,3 +164,43 @@ def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, fl
         _pacf_to_ar(np.tanh(z)),
         float(np.sqrt(s2)),
     )
+
+
+def newey_west_many(x: Floats, resid: Floats, bread: Floats, lag: int) -> Floats:
+    """:func:`newey_west` for many series sharing one design, in one pass.
+
+    ``resid`` is ``(n, m)``, one column per series; returns ``(m, p, p)`` covariances.
+    The cost is a few tensor contractions, with no loop over series.
+    """
+    if lag < 0:
+        raise ValueError(f"lag must be >= 0, got {lag}")
+    u = x[:, :, None] * resid[:, None, :]  # (n, p, m)
+    meat = np.einsum("tpm,tqm->mpq", u, u)
+    for lv in range(1, lag + 1):
+        g = np.einsum("tpm,tqm->mpq", u[lv:], u[:-lv])
+        meat += (1 - lv / (lag + 1)) * (g + g.transpose(0, 2, 1))
+    cov: Floats = np.einsum("pa,mab,bq->mpq", bread, meat, bread)
+    return cov
+
+
+def driscoll_kraay(
+    x: Floats, resid: Floats, period: NDArray[np.int64], bread: Floats, lag: int
+) -> Floats:
+    r"""Driscoll–Kraay covariance for a pooled panel of series: Newey–West on period scores.
+
+    .. math:: V = (X'X)^{-1} \Big[\sum_{l=-L}^{L} (1 - \tfrac{|l|}{L+1}) \sum_t h_t h_{t-l}'\Big] (X'X)^{-1},
+              \quad h_t = \sum_i x_{it} e_{it}
+
+    Robust to heteroskedasticity, autocorrelation up to lag :math:`L`, and any correlation
+    between the series in the same period. With two series and a fully interacted design
+    the differential terms' covariance equals :func:`newey_west` on the difference series.
+
+    References
+    ----------
+    Driscoll, J. C. and Kraay, A. C. (1998). Consistent covariance matrix estimation with
+    spatially dependent panel data. *Review of Economics and Statistics* 80(4).
+    """
+    n_t = int(period.max()) + 1
+    h = np.zeros((n_t, x.shape[1]))
+    np.add.at(h, period, x * resid[:, None])
+    return newey_west(h, np.ones(n_t), bread, lag)

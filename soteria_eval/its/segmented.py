@@ -84,13 +84,42 @@ class Interruption:
 
 @dataclass(frozen=True)
 class ITSResults(Results):
-    """Segmented-regression results with what counterfactuals and effects need."""
+    """Segmented-regression results with what counterfactuals and effects need.
+
+    Attributes
+    ----------
+    design : pandas.DataFrame
+        The design rows of the series the counterfactual describes.
+    y : numpy.ndarray
+        The modelled outcome of that series.
+    effect_terms : tuple of str
+        The terms the counterfactual removes; by default the level and slope terms of
+        the programme interruptions (a comparative ITS removes only the treated series'
+        differential terms).
+    baseline : numpy.ndarray, optional
+        Added to every series of :meth:`counterfactual` (a difference-series ITS adds the
+        comparison series back, so the output is on the treated series' scale).
+    comparison : numpy.ndarray, optional
+        The comparison series, for plots.
+    """
 
     design: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     y: Floats = field(default_factory=lambda: np.zeros(0), repr=False)
     labels: tuple[str, ...] = ()
     interruptions: tuple[Interruption, ...] = ()
     resid_var: float = 0.0
+    effect_terms: tuple[str, ...] = ()
+    baseline: Floats | None = field(default=None, repr=False)
+    comparison: Floats | None = field(default=None, repr=False)
+
+    def _effect_mask(self) -> NDArray[np.bool_]:
+        terms = self.effect_terms or tuple(
+            f"{kind}:{i.name}"
+            for i in self.interruptions
+            if i.programme
+            for kind in ("level", "slope")
+        )
+        return np.array([t in terms for t in self.params.index])
 
     def counterfactual(self, alpha: float = 0.05) -> pd.DataFrame:
         """Observed, fitted and counterfactual series with confidence and prediction bands.
@@ -104,14 +133,7 @@ class ITSResults(Results):
             observation).
         """
         x = self.design[self.params.index].to_numpy()
-        x_cf = x.copy()
-        for j, term in enumerate(self.params.index):
-            if any(
-                term in (f"level:{i.name}", f"slope:{i.name}")
-                for i in self.interruptions
-                if i.programme
-            ):
-                x_cf[:, j] = 0.0
+        x_cf = np.where(self._effect_mask()[None, :], 0.0, x)
         b = self.params.to_numpy()
         v = self.cov.to_numpy()
         fitted, cf = x @ b, x_cf @ b
@@ -119,6 +141,7 @@ class ITSResults(Results):
         z = stats.norm.ppf(1 - alpha / 2)
         se_pred = np.sqrt(se**2 + self.resid_var)
         effect = fitted - cf
+        base = np.zeros(len(cf)) if self.baseline is None else self.baseline
         window = [c for c in self.design.columns if str(c).startswith("phase_in:")]
         if window:
             # Phase-in periods are absorbed by their own dummies: no effect is estimated there.
@@ -126,14 +149,15 @@ class ITSResults(Results):
         return pd.DataFrame(
             {
                 "period": list(self.labels),
-                "observed": self.y,
-                "fitted": fitted,
-                "counterfactual": cf,
-                "cf_lower": cf - z * se,
-                "cf_upper": cf + z * se,
-                "pi_lower": cf - z * se_pred,
-                "pi_upper": cf + z * se_pred,
+                "observed": self.y + base,
+                "fitted": fitted + base,
+                "counterfactual": cf + base,
+                "cf_lower": cf + base - z * se,
+                "cf_upper": cf + base + z * se,
+                "pi_lower": cf + base - z * se_pred,
+                "pi_upper": cf + base + z * se_pred,
                 "effect": effect,
+                **({} if self.comparison is None else {"comparison": self.comparison}),
             }
         )
 
@@ -160,12 +184,7 @@ class ITSResults(Results):
             )
         x = self.design[self.params.index].to_numpy()
         start = int(np.flatnonzero(self.design[f"level:{target.name}"].to_numpy() > 0)[0])
-        mask = np.array(
-            [
-                any(t in (f"level:{i.name}", f"slope:{i.name}") for i in progs)
-                for t in self.params.index
-            ]
-        )
+        mask = self._effect_mask()
         b, v = self.params.to_numpy(), self.cov.to_numpy()
         z = stats.norm.ppf(1 - alpha / 2)
         rows = []
@@ -197,6 +216,89 @@ def _time_index(values: pd.Series) -> tuple[Floats, list[str], str | None]:
     freq = freqs.pop()
     t = np.array([parse_period(lab, freq).ordinal for lab in labels], dtype=float)  # type: ignore[arg-type]
     return t, labels, freq
+
+
+def _ordered(data: pd.DataFrame, time: str) -> tuple[pd.DataFrame, Floats, list[str], str | None]:
+    """Sort one series by time and check the periods are consecutive."""
+    d = data.copy()
+    t, labels, freq = _time_index(d[time])
+    order = np.argsort(t)
+    t, labels = t[order], [labels[i] for i in order]
+    d = d.iloc[order].reset_index(drop=True)
+    gaps = np.flatnonzero(np.diff(t) != 1)
+    if len(gaps):
+        raise ValueError(
+            f"the series has a gap after {labels[gaps[0]]}: periods must be consecutive"
+        )
+    return d, t, labels, freq
+
+
+def _design(
+    t: Floats,
+    labels: list[str],
+    freq: str | None,
+    interruptions: Sequence[Interruption],
+    seasonality: Seasonality,
+    fourier_terms: int,
+    exclude: Sequence[str | int],
+) -> pd.DataFrame:
+    """Build the segmented-regression design for one consecutive series, with checks."""
+    tt = t - t[0]
+    cols: dict[str, Floats] = {"(Intercept)": np.ones_like(tt), "time": tt}
+    for it in interruptions:
+        at = float(it.at) if freq is None else float(parse_period(str(it.at), freq).ordinal)  # type: ignore[arg-type]
+        k = at - t[0]
+        if not 0 < k < len(tt):
+            raise ValueError(
+                f"interruption {it.name!r} at {it.at} lies outside the series ({labels[0]} to {labels[-1]})"
+            )
+        w = it.phase_in
+        if w and not k + w < len(tt):
+            raise ValueError(
+                f"the phase-in window of {it.name!r} ({w} periods from {it.at}) runs past the end of the series"
+            )
+        if w and it.phase_in_method == "exclude":
+            for j in range(int(k), int(k) + w):
+                cols[f"phase_in:{it.name}:{labels[j]}"] = (tt == j).astype(float)
+            k = k + w
+            cols[f"level:{it.name}"] = (tt >= k).astype(float)
+        elif w:
+            cols[f"level:{it.name}"] = np.clip((tt - k + 1) / w, 0.0, 1.0)
+        else:
+            cols[f"level:{it.name}"] = (tt >= k).astype(float)
+        if it.slope:
+            cols[f"slope:{it.name}"] = np.where(tt >= k, tt - k, 0.0)
+    season_period = {"month": 12, "quarter": 4}.get(freq or "", 12)
+    if seasonality == "dummies":
+        pos = t.astype(int) % season_period
+        for s in range(1, season_period):
+            cols[f"season:{s}"] = (pos == s).astype(float)
+    elif seasonality == "fourier":
+        # Position in the year, 1..12 (or 1..4): the calendar month for monthly labels.
+        position = (t.astype(int) % season_period) + 1
+        for j in range(1, fourier_terms + 1):
+            cols[f"sin{j}"] = np.sin(2 * np.pi * j * position / season_period)
+            cols[f"cos{j}"] = np.cos(2 * np.pi * j * position / season_period)
+    for v in exclude:
+        lab = str(v)
+        if lab not in labels:
+            raise ValueError(f"excluded period {lab!r} is not in the series")
+        cols[f"exclude:{lab}"] = (np.array(labels) == lab).astype(float)
+    design = pd.DataFrame(cols)
+    x = design.to_numpy()
+    n, p = x.shape
+    names = [str(c) for c in design.columns]
+    breaks = [float(np.flatnonzero(cols[c] > 0)[0]) for c in names if c.startswith("level:")]
+    breaks += [float(np.flatnonzero(cols[c] > 0)[0]) for c in names if c.startswith("phase_in:")]
+    first_break = min(breaks) if breaks else float(n)
+    n_break_terms = len(
+        [c for c in names if c.startswith(("level:", "slope:", "exclude:", "phase_in:"))]
+    )
+    if first_break < p - n_break_terms:
+        raise ValueError(
+            f"only {int(first_break)} pre-interruption periods for {p} parameters: too few to fit the pre-period"
+        )
+    return design
 
 
 def _fit_arima(
@@ -280,16 +382,7 @@ def segmented_regression(
     missing = [c for c in (outcome, time) + ((exposure,) if exposure else ()) if c not in data]
     if missing:
         raise ValueError(f"column(s) not in data: {missing}")
-    d = data.copy()
-    t, labels, freq = _time_index(d[time])
-    order = np.argsort(t)
-    t, labels = t[order], [labels[i] for i in order]
-    d = d.iloc[order].reset_index(drop=True)
-    gaps = np.flatnonzero(np.diff(t) != 1)
-    if len(gaps):
-        raise ValueError(
-            f"the series has a gap after {labels[gaps[0]]}: periods must be consecutive"
-        )
+    d, t, labels, freq = _ordered(data, time)
     y = pd.to_numeric(d[outcome], errors="coerce").to_numpy(dtype=float)
     if exposure:
         ex = pd.to_numeric(d[exposure], errors="coerce").to_numpy(dtype=float)
@@ -298,61 +391,9 @@ def segmented_regression(
         y = y / ex * per
     if np.isnan(y).any():
         raise ValueError(f"{outcome!r} is missing in {int(np.isnan(y).sum())} period(s)")
-    tt = t - t[0]
-    cols: dict[str, Floats] = {"(Intercept)": np.ones_like(tt), "time": tt}
-    for it in interruptions:
-        at = float(it.at) if freq is None else float(parse_period(str(it.at), freq).ordinal)  # type: ignore[arg-type]
-        k = at - t[0]
-        if not 0 < k < len(tt):
-            raise ValueError(
-                f"interruption {it.name!r} at {it.at} lies outside the series ({labels[0]} to {labels[-1]})"
-            )
-        w = it.phase_in
-        if w and not k + w < len(tt):
-            raise ValueError(
-                f"the phase-in window of {it.name!r} ({w} periods from {it.at}) runs past the end of the series"
-            )
-        if w and it.phase_in_method == "exclude":
-            for j in range(int(k), int(k) + w):
-                cols[f"phase_in:{it.name}:{labels[j]}"] = (tt == j).astype(float)
-            k = k + w
-            cols[f"level:{it.name}"] = (tt >= k).astype(float)
-        elif w:
-            cols[f"level:{it.name}"] = np.clip((tt - k + 1) / w, 0.0, 1.0)
-        else:
-            cols[f"level:{it.name}"] = (tt >= k).astype(float)
-        if it.slope:
-            cols[f"slope:{it.name}"] = np.where(tt >= k, tt - k, 0.0)
-    season_period = {"month": 12, "quarter": 4}.get(freq or "", 12)
-    if seasonality == "dummies":
-        pos = t.astype(int) % season_period
-        for s in range(1, season_period):
-            cols[f"season:{s}"] = (pos == s).astype(float)
-    elif seasonality == "fourier":
-        # Position in the year, 1..12 (or 1..4): the calendar month for monthly labels.
-        position = (t.astype(int) % season_period) + 1
-        for j in range(1, fourier_terms + 1):
-            cols[f"sin{j}"] = np.sin(2 * np.pi * j * position / season_period)
-            cols[f"cos{j}"] = np.cos(2 * np.pi * j * position / season_period)
-    for v in exclude:
-        lab = str(v)
-        if lab not in labels:
-            raise ValueError(f"excluded period {lab!r} is not in the series")
-        cols[f"exclude:{lab}"] = (np.array(labels) == lab).astype(float)
-    design = pd.DataFrame(cols)
+    design = _design(t, labels, freq, interruptions, seasonality, fourier_terms, exclude)
     x = design.to_numpy()
     n, p = x.shape
-    names = [str(c) for c in design.columns]
-    breaks = [float(np.flatnonzero(cols[c] > 0)[0]) for c in names if c.startswith("level:")]
-    breaks += [float(np.flatnonzero(cols[c] > 0)[0]) for c in names if c.startswith("phase_in:")]
-    first_break = min(breaks) if breaks else float(n)
-    n_break_terms = len(
-        [c for c in names if c.startswith(("level:", "slope:", "exclude:", "phase_in:"))]
-    )
-    if first_break < p - n_break_terms:
-        raise ValueError(
-            f"only {int(first_break)} pre-interruption periods for {p} parameters: too few to fit the pre-period"
-        )
     df = float(n - p)
     extra: dict[str, object]
     if errors == "ar1" or (errors == "ar" and ar_order == 1):
