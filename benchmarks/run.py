@@ -26,6 +26,7 @@ from soteria_eval.linear_model import FewClustersWarning
 OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_cs  # noqa: E402
+import bench_its  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_wild  # noqa: E402
@@ -137,6 +138,7 @@ def main() -> None:
     run = bench_pipeline.main()
     wild = bench_wild.main()
     cs = bench_cs.main()
+    its = bench_its.main()
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     (OUT / "results.json").write_text(
@@ -147,6 +149,7 @@ def main() -> None:
                 "pipeline": run,
                 "wild_bootstrap": wild,
                 "callaway_santanna": cs,
+                "interrupted_time_series": its,
             },
             indent=2,
         )

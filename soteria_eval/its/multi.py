@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from soteria_eval.its.covariance import default_lag, driscoll_kraay, newey_west_many
 from soteria_eval.its.segmented import (
@@ -55,20 +56,26 @@ class MultiUnitITSResults(Results):
 
     unit_results: Mapping[str, ITSResults] = field(default_factory=dict, repr=False)
 
+    unit_effects: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
     def by_unit(self, alpha: float = 0.05) -> pd.DataFrame:
         """Return the programme terms of every unit's fit: ``unit`` then :data:`TIDY_COLUMNS`."""
-        rows = []
-        for unit, res in self.unit_results.items():
-            t = res.tidy(alpha)
-            terms = [
-                f"{k}:{i.name}"
-                for i in res.interruptions
-                if i.programme
-                for k in ("level", "slope")
-            ]
-            rows.append(t.loc[t["term"].isin(terms)].assign(unit=unit))
-        out = pd.concat(rows, ignore_index=True)
-        return out[["unit", *TIDY_COLUMNS]]
+        e = self.unit_effects
+        est, se, df = (e[c].to_numpy(dtype=float) for c in ("estimate", "std_error", "df"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = est / se
+        crit = stats.t.ppf(1 - alpha / 2, df)
+        out = e[["unit", "term"]].assign(
+            estimate=est,
+            std_error=se,
+            statistic=stat,
+            df=df,
+            p_value=2 * stats.t.sf(np.abs(stat), df),
+            ci_lower=est - crit * se,
+            ci_upper=est + crit * se,
+            inference=e["inference"],
+        )
+        return out[["unit", *TIDY_COLUMNS]].reset_index(drop=True)
 
 
 def multi_unit_its(
@@ -177,6 +184,7 @@ def multi_unit_its(
     for j, u in enumerate(units):
         groups.setdefault(None if start is None else unit_start[u], []).append(j)
     designs: dict[str, pd.DataFrame] = {}
+    effects = []
     for at, cols in groups.items():
         its = its_for(at)
         design = _design(t, labels, freq, its, seasonality, fourier_terms, exclude)
@@ -189,13 +197,30 @@ def multi_unit_its(
         covs = newey_west_many(x, resid, bread, lag)
         s2 = (resid**2).sum(axis=0) / (n - p)
         idx = design.columns
+        inference = f"OLS with Newey–West HAC (lag {lag})"
+        for name in (f"{k}:{i.name}" for i in its if i.programme for k in ("level", "slope")):
+            if name in idx:
+                c = idx.get_loc(name)
+                effects.append(
+                    pd.DataFrame(
+                        {
+                            "unit": [units[j] for j in cols],
+                            "term": name,
+                            "estimate": beta[c],
+                            "std_error": np.sqrt(covs[:, c, c]),
+                            "df": float(n - p),
+                            "inference": inference,
+                            "_order": cols,
+                        }
+                    )
+                )
         for k, j in enumerate(cols):
             designs[units[j]] = design
             unit_results[units[j]] = ITSResults(
                 params=pd.Series(beta[:, k], index=idx),
                 cov=pd.DataFrame(covs[k], index=idx, columns=idx),
                 df=pd.Series(float(n - p), index=idx),
-                inference=f"OLS with Newey–West HAC (lag {lag})",
+                inference=inference,
                 estimator="Interrupted time series (segmented regression)",
                 nobs=n,
                 info={"outcome": outcome, "unit": units[j], "n_periods": n, "hac_lag": lag},
@@ -206,21 +231,19 @@ def multi_unit_its(
                 resid_var=float(s2[k]),
             )
     # Pooled: stack the unit designs; intercepts (and trends) become unit-specific.
-    blocks, names = [], None
-    for j, u in enumerate(units):
-        des = designs[u]
-        common = des.drop(columns=["(Intercept)"] + (["time"] if unit_trends else []))
-        fe = np.zeros((n, m * (2 if unit_trends else 1)))
-        fe[:, j] = 1.0
-        if unit_trends:
-            fe[:, m + j] = des["time"].to_numpy()
-        blocks.append(np.hstack([common.to_numpy(), fe]))
-        if names is None:
-            names = [str(c) for c in common.columns]
-        elif names != [str(c) for c in common.columns]:
-            raise ValueError("units' designs differ in their common terms")
-    assert names is not None
-    x = np.vstack(blocks)
+    nuisance = ["(Intercept)"] + (["time"] if unit_trends else [])
+    firsts = {at: designs[units[cols[0]]].drop(columns=nuisance) for at, cols in groups.items()}
+    names = [str(c) for c in next(iter(firsts.values())).columns]
+    if any([str(c) for c in f.columns] != names for f in firsts.values()):
+        raise ValueError("units' designs differ in their common terms")
+    common_x = np.empty((m, n, len(names)))
+    for at, cols in groups.items():
+        common_x[cols] = firsts[at].to_numpy()
+    fe = np.zeros((m, n, m * (2 if unit_trends else 1)))
+    fe[np.arange(m), :, np.arange(m)] = 1.0
+    if unit_trends:
+        fe[np.arange(m), :, m + np.arange(m)] = np.arange(n, dtype=float)
+    x = np.concatenate([common_x, fe], axis=2).reshape(m * n, -1)
     y_long = y_wide.to_numpy(dtype=float).T.reshape(-1)
     xtx = x.T @ x
     if np.linalg.matrix_rank(xtx) < x.shape[1]:
@@ -253,6 +276,10 @@ def multi_unit_its(
             "starts": {} if start is None else {u: str(unit_start[u]) for u in units},
         },
         unit_results=unit_results,
+        unit_effects=pd.concat(effects)
+        .sort_values(["_order", "term"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True),
     )
 
 
