@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from soteria_eval.did import twfe
-from soteria_eval.inference.wild import draw_weights, wild_cluster_bootstrap
+from soteria_eval.inference.wild import draw_weights, wild_cluster_bootstrap, wild_wald_test
 from soteria_eval.linear_model import FewClustersWarning
 from tests.conftest import REPO
 
@@ -81,3 +82,80 @@ def test_errors(fit12) -> None:  # type: ignore[no-untyped-def]
         wild_cluster_bootstrap(fit12, "D", weights="gaussianish")
     with pytest.raises(ValueError, match="unknown term"):
         wild_cluster_bootstrap(fit12, "Z")
+
+
+@pytest.fixture(scope="module")
+def fit8():  # type: ignore[no-untyped-def]
+    d = pd.read_csv(REF / "twfe_panel.csv")
+    d = d[d["unit"] <= 8].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        fit = twfe(d, outcome="y", treatment="D", unit="unit", time="time", covariates=["x"])
+    return d, fit
+
+
+@pytest.mark.parametrize("impose_null", [True, False])
+def test_joint_test_of_one_term_is_the_single_test(fit8, impose_null: bool) -> None:  # type: ignore[no-untyped-def]
+    _, fit = fit8
+    one = wild_cluster_bootstrap(
+        fit, "D", n_boot=999, seed=3, impose_null=impose_null, conf_int=False
+    ).info["wild"]["D"]
+    joint = wild_wald_test(fit, ["D"], n_boot=999, seed=3, impose_null=impose_null)
+    assert joint.p_value == one["p_value"]
+    assert joint.statistic == pytest.approx(one["t_stat"] ** 2, rel=1e-10)
+
+
+@pytest.mark.parametrize("impose_null", [True, False])
+def test_joint_test_equals_brute_force_refits(fit8, impose_null: bool) -> None:  # type: ignore[no-untyped-def]
+    """Every one of the 2^8 Rademacher draws refitted with unit and period dummies."""
+    d, fit = fit8
+    res = wild_wald_test(
+        fit, ["D", "x"], n_boot=9999, weights="rademacher", impose_null=impose_null
+    )
+    assert res.enumerated and res.n_boot == 256
+    unit_d = pd.get_dummies(d["unit"]).to_numpy(float)
+    time_d = pd.get_dummies(d["time"]).to_numpy(float)[:, 1:]
+    x = np.c_[d["D"], d["x"], unit_d, time_d]
+    y = d["y"].to_numpy()
+    cl = (d["unit"] - d["unit"].min()).to_numpy()
+    g, n, k = cl.max() + 1, len(y), np.linalg.matrix_rank(x)
+    bread = np.linalg.pinv(x.T @ x)
+
+    def wald(yv: np.ndarray, centre: np.ndarray) -> float:
+        b = bread @ x.T @ yv
+        e = yv - x @ b
+        sc = np.zeros((g, x.shape[1]))
+        np.add.at(sc, cl, x * e[:, None])
+        v = g / (g - 1) * (n - 1) / (n - k) * bread @ sc.T @ sc @ bread
+        dev = b[:2] - centre
+        return float(dev @ np.linalg.solve(v[:2, :2], dev))
+
+    b_hat = bread @ x.T @ y
+    w0 = wald(y, np.zeros(2))
+    if impose_null:
+        xr = x[:, 2:]
+        base = xr @ np.linalg.lstsq(xr, y, rcond=None)[0]
+        centre = np.zeros(2)
+    else:
+        base = x @ b_hat
+        centre = b_hat[:2]
+    e = y - base
+    draws = np.array(
+        [wald(base + np.array(v)[cl] * e, centre) for v in itertools.product([-1.0, 1.0], repeat=g)]
+    )
+    assert res.statistic == pytest.approx(w0, rel=1e-10)
+    assert res.p_value == pytest.approx(float(np.mean(draws >= w0 * (1 - 1e-12))), abs=1e-12)
+    np.testing.assert_allclose(
+        np.sort(res.bootstrap_statistics), np.sort(draws), rtol=1e-8, atol=1e-12
+    )
+    assert res.tidy()["test"].iloc[0] == "D = 0 & x = 0"
+
+
+def test_joint_test_errors(fit8) -> None:  # type: ignore[no-untyped-def]
+    _, fit = fit8
+    with pytest.raises(ValueError, match="unknown or no terms"):
+        wild_wald_test(fit, ["D", "nope"])
+    with pytest.raises(ValueError, match="distinct"):
+        wild_wald_test(fit, ["D", "D"])
+    with pytest.raises(ValueError, match="one value per term"):
+        wild_wald_test(fit, ["D", "x"], null=[0.0])
