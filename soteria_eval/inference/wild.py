@@ -18,7 +18,7 @@ restricted residuals, and so every G×G matrix, are linear in :math:`\beta_0`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
@@ -360,6 +360,65 @@ def wild_wald_test(
     )
 
 
+def wild_romano_wolf(
+    results: Mapping[str, LinearResults],
+    term: str,
+    *,
+    cluster: str | None = None,
+    n_boot: int = 9999,
+    weights: str = "webb",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Romano–Wolf adjusted p-values for one term across several models (e.g. measures).
+
+    Every model is bootstrapped (WCR) with the *same* cluster weights, matched by cluster
+    label, so the draws keep the dependence between the models' statistics; the
+    step-down of :func:`~soteria_eval.inference.multiplicity.romano_wolf` then adjusts
+    the p-values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, estimate, t_stat, p_value, p_value_romano_wolf, n_boot``.
+    """
+    from soteria_eval.inference.multiplicity import romano_wolf
+
+    if not results:
+        raise ValueError("give at least one model")
+    labels: dict[str, pd.Series] = {}
+    for name, res in results.items():
+        if res.source is None or res.rows is None or res.fit is None:
+            raise ValueError(f"model {name!r} keeps no fit to bootstrap")
+        col = cluster or res.info.get("cluster")
+        if col is None:
+            raise ValueError(f"model {name!r} has no cluster variable")
+        labels[name] = res.source[col].iloc[res.rows].reset_index(drop=True)
+    # Cluster labels in sorted order, as codes_of numbers them in each model.
+    universe = pd.Index(pd.concat(list(labels.values()), ignore_index=True).unique()).sort_values()
+    rng = np.random.default_rng(seed)
+    v, _ = draw_weights(weights, n_boot, len(universe), rng)
+    t_obs, t_null, rows = [], [], []
+    for name, res in results.items():
+        lab = labels[name]
+        cols = universe.get_indexer(pd.Index(lab.unique()).sort_values())
+        j = list(res.params.index).index(term)
+        pieces = _Pieces(res, j, codes_of(lab), True)
+        vv = v[:, cols]
+        num = vv @ pieces.s[0]
+        den = np.sqrt(pieces.ssc * np.sum((vv @ pieces.h[0].T) ** 2, axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tb = num / den
+        t0 = pieces.beta / pieces.se
+        t_obs.append(t0)
+        t_null.append(tb)
+        rows.append((name, pieces.beta, t0, float(np.mean(np.abs(tb) >= abs(t0) * (1 - 1e-12)))))
+    adj = romano_wolf(np.array(t_obs), np.column_stack(t_null))
+    out = pd.DataFrame(rows, columns=["model", "estimate", "t_stat", "p_value"])
+    out["p_value_romano_wolf"] = adj
+    out["n_boot"] = len(v)
+    return out
+
+
 def _invert(
     pvalue: Callable[[float], float], beta: float, se: float, alpha: float
 ) -> tuple[float, float]:
@@ -387,4 +446,10 @@ def _invert(
     return edge(-1.0), edge(1.0)
 
 
-__all__ = ["WildWaldTest", "draw_weights", "wild_cluster_bootstrap", "wild_wald_test"]
+__all__ = [
+    "WildWaldTest",
+    "draw_weights",
+    "wild_cluster_bootstrap",
+    "wild_romano_wolf",
+    "wild_wald_test",
+]
