@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,4 +182,168 @@ def randomization_test(
         n_assignments=seen,
         exact=exact,
         null_estimates=np.concatenate(kept)[:100_000],
+    )
+
+
+def permutation_test(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    assignment: str,
+    statistic: Callable[[pd.DataFrame], tuple[float, float]],
+    n_draws: int = 999,
+    max_exact: int = 5000,
+    seed: int = 0,
+) -> RandomizationResult:
+    """Randomization test for any estimator, by re-dealing a unit-level assignment.
+
+    The values of ``assignment`` (constant within a unit: a cohort, an adoption date, a
+    treated flag) are dealt to the units in every possible way when there are at most
+    ``max_exact`` distinct ways and two distinct values, otherwise in ``n_draws`` random
+    permutations (plus the observed one); ``statistic`` is recomputed on each re-dealt
+    data set. Unlike :func:`randomization_test`, which needs no refit, this refits the
+    estimator every time: use it for Callaway–Sant'Anna aggregates, comparative ITS and
+    other nonlinear functions of the assignment.
+
+    Parameters
+    ----------
+    statistic : callable
+        Data → ``(estimate, t statistic)``; the p-value uses the studentized statistic
+        (``p_value``) and the estimate (``p_value_coef``).
+
+    Returns
+    -------
+    RandomizationResult
+    """
+    if unit not in data or assignment not in data:
+        raise ValueError(
+            f"column(s) not in data: {[c for c in (unit, assignment) if c not in data]}"
+        )
+    per_unit = data.groupby(unit, sort=True)[assignment].agg(["nunique", "first"])
+    varying = per_unit.index[per_unit["nunique"] > 1]
+    if len(varying):
+        raise ValueError(f"{assignment!r} varies within unit {varying[0]!r}; it must be unit-level")
+    units = per_unit.index.to_numpy()
+    values = per_unit["first"].to_numpy()
+    if len(units) < 3:
+        raise ValueError("randomization inference needs at least 3 units")
+    uniq, codes = np.unique(values.astype(str), return_inverse=True)
+    lookup = pd.Series(values, index=values.astype(str)).groupby(level=0).first()
+    blocks, _, exact = _assignments(
+        codes.astype(np.int64), n_draws, max_exact, np.random.default_rng(seed)
+    )
+    row_unit = pd.Index(units).get_indexer(data[unit])
+    b0, t0 = statistic(data)
+    est, tst = [], []
+    for block in blocks:
+        for a in block:
+            dealt = lookup[uniq[a]].to_numpy()
+            b, t = statistic(data.assign(**{assignment: dealt[row_unit]}))
+            est.append(b)
+            tst.append(t)
+    b_all, t_all = np.array(est), np.array(tst)
+    return RandomizationResult(
+        estimate=float(b0),
+        t_stat=float(t0),
+        p_value=float(np.mean(np.abs(t_all) >= abs(t0) * (1 - 1e-12))),
+        p_value_coef=float(np.mean(np.abs(b_all) >= abs(b0) * (1 - 1e-12))),
+        n_assignments=len(b_all),
+        exact=exact,
+        null_estimates=b_all,
+    )
+
+
+def cs_randomization_test(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    aggregation: str = "simple",
+    term: str = "overall",
+    n_draws: int = 999,
+    max_exact: int = 5000,
+    seed: int = 0,
+    **options: Any,
+) -> RandomizationResult:
+    """Randomization test of a Callaway–Sant'Anna aggregate, re-dealing the cohorts.
+
+    Each unit's cohort (first treated period, or never treated) is dealt to the units
+    in every way (or a Monte Carlo sample); the ATT(g,t) are re-estimated and aggregated,
+    and the studentized aggregate (analytic influence-function SE) is compared with the
+    observed one. ``options`` go to :func:`~soteria_eval.did.callaway_santanna`.
+    """
+    from soteria_eval.did import callaway_santanna
+
+    def stat(d: pd.DataFrame) -> tuple[float, float]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            agg = callaway_santanna(
+                d, outcome=outcome, unit=unit, time=time, cohort=cohort, **options
+            ).aggregate(aggregation)  # type: ignore[arg-type]
+        b = float(agg.params[term])
+        return b, b / float(agg.std_errors[term])
+
+    return permutation_test(
+        data,
+        unit=unit,
+        assignment=cohort,
+        statistic=stat,
+        n_draws=n_draws,
+        max_exact=max_exact,
+        seed=seed,
+    )
+
+
+def its_randomization_test(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    time: str,
+    unit: str,
+    treated: str,
+    interruptions: Sequence[Any],
+    term: str | None = None,
+    n_draws: int = 999,
+    max_exact: int = 5000,
+    seed: int = 0,
+    **options: Any,
+) -> RandomizationResult:
+    """Randomization test of a comparative ITS effect, re-dealing which units are treated.
+
+    For each assignment the treated units' mean series is compared with the other units'
+    mean series by :func:`~soteria_eval.its.comparative_its` (difference approach); the
+    statistic is the differential level change of the first programme interruption (or
+    ``term``). ``treated`` is a 0/1 unit-level column; ``options`` go to the ITS fit.
+    """
+    from soteria_eval.its import comparative_its
+
+    prog = next((i for i in interruptions if i.programme), None)
+    if prog is None and term is None:
+        raise ValueError("give a programme interruption or a term")
+    name = term or f"level:{prog.name}"  # type: ignore[union-attr]
+
+    def stat(d: pd.DataFrame) -> tuple[float, float]:
+        two = d.groupby([treated, time])[outcome].mean().reset_index()
+        res = comparative_its(
+            two,
+            outcome=outcome,
+            time=time,
+            group=treated,
+            treated=1,
+            interruptions=interruptions,
+            approach="difference",
+            **options,
+        )
+        return float(res.params[name]), float(res.params[name] / res.std_errors[name])
+
+    return permutation_test(
+        data,
+        unit=unit,
+        assignment=treated,
+        statistic=stat,
+        n_draws=n_draws,
+        max_exact=max_exact,
+        seed=seed,
     )

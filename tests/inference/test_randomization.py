@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from soteria_eval.did import twfe
-from soteria_eval.inference.randomization import randomization_test
+from soteria_eval.inference.randomization import (
+    cs_randomization_test,
+    its_randomization_test,
+    permutation_test,
+    randomization_test,
+)
+from soteria_eval.its import Interruption
 from soteria_eval.linear_model import FewClustersWarning
 
 
@@ -65,3 +71,50 @@ def test_unbalanced_panel_is_refused() -> None:
     d = panel(9, 8, [0, 1], 4).iloc[1:]
     with pytest.raises(ValueError, match="balanced panel"):
         randomization_test(d, outcome="y", treatment="D", unit="u", time="t")
+
+
+def test_generic_permutation_equals_fast_twfe_path() -> None:
+    d = panel(9, 10, [0, 1, 2], 5, seed=4)
+    d["treated"] = d["u"].isin([0, 1, 2]).astype(int)
+
+    def stat(x: pd.DataFrame) -> tuple[float, float]:
+        x = x.assign(D=((x["treated"] == 1) & (x["t"] >= 5)).astype(float))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)
+            r = twfe(x, outcome="y", treatment="D", unit="u", time="t")
+        return float(r.params["D"]), float(r.params["D"] / r.std_errors["D"])
+
+    slow = permutation_test(d, unit="u", assignment="treated", statistic=stat)
+    fast = randomization_test(d, outcome="y", treatment="D", unit="u", time="t")
+    assert slow.exact and slow.n_assignments == 84 == fast.n_assignments
+    assert slow.p_value == pytest.approx(fast.p_value)
+    assert slow.p_value_coef == pytest.approx(fast.p_value_coef)
+    assert slow.estimate == pytest.approx(fast.estimate)
+    with pytest.raises(ValueError, match="varies within unit"):
+        permutation_test(d, unit="u", assignment="D", statistic=stat)
+
+
+def test_cs_and_its_randomization_tests() -> None:
+    d = panel(10, 12, [0, 1, 2], 6, seed=5, effect=3.0)
+    d["cohort"] = np.where(d["u"].isin([0, 1, 2]), 6, 0)
+    cs = cs_randomization_test(d, outcome="y", unit="u", time="t", cohort="cohort")
+    assert cs.exact and cs.n_assignments == 120
+    # The observed assignment is one of the 120: the smallest attainable p-value is 1/120.
+    assert 1 / 120 <= cs.p_value < 0.05
+    # Under the null the randomization p-value is uniform: over all 120 re-dealt data sets
+    # the share with p <= 0.05 is at most 0.05 by construction of an exact test.
+    null = d.assign(y=d["y"] - 3.0 * d["D"])
+    cs0 = cs_randomization_test(null, outcome="y", unit="u", time="t", cohort="cohort")
+    assert cs0.p_value > 0.05
+    d["treated"] = d["u"].isin([0, 1, 2]).astype(int)
+    its = its_randomization_test(
+        d.assign(y=d["y"] + 3.0 * d["D"]),
+        outcome="y",
+        time="t",
+        unit="u",
+        treated="treated",
+        interruptions=[Interruption("p", 6, slope=False)],
+        hac_lag=1,
+    )
+    assert its.exact and its.n_assignments == 120 and its.p_value < 0.05
+    assert its.estimate == pytest.approx(6.0, abs=1.5)
