@@ -1,5 +1,6 @@
 """Interrupted time-series designs: segmented regression, counts, diagnostics."""
 
+from soteria_eval.its.bootstrap import its_wild_bootstrap
 from soteria_eval.its.comparative import comparative_its
 from soteria_eval.its.counts import count_its
 from soteria_eval.its.covariance import (
@@ -30,6 +31,7 @@ __all__ = [
     "exclusion_sensitivity",
     "gls_ar",
     "gls_ar1",
+    "its_wild_bootstrap",
     "multi_unit_its",
     "newey_west",
     "newey_west_many",

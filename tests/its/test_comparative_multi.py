@@ -16,6 +16,7 @@ from soteria_eval.its import (
     newey_west_many,
     segmented_regression,
 )
+from soteria_eval.its.bootstrap import its_wild_bootstrap
 from soteria_eval.plotting import its_plot
 from tests.conftest import REPO
 
@@ -147,3 +148,26 @@ def test_newey_west_many_equals_one_at_a_time() -> None:
     many = newey_west_many(x, e, bread, 4)
     for k in range(4):
         np.testing.assert_allclose(many[k], newey_west(x, e[:, k], bread, 4), rtol=1e-12)
+
+
+def test_block_wild_bootstrap_pooled_equals_difference(two_series: pd.DataFrame) -> None:
+    kw = dict(outcome="y", time="t", group="g", treated="treated", interruptions=ITS)
+    pooled = comparative_its(two_series, **kw)  # type: ignore[arg-type]
+    diff = comparative_its(two_series, approach="difference", **kw)  # type: ignore[arg-type]
+    a = its_wild_bootstrap(pooled, "treated:level:programme", block=12, n_boot=999, seed=4)
+    b = its_wild_bootstrap(diff, "level:programme", block=12, n_boot=999, seed=4)
+    wa, wb = a.info["wild"]["treated:level:programme"], b.info["wild"]["level:programme"]
+    # Same draws, same studentized statistic up to the small-sample factor: same p-value.
+    assert wa["p_value"] == wb["p_value"] and wa["n_blocks"] == 8
+    assert wa["ci_lower"] == pytest.approx(wb["ci_lower"], rel=1e-6)
+    row = a.tidy().set_index("term").loc["treated:level:programme"]
+    assert "blocks of 12 periods" in row["inference"] and row["p_value"] == wa["p_value"]
+    # Re-inference returns a new object.
+    assert "wild" not in pooled.info
+    with pytest.raises(ValueError, match="errors='hac' or 'ols'"):
+        its_wild_bootstrap(
+            comparative_its(two_series, approach="difference", errors="ar1", **kw),  # type: ignore[arg-type]
+            "level:programme",
+        )
+    with pytest.raises(ValueError, match="too few to bootstrap"):
+        its_wild_bootstrap(diff, "level:programme", block=40)
