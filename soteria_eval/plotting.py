@@ -285,3 +285,37 @@ def funnel_plot(table: pd.DataFrame, *, year: int, title: str = "") -> Any:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False)
     return fig
+
+
+def honest_plot(results: Any, *, title: str = "") -> Any:
+    """Plot HonestDiD robust intervals against the restriction size, original interval first.
+
+    ``results`` is a :class:`~soteria_eval.sensitivity.HonestResults`; a horizontal line
+    marks zero, so the breakdown value is where an interval first crosses it.
+    """
+    t = results.tidy()
+    fig, ax = _figure(7.5, 4.2)
+    labels = []
+    for i, row in enumerate(t.itertuples()):
+        original = row.restriction == "original"
+        colour = "#555555" if original else PALETTE[0]
+        mid = (row.lb + row.ub) / 2
+        ax.errorbar(
+            [i],
+            [mid],
+            yerr=[[mid - row.lb], [row.ub - mid]],
+            fmt="none",
+            ecolor=colour,
+            elinewidth=3,
+            capsize=4,
+        )
+        labels.append("original" if original else f"{row.m:g}")
+    ax.axhline(0, color="#000000", linewidth=1)
+    ax.set_xticks(range(len(t)), labels)
+    kind = t.loc[t["restriction"] != "original", "restriction"]
+    name = {"relative_magnitude": "M̄ (relative magnitudes)", "smoothness": "M (smoothness)"}
+    ax.set_xlabel(name.get(str(kind.iloc[0]), "restriction") if len(kind) else "")
+    ax.set_ylabel("Robust confidence interval")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    return fig

@@ -1,0 +1,566 @@
+r"""Sensitivity of event-study conclusions to violations of parallel trends (HonestDiD).
+
+Rambachan and Roth (2023) write the event-study coefficients as
+:math:`\beta = (\delta_{pre},\ \tau_{post} + \delta_{post})`, where :math:`\delta` is the
+difference in trends that parallel trends sets to zero, and bound how far :math:`\delta`
+may depart from what the pre-period shows:
+
+* **relative magnitudes**, :math:`\Delta^{RM}(\bar M)`: no post-period change in
+  :math:`\delta` between consecutive periods is larger than :math:`\bar M` times the
+  largest pre-period one;
+* **smoothness**, :math:`\Delta^{SD}(M)`: the slope of :math:`\delta` changes by at most
+  :math:`M` between consecutive periods (:math:`M = 0`: a linear pre-trend continues).
+
+For a target :math:`\theta = l'\tau_{post}` (by default the first post-period effect) the
+confidence set collects the :math:`\theta` not rejected by the conditional moment-
+inequality test of Andrews, Roth and Pakes (2023): with :math:`Y = A\hat\beta - d` and the
+nuisance post-period effects :math:`\gamma`,
+
+.. math:: \hat\eta = \min_{\eta, \gamma}\ \eta \quad \text{s.t.}\quad
+          Y(\theta) - X\gamma \le \eta\, \sigma_Y,
+
+and :math:`\hat\eta` is compared with a normal quantile truncated to the interval in which
+the optimal dual vertex :math:`\tilde\lambda` stays optimal. ``method="c-lf"`` is the
+hybrid that first rejects when :math:`\hat\eta` exceeds the least-favourable critical
+value at level :math:`\kappa = \alpha/10` (the HonestDiD default for relative
+magnitudes). :math:`\Delta^{RM}` is a union over which pre-period change is the largest
+and its sign; the confidence set is the union of the sets for each.
+
+Computation: the truncation interval is found exactly, by walking the dual vertices of the
+parametric linear programme (each step a HiGHS LP); the least-favourable critical value
+simulates :math:`\hat\eta` for 1,000 normal draws, all at once by enumerating the dual
+vertices when there are few, otherwise one LP per draw.
+
+References
+----------
+Rambachan, A. and Roth, J. (2023). A more credible approach to parallel trends.
+*Review of Economic Studies* 90(5).
+Andrews, I., Roth, J. and Pakes, A. (2023). Inference for linear conditional moment
+inequalities. *Review of Economic Studies* 90(6).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import optimize, stats
+
+from soteria_eval._options import check_option
+
+Floats = NDArray[np.float64]
+Restriction = Literal["relative_magnitude", "smoothness"]
+HonestMethod = Literal["conditional", "c-lf"]
+
+#: Most dual-vertex candidates enumerated at once; larger problems solve one LP per draw.
+MAX_ENUMERATED = 200_000
+
+
+# --- Restriction sets A delta <= d (columns: pre-periods then post-periods) -------------
+
+
+def smoothness_constraints(num_pre: int, num_post: int, m: float) -> tuple[Floats, Floats]:
+    r"""Return ``A, d`` of :math:`\Delta^{SD}(M)`: :math:`|\delta_{t+1} - 2\delta_t + \delta_{t-1}| \le M`.
+
+    :math:`\delta_0 = 0` (the reference period) is part of the differences and then
+    dropped as a column.
+    """
+    total = num_pre + num_post
+    a = np.zeros((total - 1, total + 1))
+    for r in range(total - 1):
+        a[r, r : r + 3] = (1.0, -2.0, 1.0)
+    a = np.delete(a, num_pre, axis=1)
+    a = np.vstack([a, -a])
+    return a, np.full(len(a), float(m))
+
+
+def relative_magnitude_constraints(
+    num_pre: int, num_post: int, mbar: float, s: int, positive: bool
+) -> tuple[Floats, Floats]:
+    r"""Return ``A, d`` of :math:`\Delta^{RM}_{s,\pm}(\bar M)`.
+
+    The pre-period change at :math:`s` (:math:`\delta_s - \delta_{s-1}`, with
+    :math:`s \in \{-T_{pre}+1, \dots, 0\}`) is the largest in absolute value (with sign
+    ``positive``); every pre-period change is at most it, every post-period change at most
+    :math:`\bar M` times it.
+    """
+    total = num_pre + num_post
+    diffs = np.zeros((total, total + 1))
+    for r in range(total):
+        diffs[r, r : r + 2] = (-1.0, 1.0)
+    top = np.zeros(total + 1)
+    top[num_pre + s - 1 : num_pre + s + 1] = (-1.0, 1.0)
+    if not positive:
+        top = -top
+    bound = np.vstack([np.tile(top, (num_pre, 1)), np.tile(mbar * top, (num_post, 1))])
+    a = np.vstack([diffs - bound, -diffs - bound])
+    a = a[np.sum(a**2, axis=1) > 1e-10]
+    a = np.delete(a, num_pre, axis=1)
+    return a, np.zeros(len(a))
+
+
+# --- The ARP conditional test ------------------------------------------------------------
+
+
+def _eta_lp(y: Floats, x: Floats, sd: Floats) -> tuple[float, Floats | None]:
+    """``min eta s.t. y - x g <= eta sd``; returns ``eta`` and the dual ``lambda``."""
+    m, k = x.shape
+    if k == 0:
+        j = int(np.argmax(y / sd))
+        lam = np.zeros(m)
+        lam[j] = 1.0 / sd[j]
+        return float(y[j] / sd[j]), lam
+    res = optimize.linprog(
+        c=np.r_[1.0, np.zeros(k)],
+        A_ub=np.column_stack([-sd, -x]),
+        b_ub=-y,
+        bounds=[(None, None)] * (k + 1),
+        method="highs",
+    )
+    if res.status == 3:  # unbounded below: the moments can all be made slack
+        return -math.inf, None
+    if res.status != 0:
+        raise RuntimeError(f"the moment-inequality LP failed: {res.message}")
+    return float(res.x[0]), -np.asarray(res.ineqlin.marginals, dtype=float)
+
+
+def _truncation(
+    y: Floats, x: Floats, sd: Floats, sigma: Floats, lam: Floats, eta: float
+) -> tuple[float, float]:
+    r"""Interval of :math:`c` over which :math:`\tilde\lambda` stays the optimal dual vertex.
+
+    With :math:`b = \Sigma\tilde\lambda / \tilde\lambda'\Sigma\tilde\lambda` and
+    :math:`S = Y - b\,\tilde\lambda'Y`, the LP value :math:`\eta(c)` of :math:`S + bc` is
+    convex and piecewise linear, equal to :math:`\tilde\lambda'S + c` on the interval.
+    Each end is found by intersecting that line with the vertex optimal beyond it, until
+    the intersection is itself on the line.
+    """
+    var = float(lam @ sigma @ lam)
+    b = sigma @ lam / var
+    s_vec = y - b * float(lam @ y)
+    base = float(lam @ s_vec)
+    scale = max(1.0, abs(eta), math.sqrt(var))
+    tol = 1e-7 * scale
+
+    def end(direction: float) -> float:
+        start = eta + direction * max(100.0, 20 * math.sqrt(var) + abs(eta))
+        c = start
+        for _ in range(200):
+            val, other = _eta_lp(s_vec + b * c, x, sd)
+            if other is None:
+                return direction * math.inf
+            if val <= base + c + tol:  # the vertex is still optimal here
+                return direction * math.inf if c == start else c
+            denom = 1.0 - float(other @ b)
+            if abs(denom) < 1e-14:
+                return c
+            c = (float(other @ s_vec) - base) / denom
+        return c
+
+    return end(-1.0), end(1.0)
+
+
+def _dual_vertices(x: Floats, sd: Floats) -> Floats | None:
+    """All vertices of ``{lambda >= 0 : sd'lambda = 1, x'lambda = 0}`` (rows), if few."""
+    m, k = x.shape
+    w = np.column_stack([sd, x])
+    n_sets = math.comb(m, k + 1)
+    if n_sets > MAX_ENUMERATED:
+        return None
+    sets = np.array(list(itertools.combinations(range(m), k + 1)), dtype=np.int64)
+    wb = w[sets].transpose(0, 2, 1)  # (n, k+1, k+1): columns = chosen rows of w
+    e1 = np.zeros(k + 1)
+    e1[0] = 1.0
+    ok = np.abs(np.linalg.det(wb)) > 1e-12
+    sol = np.linalg.solve(wb[ok], np.broadcast_to(e1, (int(ok.sum()), k + 1))[..., None])[..., 0]
+    keep = (sol >= -1e-12).all(axis=1)
+    verts = np.zeros((int(keep.sum()), m))
+    rows = np.arange(len(verts))[:, None]
+    verts[rows, sets[ok][keep]] = np.maximum(sol[keep], 0.0)
+    return verts
+
+
+def least_favorable_cv(
+    x: Floats, sigma: Floats, kappa: float, *, sims: int = 1000, seed: int = 0
+) -> float:
+    r"""Return the :math:`1-\kappa` quantile of :math:`\hat\eta` when every moment binds.
+
+    The moments are drawn as ``Y ~ N(0, sigma)`` (``sims`` draws, seeded).
+    """
+    sd = np.sqrt(np.diag(sigma))
+    draws = np.random.default_rng(seed).multivariate_normal(np.zeros(len(sd)), sigma, size=sims)
+    verts = _dual_vertices(x, sd)
+    if verts is not None:
+        if len(verts) == 0:
+            return math.inf
+        eta = (draws @ verts.T).max(axis=1)
+    else:
+        eta = np.array([_eta_lp(dr, x, sd)[0] for dr in draws])
+    return float(np.quantile(eta, 1 - kappa))
+
+
+def arp_test(
+    y: Floats,
+    x: Floats,
+    sigma: Floats,
+    *,
+    alpha: float = 0.05,
+    lf_cv: float | None = None,
+    kappa: float = 0.0,
+) -> bool:
+    r"""Reject :math:`E[Y - X\gamma] \le 0` for some :math:`\gamma`? (ARP conditional test).
+
+    Parameters
+    ----------
+    y : array, shape (m,)
+        Estimated moments.
+    x : array, shape (m, k)
+        Nuisance directions (``k = 0`` for none).
+    sigma : array, shape (m, m)
+        Covariance of ``y``.
+    lf_cv, kappa : float, optional
+        Least-favourable hybrid: reject outright when :math:`\hat\eta > lf\_cv`, otherwise
+        run the conditional test at level :math:`(\alpha-\kappa)/(1-\kappa)` with the
+        truncation capped at ``lf_cv``.
+    """
+    sd = np.sqrt(np.diag(sigma))
+    eta, lam = _eta_lp(y, x, sd)
+    if lam is None or not np.isfinite(eta):
+        return False
+    size = alpha
+    if lf_cv is not None:
+        if eta > lf_cv:
+            return True
+        size = (alpha - kappa) / (1 - kappa)
+    var = float(lam @ sigma @ lam)
+    if var <= np.finfo(float).eps:
+        return eta > 0
+    lo, hi = _truncation(y, x, sd, sigma, lam, eta)
+    if lf_cv is not None:
+        hi = min(hi, lf_cv)
+    sb = math.sqrt(var)
+    z, zlo, zhi = eta / sb, lo / sb, hi / sb
+    if not zlo - 1e-9 <= z <= zhi + 1e-9:
+        return False
+    if zlo >= zhi:
+        return bool(z > max(0.0, zlo))
+    crit = (
+        float(stats.truncnorm.ppf(1 - size, zlo, zhi))
+        if np.isfinite(zlo) or np.isfinite(zhi)
+        else float(stats.norm.ppf(1 - size))
+    )
+    return bool(z > max(0.0, crit))
+
+
+# --- Confidence sets ---------------------------------------------------------------------
+
+
+def _basis(l_vec: Floats) -> Floats:
+    """Inverse of an invertible matrix whose first row is ``l'``: column 0 maps theta to tau."""
+    q, _ = np.linalg.qr(np.column_stack([l_vec, np.eye(len(l_vec))]))
+    null = q[:, 1 : len(l_vec)]
+    return np.column_stack([l_vec / float(l_vec @ l_vec), null])
+
+
+def _accept_grid(
+    betahat: Floats,
+    sigma: Floats,
+    a: Floats,
+    d: Floats,
+    num_pre: int,
+    l_vec: Floats,
+    grid: Floats,
+    rows: NDArray[np.int64],
+    alpha: float,
+    hybrid: bool,
+    kappa: float,
+    seed: int,
+) -> NDArray[np.bool_]:
+    """Whether each grid value of theta is accepted for one restriction set."""
+    ginv = _basis(l_vec)
+    a_post = a[:, num_pre:] @ ginv
+    y_all = a @ betahat - d
+    sig_all = a @ sigma @ a.T
+    y0, slope, x = y_all[rows], a_post[rows, 0], a_post[rows, 1:]
+    sig = sig_all[np.ix_(rows, rows)]
+    lf = least_favorable_cv(x, sig, kappa, seed=seed) if hybrid else None
+    verts = _dual_vertices(x, np.sqrt(np.diag(sig)))
+    if verts is not None:
+        return _accept_grid_vertices(verts, y0, slope, sig, grid, alpha, lf, kappa)
+    return np.array(
+        [not arp_test(y0 - slope * th, x, sig, alpha=alpha, lf_cv=lf, kappa=kappa) for th in grid]
+    )
+
+
+def _accept_grid_vertices(
+    verts: Floats,
+    y0: Floats,
+    slope: Floats,
+    sig: Floats,
+    grid: Floats,
+    alpha: float,
+    lf_cv: float | None,
+    kappa: float,
+) -> NDArray[np.bool_]:
+    r""":func:`arp_test` at every grid value at once, from the enumerated dual vertices.
+
+    With :math:`\tilde\lambda` the optimal vertex, :math:`\tilde\lambda'S = 0`, so vertex
+    :math:`v` bounds the interval by :math:`\lambda_v'S / (1 - \lambda_v'b)` (below when the
+    denominator is positive, above when negative).
+    """
+    if len(verts) == 0:
+        return np.ones(len(grid), dtype=bool)
+    vals = (verts @ y0)[:, None] - (verts @ slope)[:, None] * grid[None, :]  # V × G
+    best = np.argmax(vals, axis=0)
+    eta = vals[best, np.arange(len(grid))]
+    lam = verts[best]  # G × m
+    var = np.einsum("gi,ij,gj->g", lam, sig, lam)
+    b = (lam @ sig) / var[:, None]  # G × m
+    y = y0[None, :] - grid[:, None] * slope[None, :]
+    s_mat = y - b * eta[:, None]
+    num = verts @ s_mat.T  # V × G
+    den = 1.0 - verts @ b.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = num / den
+    lo = np.where(den > 1e-12, ratio, -np.inf).max(axis=0)
+    hi = np.where(den < -1e-12, ratio, np.inf).min(axis=0)
+    size = alpha
+    first = np.zeros(len(grid), dtype=bool)
+    if lf_cv is not None:
+        first = eta > lf_cv
+        hi = np.minimum(hi, lf_cv)
+        size = (alpha - kappa) / (1 - kappa)
+    sb = np.sqrt(np.maximum(var, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z, zlo, zhi = eta / sb, lo / sb, hi / sb
+    inside = (zlo - 1e-9 <= z) & (z <= zhi + 1e-9)
+    crit = np.full(len(grid), np.inf)
+    ok = inside & (zlo < zhi)
+    crit[ok] = stats.truncnorm.ppf(1 - size, zlo[ok], zhi[ok])
+    flat = inside & (zlo >= zhi)
+    crit[flat] = zlo[flat]
+    reject = first | (inside & (z > np.maximum(0.0, crit)))
+    degenerate = var <= np.finfo(float).eps
+    reject[degenerate] = first[degenerate] | (eta[degenerate] > 0)
+    accept: NDArray[np.bool_] = ~reject
+    return accept
+
+
+def _post_rows(a: Floats, num_pre: int) -> NDArray[np.int64]:
+    return np.flatnonzero(np.any(a[:, num_pre:] != 0, axis=1)).astype(np.int64)
+
+
+def _identified_bounds(
+    a: Floats, d: Floats, num_pre: int, num_post: int, l_vec: Floats, beta: Floats
+) -> tuple[float, float]:
+    """Return the identified set of theta at a known beta (two LPs, pre-period fixed)."""
+    total = num_pre + num_post
+    f = np.r_[np.zeros(num_pre), l_vec]
+    eq = np.hstack([np.eye(num_pre), np.zeros((num_pre, num_post))])
+    bounds = [(None, None)] * total
+    hi = optimize.linprog(
+        -f, A_ub=a, b_ub=d, A_eq=eq, b_eq=beta[:num_pre], bounds=bounds, method="highs"
+    )
+    lo = optimize.linprog(
+        f, A_ub=a, b_ub=d, A_eq=eq, b_eq=beta[:num_pre], bounds=bounds, method="highs"
+    )
+    centre = float(l_vec @ beta[num_pre:])
+    return (
+        centre - (-hi.fun if hi.status == 0 else 0.0),
+        centre - (lo.fun if lo.status == 0 else 0.0),
+    )
+
+
+@dataclass(frozen=True)
+class HonestResults:
+    """Robust confidence sets over a grid of restriction sizes.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``restriction, m, lb, ub, method, alpha`` (one row per ``m``; ``lb``/``ub`` are
+        the smallest and largest accepted grid values) and ``original`` rows with the
+        conventional interval.
+    """
+
+    table: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def tidy(self) -> pd.DataFrame:
+        """Return the table."""
+        return self.table.copy()
+
+    def breakdown(self) -> float:
+        """Smallest ``m`` whose robust set includes zero (``nan`` if none does)."""
+        t = self.table[self.table["restriction"] != "original"]
+        hit = t[(t["lb"] <= 0) & (t["ub"] >= 0)]
+        return float(hit["m"].min()) if len(hit) else float("nan")
+
+    def plot(self, *, title: str = "") -> Any:
+        """Robust intervals against ``m``, with the original interval first."""
+        from soteria_eval.plotting import honest_plot
+
+        return honest_plot(self, title=title)
+
+
+def honest_sensitivity(
+    betahat: Sequence[float] | Floats,
+    sigma: Floats,
+    *,
+    num_pre: int,
+    num_post: int,
+    restriction: Restriction = "relative_magnitude",
+    m_values: Sequence[float] = (0.5, 1.0, 1.5, 2.0),
+    l_vec: Sequence[float] | None = None,
+    method: HonestMethod = "c-lf",
+    alpha: float = 0.05,
+    grid_points: int = 1000,
+    grid_lb: float | None = None,
+    grid_ub: float | None = None,
+    post_period_moments_only: bool = True,
+    seed: int = 0,
+) -> HonestResults:
+    r"""Robust confidence sets for :math:`\theta = l'\tau_{post}` (see the module docstring).
+
+    Parameters
+    ----------
+    betahat : array, shape (num_pre + num_post,)
+        Event-study coefficients, pre-periods first (earliest first), the reference
+        period (normalised to zero) excluded.
+    sigma : array
+        Their covariance.
+    restriction : {"relative_magnitude", "smoothness"}
+        :math:`\Delta^{RM}(\bar M)` or :math:`\Delta^{SD}(M)`.
+    m_values : sequence of float
+        :math:`\bar M` or :math:`M` values.
+    l_vec : sequence of float, optional
+        Weights on the post-period effects (default: the first post period).
+    method : {"c-lf", "conditional"}
+        Least-favourable hybrid (HonestDiD's default for relative magnitudes) or the
+        purely conditional test.
+    grid_points, grid_lb, grid_ub
+        The grid of :math:`\theta` tested. Defaults as HonestDiD: relative magnitudes
+        :math:`\pm 20\,sd(\hat\theta)` around zero; smoothness the identified set at
+        :math:`\beta = 0` widened by :math:`20\,sd(\hat\theta)`.
+    post_period_moments_only : bool
+        Use only the moments involving post periods when there are nuisance parameters
+        (HonestDiD's default).
+
+    Returns
+    -------
+    HonestResults
+    """
+    check_option("restriction", restriction, Restriction)
+    check_option("method", method, HonestMethod)
+    b = np.asarray(betahat, dtype=float)
+    sig = np.asarray(sigma, dtype=float)
+    if b.shape != (num_pre + num_post,) or sig.shape != (len(b), len(b)):
+        raise ValueError(
+            f"betahat must have num_pre + num_post = {num_pre + num_post} values and sigma "
+            f"be square of that size; got {b.shape} and {sig.shape}"
+        )
+    if num_pre < 1 or num_post < 1:
+        raise ValueError("need at least one pre-period and one post-period coefficient")
+    if restriction == "relative_magnitude" and num_pre < 1:
+        raise ValueError("relative magnitudes need a pre-period coefficient")
+    if not np.allclose(sig, sig.T) or np.linalg.eigvalsh(sig).min() < -1e-12:
+        raise ValueError("sigma must be a symmetric positive semi-definite matrix")
+    lv = np.eye(num_post)[0] if l_vec is None else np.asarray(l_vec, dtype=float)
+    if lv.shape != (num_post,) or not np.any(lv):
+        raise ValueError(f"l_vec must have {num_post} values, not all zero")
+    sd_theta = float(np.sqrt(lv @ sig[num_pre:, num_pre:] @ lv))
+    kappa = alpha / 10
+    hybrid = method == "c-lf"
+    rows_out = []
+    theta_hat = float(lv @ b[num_pre:])
+    crit = stats.norm.ppf(1 - alpha / 2)
+    rows_out.append(
+        ("original", np.nan, theta_hat - crit * sd_theta, theta_hat + crit * sd_theta, "normal")
+    )
+    for m in m_values:
+        if restriction == "smoothness":
+            a, d = smoothness_constraints(num_pre, num_post, m)
+            sets = [(a, d)]
+            if grid_lb is None or grid_ub is None:
+                lo_id, hi_id = _identified_bounds(a, d, num_pre, num_post, lv, np.zeros(len(b)))
+        else:
+            sets = [
+                relative_magnitude_constraints(num_pre, num_post, m, s, pos)
+                for s in range(-(num_pre - 1), 1)
+                for pos in (True, False)
+            ]
+            lo_id, hi_id = 0.0, 0.0
+        glo = grid_lb if grid_lb is not None else lo_id - 20 * sd_theta
+        ghi = grid_ub if grid_ub is not None else hi_id + 20 * sd_theta
+        grid = np.linspace(glo, ghi, grid_points)
+        accept = np.zeros(grid_points, dtype=bool)
+        for a, d in sets:
+            if num_post > 1:
+                rows = _post_rows(a, num_pre) if post_period_moments_only else np.arange(len(a))
+            elif restriction == "relative_magnitude" and post_period_moments_only:
+                keep = np.flatnonzero(a[:, -1] != 0)
+                a, d = a[keep], d[keep]
+                rows = np.arange(len(a))
+            else:
+                rows = np.arange(len(a))
+            accept |= _accept_grid(
+                b, sig, a, d, num_pre, lv, grid, rows, alpha, hybrid, kappa, seed
+            )
+        if accept.any():
+            lb, ub = float(grid[accept].min()), float(grid[accept].max())
+        else:
+            lb = ub = float("nan")
+        rows_out.append((restriction, float(m), lb, ub, method))
+    table = pd.DataFrame(rows_out, columns=["restriction", "m", "lb", "ub", "method"])
+    table["alpha"] = alpha
+    return HonestResults(
+        table=table,
+        settings={"num_pre": num_pre, "num_post": num_post, "l_vec": lv.tolist(),
+                  "grid_points": grid_points, "seed": seed, "kappa": kappa},
+    )  # fmt: skip
+
+
+def event_study_inputs(
+    results: Any, *, reference: int = -1, max_pre: int | None = None, max_post: int | None = None
+) -> tuple[Floats, Floats, int, int]:
+    """Pull ``betahat, sigma, num_pre, num_post`` from an event study's ``event ±k`` terms.
+
+    Works with :func:`~soteria_eval.did.event_study` and a Callaway–Sant'Anna dynamic
+    aggregation (use ``base_period="universal"``: HonestDiD needs one common reference
+    period). The reference period's term, if present, is dropped.
+    """
+    terms = [str(t) for t in results.params.index if str(t).startswith("event ")]
+    if not terms:
+        raise ValueError("these results have no 'event ±k' terms")
+    e = np.array([int(t.split(" ")[1]) for t in terms])
+    keep = e != reference
+    if max_pre is not None:
+        keep &= e >= reference - max_pre
+    if max_post is not None:
+        keep &= e <= max_post
+    order = np.argsort(e[keep])
+    chosen = [t for t, k in zip(terms, keep, strict=True) if k]
+    chosen = [chosen[i] for i in order]
+    ev = np.sort(e[keep])
+    num_pre = int((ev < reference).sum())
+    num_post = int((ev > reference).sum())
+    b = results.params.loc[chosen].to_numpy(dtype=float)
+    v = results.cov.loc[chosen, chosen].to_numpy(dtype=float)
+    return b, v, num_pre, num_post
+
+
+__all__ = [
+    "HonestResults",
+    "arp_test",
+    "event_study_inputs",
+    "honest_sensitivity",
+    "least_favorable_cv",
+    "relative_magnitude_constraints",
+    "smoothness_constraints",
+]
