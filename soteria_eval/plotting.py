@@ -319,3 +319,42 @@ def honest_plot(results: Any, *, title: str = "") -> Any:
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def synthetic_control_plot(results: Any, *, title: str = "") -> Any:
+    """Plot the treated unit against its synthetic control, and its gap among the placebos.
+
+    Left: the two paths with the start marked. Right: every placebo's gap in grey, the
+    treated unit's gap in colour (placebo-in-space inference at a glance).
+    """
+    import matplotlib.pyplot as plt
+
+    p = results.path
+    x = np.arange(len(p))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.0), constrained_layout=True)
+    ax1.plot(x, p["treated"], color=PALETTE[0], linewidth=2, label=str(results.unit))
+    ax1.plot(
+        x,
+        p["synthetic"],
+        color=PALETTE[5],
+        linestyle="--",
+        linewidth=1.5,
+        label="synthetic control",
+    )
+    start = int(np.argmax(p["post"].to_numpy()))
+    for ax in (ax1, ax2):
+        ax.axvline(start - 0.5, color="#000000", linestyle="--", linewidth=1)
+        step = max(1, len(p) // 8)
+        ax.set_xticks(
+            x[::step], [str(v) for v in p["period"].iloc[::step]], rotation=45, ha="right"
+        )
+        ax.grid(alpha=0.3)
+    ax1.legend(frameon=False)
+    ax1.set_title("Treated and synthetic")
+    for col in [c for c in p.columns if str(c).startswith("placebo:")]:
+        ax2.plot(x, p[col], color="#BBBBBB", linewidth=0.8)
+    ax2.plot(x, p["gap"], color=PALETTE[0], linewidth=2)
+    ax2.axhline(0, color="#555555", linewidth=1)
+    ax2.set_title("Gap, with placebo gaps in grey")
+    fig.suptitle(title)
+    return fig

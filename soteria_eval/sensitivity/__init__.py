@@ -5,5 +5,19 @@ from soteria_eval.sensitivity.honest import (
     event_study_inputs,
     honest_sensitivity,
 )
+from soteria_eval.sensitivity.synthetic import (
+    SyntheticControlResults,
+    SyntheticDiDResults,
+    synthetic_control,
+    synthetic_did,
+)
 
-__all__ = ["HonestResults", "event_study_inputs", "honest_sensitivity"]
+__all__ = [
+    "HonestResults",
+    "SyntheticControlResults",
+    "SyntheticDiDResults",
+    "event_study_inputs",
+    "honest_sensitivity",
+    "synthetic_control",
+    "synthetic_did",
+]
