@@ -5,6 +5,11 @@ from soteria_eval.sensitivity.honest import (
     event_study_inputs,
     honest_sensitivity,
 )
+from soteria_eval.sensitivity.leave_out import (
+    comparison_sensitivity,
+    leave_one_out,
+    placebo_dates,
+)
 from soteria_eval.sensitivity.synthetic import (
     SyntheticControlResults,
     SyntheticDiDResults,
@@ -16,8 +21,11 @@ __all__ = [
     "HonestResults",
     "SyntheticControlResults",
     "SyntheticDiDResults",
+    "comparison_sensitivity",
     "event_study_inputs",
     "honest_sensitivity",
+    "leave_one_out",
+    "placebo_dates",
     "synthetic_control",
     "synthetic_did",
 ]
