@@ -358,3 +358,29 @@ def synthetic_control_plot(results: Any, *, title: str = "") -> Any:
     ax2.set_title("Gap, with placebo gaps in grey")
     fig.suptitle(title)
     return fig
+
+
+def power_plot(results: Any, *, title: str = "") -> Any:
+    """Plot simulated power against effect size, with ±2 Monte Carlo SE and the 80% line."""
+    t = results.tidy().sort_values("effect")
+    fig, ax = _figure(7.0, 4.0)
+    ax.fill_between(
+        t["effect"],
+        np.clip(t["power"] - 2 * t["mc_se"], 0, 1),
+        np.clip(t["power"] + 2 * t["mc_se"], 0, 1),
+        color=PALETTE[0],
+        alpha=0.2,
+    )
+    ax.plot(t["effect"], t["power"], "o-", color=PALETTE[0], label=str(t["method"].iloc[0]))
+    ax.axhline(0.8, color="#555555", linestyle="--", linewidth=1, label="80% power")
+    ax.axhline(float(t["alpha"].iloc[0]), color="#999999", linestyle=":", linewidth=1, label="size")
+    mde = results.mde()
+    if np.isfinite(mde):
+        ax.axvline(mde, color=PALETTE[5], linewidth=1, label=f"MDE = {mde:.3g}")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("True effect")
+    ax.set_ylabel("Probability of a significant result")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return fig
