@@ -27,6 +27,7 @@ OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_cs  # noqa: E402
 import bench_its  # noqa: E402
+import bench_power  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_wild  # noqa: E402
@@ -139,6 +140,7 @@ def main() -> None:
     wild = bench_wild.main()
     cs = bench_cs.main()
     its = bench_its.main()
+    power = bench_power.main()
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     (OUT / "results.json").write_text(
@@ -150,6 +152,7 @@ def main() -> None:
                 "wild_bootstrap": wild,
                 "callaway_santanna": cs,
                 "interrupted_time_series": its,
+                "power": power,
             },
             indent=2,
         )
