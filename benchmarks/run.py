@@ -27,8 +27,8 @@ OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_cs  # noqa: E402
 import bench_its  # noqa: E402
-import bench_power  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_power  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_wild  # noqa: E402
 
