@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 from scipy import signal, stats
 
 from soteria_eval._options import check_option
+from soteria_eval.inference._panel_stats import demean2, ri_path_pvalues, twfe_cr1, wild_pvalues
 
 Floats = NDArray[np.float64]
 PowerMethod = Literal["cr1", "wcr", "ri", "cs", "its"]
@@ -162,63 +163,16 @@ def simulate_outcomes(
     return out
 
 
-def _demean2(y: Floats) -> Floats:
-    out: Floats = (
-        y
-        - y.mean(axis=-1, keepdims=True)
-        - y.mean(axis=-2, keepdims=True)
-        + y.mean(axis=(-1, -2), keepdims=True)
-    )
-    return out
-
-
-def _twfe_parts(design: PowerDesign) -> tuple[Floats, float, float]:
-    d = _demean2(design.treatment)
-    n, t = d.shape
-    ssc = n / (n - 1) * (n * t - 1) / (n * t - 1 - (n + t - 1))
-    return d, float((d**2).sum()), ssc
-
-
-def _cr1_stats(y: Floats, design: PowerDesign) -> tuple[Floats, Floats]:
-    """TWFE estimate and CR1 standard error of every replication."""
-    d, den, ssc = _twfe_parts(design)
-    yt = _demean2(y)
-    beta = np.einsum("it,sit->s", d, yt) / den
-    e = yt - beta[:, None, None] * d[None]
-    g = np.einsum("it,sit->si", d, e)
-    return beta, np.sqrt(ssc * (g**2).sum(axis=1)) / den
+def _units(design: PowerDesign) -> tuple[NDArray[np.int64], int]:
+    n = len(design.units)
+    return np.arange(n, dtype=np.int64), n
 
 
 def _reject_cr1(y: Floats, design: PowerDesign, alpha: float) -> NDArray[np.bool_]:
-    beta, se = _cr1_stats(y, design)
-    crit = stats.t.ppf(1 - alpha / 2, len(design.units) - 1)
+    cl, g = _units(design)
+    beta, se, _ = twfe_cr1(y, demean2(design.treatment), cl, g)
+    crit = stats.t.ppf(1 - alpha / 2, g - 1)
     out: NDArray[np.bool_] = np.abs(beta / se) > crit
-    return out
-
-
-def _wcr_pvalues(y: Floats, design: PowerDesign, v: Floats) -> Floats:
-    r"""WCR p-values of balanced TWFE without covariates, every replication and draw at once.
-
-    Under :math:`\beta = 0` the restricted residuals are the two-way demeaned outcomes
-    :math:`r`; a draw's estimate is :math:`v'q/\sum\tilde D^2` with
-    :math:`q_i = \sum_t \tilde D_{it} r_{it}`, and its cluster scores are
-    :math:`v \circ q - Mv/N - \beta^* R` with :math:`M_{ij} = \sum_t \tilde D_{it} r_{jt}`
-    and :math:`R_i = \sum_t \tilde D_{it}^2`: G-vectors and a G×G matrix per replication.
-    """
-    d, den, ssc = _twfe_parts(design)
-    n = d.shape[0]
-    r = _demean2(y)
-    q = np.einsum("it,sit->si", d, r)
-    m = np.einsum("it,sjt->sij", d, r)
-    big_r = (d**2).sum(axis=1)
-    beta0, se0 = _cr1_stats(y, design)
-    b_star = q @ v.T / den  # S × B
-    g = v[None, :, :] * q[:, None, :] - np.einsum("bj,sij->sbi", v, m) / n
-    g -= b_star[:, :, None] * big_r[None, None, :]
-    se = np.sqrt(ssc * (g**2).sum(axis=2)) / den
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t_star = np.abs(b_star / se)
-    out: Floats = np.mean(t_star >= np.abs(beta0 / se0)[:, None] * (1 - 1e-12), axis=1)
     return out
 
 
@@ -227,30 +181,10 @@ def _reject_wcr(
 ) -> NDArray[np.bool_]:
     from soteria_eval.inference.wild import draw_weights
 
-    v, _ = draw_weights("webb", n_boot, len(design.units), rng)
-    out: NDArray[np.bool_] = _wcr_pvalues(y, design, v) <= alpha
-    return out
-
-
-def _ri_pvalues(y: Floats, design: PowerDesign, assign: NDArray[np.int64]) -> Floats:
-    """Studentized RI p-values; ``assign`` rows deal the treatment paths to units (row 0 observed)."""
-    treat = design.treatment
-    paths, path_of = np.unique(treat, axis=0, return_inverse=True)
-    n, t = treat.shape
-    counts = np.bincount(path_of.ravel(), minlength=len(paths))
-    col_mean = (counts[:, None] * paths).sum(axis=0) / n
-    dt = paths - paths.mean(axis=1, keepdims=True) - col_mean[None, :] + col_mean.mean()
-    r = (dt**2).sum(axis=1)
-    den = float(counts @ r)
-    ssc = n / (n - 1) * (n * t - 1) / (n * t - 1 - (n + t - 1))
-    yt = _demean2(y)
-    q = np.einsum("pt,sit->spi", dt, yt)  # sims × paths × units
-    qa = q[:, assign, np.arange(n)[None, :]]  # sims × assignments × units
-    beta = qa.sum(axis=2) / den
-    sc = qa - beta[:, :, None] * r[assign][None, :, :]
-    se = np.sqrt(ssc * (sc**2).sum(axis=2)) / den
-    tstat = np.abs(beta / se)
-    out: Floats = np.mean(tstat >= tstat[:, :1] * (1 - 1e-12), axis=1)
+    cl, g = _units(design)
+    v, _ = draw_weights("webb", n_boot, g, rng)
+    p = wild_pvalues(y, demean2(design.treatment), cl, g, v, impose_null=True)
+    out: NDArray[np.bool_] = p <= alpha
     return out
 
 
@@ -265,7 +199,7 @@ def _reject_ri(
     """Studentized RI with the same Monte Carlo re-assignments for every replication."""
     path_of = _path_codes(design)
     assign = np.vstack([path_of[None, :], rng.permuted(np.tile(path_of, (n_perm, 1)), axis=1)])
-    out: NDArray[np.bool_] = _ri_pvalues(y, design, assign) <= alpha
+    out: NDArray[np.bool_] = ri_path_pvalues(y, design.treatment, assign) <= alpha
     return out
 
 

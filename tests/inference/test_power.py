@@ -10,13 +10,17 @@ import pandas as pd
 import pytest
 
 from soteria_eval.did import twfe
+from soteria_eval.inference._panel_stats import (
+    demean2,
+    ri_block_pvalues,
+    ri_path_pvalues,
+    twfe_cr1,
+    wild_pvalues,
+)
 from soteria_eval.inference.power import (
     PowerDesign,
     PowerResults,
-    _cr1_stats,
     _path_codes,
-    _ri_pvalues,
-    _wcr_pvalues,
     power_curve,
     simulate_outcomes,
 )
@@ -48,9 +52,11 @@ def long(y: np.ndarray, des: PowerDesign) -> pd.DataFrame:
 def test_vectorised_statistics_equal_the_estimators() -> None:
     des = design()
     y = simulate_outcomes(des, 0.4, 3, np.random.default_rng(1))
-    beta, se = _cr1_stats(y, des)
+    d, units = demean2(des.treatment), np.arange(12)
+    beta, se, _ = twfe_cr1(y, d, units, 12)
     v, _ = draw_weights("webb", 999, 12, np.random.default_rng(5))
-    p_wcr = _wcr_pvalues(y, des, v)
+    p_wcr = wild_pvalues(y, d, units, 12, v, impose_null=True)
+    p_wcu = wild_pvalues(y, d, units, 12, v, impose_null=False)
     # All C(12, 3) = 220 assignments: the exact randomization distribution.
     codes = _path_codes(des)
     treated_code = codes[0]
@@ -58,7 +64,11 @@ def test_vectorised_statistics_equal_the_estimators() -> None:
     for row, combo in enumerate(itertools.combinations(range(12), 3)):
         assign[row, list(combo)] = treated_code
     assign = np.vstack([codes[None, :], assign])
-    p_ri = _ri_pvalues(y, des, assign)
+    p_ri = ri_path_pvalues(y, des.treatment, assign)
+    # The block formula with clusters = units gives the same p-values.
+    treated = assign == treated_code
+    p_block = ri_block_pvalues(y, (np.arange(10) >= 6).astype(float), units, treated)
+    np.testing.assert_allclose(p_block, p_ri)
     for s in range(3):
         d = long(y[s], des)
         with warnings.catch_warnings():
@@ -67,9 +77,13 @@ def test_vectorised_statistics_equal_the_estimators() -> None:
             wild = wild_cluster_bootstrap(
                 fit, "D", n_boot=999, weights="webb", seed=5, conf_int=False
             )
+            wcu = wild_cluster_bootstrap(
+                fit, "D", n_boot=999, weights="webb", seed=5, conf_int=False, impose_null=False
+            )
         assert beta[s] == pytest.approx(fit.params["D"], rel=1e-10)
         assert se[s] == pytest.approx(fit.std_errors["D"], rel=1e-10)
         assert p_wcr[s] == pytest.approx(wild.info["wild"]["D"]["p_value"], abs=1e-12)
+        assert p_wcu[s] == pytest.approx(wcu.info["wild"]["D"]["p_value"], abs=1e-12)
         ri = randomization_test(d, outcome="y", treatment="D", unit="u", time="t")
         assert ri.exact and ri.n_assignments == 220
         # Row 0 repeats the observed assignment, which the exact set already holds once.
