@@ -25,7 +25,7 @@ pre-periods predictive of the post-period controls; the estimate is the weighted
 
 Its standard error is the placebo variance (their Algorithm 4): the treated units are
 replaced by randomly drawn controls, which is valid with few treated units. The weights
-solve the quadratic programmes exactly (SLSQP to 1e-12) rather than by the Frank–Wolfe
+solve the quadratic programmes exactly (active set, KKT conditions checked) rather than by the Frank–Wolfe
 iterations with early stopping of the R package ``synthdid``, so estimates can differ from
 it in the fourth or fifth digit.
 
@@ -57,7 +57,9 @@ def simplex_least_squares(
     r"""Solve :math:`\min_{w \ge 0, \mathbf 1'w = 1} \lVert a w + c - b\rVert^2 + \text{ridge}\,\lVert w\rVert^2`.
 
     ``c`` is a free intercept when ``intercept`` (profiled out by centring the rows), else
-    zero. Solved by SLSQP with analytic gradients to a tolerance of 1e-12.
+    zero. Solved exactly: non-negative least squares (the constraint as a heavily weighted
+    row) finds the support, then an active-set refinement solves the KKT equations;
+    SLSQP is the fallback.
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -69,6 +71,20 @@ def simplex_least_squares(
         return np.ones(1)
     gram = a.T @ a + ridge * np.eye(k)
     lin = a.T @ b
+    # Non-negative least squares with the sum-to-one constraint as a heavily weighted row
+    # (and the ridge as extra rows) finds the support fast; the KKT polish below makes the
+    # solution exact. SLSQP is the fallback if the polish does not certify optimality.
+    big = 1e4 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))
+    rows = [a, np.full((1, k), big)]
+    rhs = [b, np.array([big])]
+    if ridge > 0:
+        rows.append(np.sqrt(ridge) * np.eye(k))
+        rhs.append(np.zeros(k))
+    w0, _ = optimize.nnls(np.vstack(rows), np.concatenate(rhs), maxiter=50 * k)
+    w = w0 / w0.sum() if w0.sum() > 0 else np.full(k, 1.0 / k)
+    polished = _polish(gram, lin, w)
+    if polished is not None:
+        return polished
 
     def fun(w: Floats) -> tuple[float, Floats]:
         return float(w @ gram @ w - 2 * lin @ w), 2 * (gram @ w - lin)
@@ -84,24 +100,43 @@ def simplex_least_squares(
     )
     w = np.clip(np.asarray(res.x, dtype=float), 0.0, None)
     w = w / w.sum()
-    # Polish: solve the KKT equations on the support exactly; keep it if it is optimal.
-    support = np.flatnonzero(w > 1e-9)
-    m = len(support)
-    kkt = np.zeros((m + 1, m + 1))
-    kkt[:m, :m] = gram[np.ix_(support, support)]
-    kkt[:m, m] = kkt[m, :m] = 1.0
-    try:
-        sol = np.linalg.solve(kkt, np.r_[lin[support], 1.0])
-    except np.linalg.LinAlgError:
-        sol = None
-    if sol is not None and (sol[:m] >= 0).all():
-        polished = np.zeros(k)
-        polished[support] = sol[:m]
-        grad = gram @ polished - lin
-        if (grad >= grad[support].mean() - 1e-9 * max(1.0, np.abs(grad).max())).all():
-            w = polished
-    out: Floats = w
-    return out
+    polished = _polish(gram, lin, w)
+    return w if polished is None else polished
+
+
+def _polish(gram: Floats, lin: Floats, w: Floats) -> Floats | None:
+    """Active-set refinement from ``w``'s support: solve the KKT equations exactly.
+
+    Drops weights that come out negative and adds the index with the most negative
+    reduced gradient until the KKT conditions hold; ``None`` if that does not happen.
+    """
+    k = len(w)
+    support = set(np.flatnonzero(w > 1e-9).tolist()) or {int(np.argmax(w))}
+    for _ in range(4 * k):
+        idx = np.array(sorted(support))
+        m = len(idx)
+        kkt = np.zeros((m + 1, m + 1))
+        kkt[:m, :m] = gram[np.ix_(idx, idx)]
+        kkt[:m, m] = kkt[m, :m] = 1.0
+        try:
+            sol = np.linalg.solve(kkt, np.r_[lin[idx], 1.0])
+        except np.linalg.LinAlgError:
+            return None
+        if (sol[:m] < 0).any():
+            support.discard(int(idx[int(np.argmin(sol[:m]))]))
+            if not support:
+                return None
+            continue
+        full = np.zeros(k)
+        full[idx] = sol[:m]
+        grad = gram @ full - lin
+        reduced = grad - grad[idx].mean()
+        tol = 1e-9 * max(1.0, float(np.abs(grad).max()))
+        worst = int(np.argmin(reduced))
+        if reduced[worst] >= -tol:
+            return full
+        support.add(worst)
+    return None
 
 
 def _wide(data: pd.DataFrame, outcome: str, unit: str, time: str) -> pd.DataFrame:
