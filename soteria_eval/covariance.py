@@ -149,8 +149,21 @@ def _inv_sqrt_psd(blocks: FloatArray) -> FloatArray:
     return np.asarray((vecs * inv[..., None, :]) @ np.swapaxes(vecs, -1, -2))
 
 
-def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
-    cl = _require_clusters(clusters, "CR2")
+def cr2_adjusted_design(fit: LinearFit, clusters: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Bell–McCaffrey adjusted regressors and Satterthwaite degrees of freedom.
+
+    Returns ``(A X̃, df)``: rows ``A_g X̃_g`` stacked in the data's row order, with
+    :math:`A_g = (I - H_{gg})^{-1/2}` from the hat matrix of the full model (fixed effects
+    included), and one Satterthwaite df per coefficient. Both depend on the design only,
+    so the CR2 score of any residual vector ``e`` is ``(A X̃)' e`` summed by cluster (as
+    simulation studies use).
+    """
+    adj_x, _, df = _cr2_parts(fit, clusters)
+    return adj_x, df
+
+
+def _cr2_parts(fit: LinearFit, cl: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return ``A X̃``, ``A e`` and the Satterthwaite df (see :func:`_cr2`)."""
     if fit.sqrt_w is not None:
         raise NotImplementedError(
             "CR2 with weights is not implemented; use CR1 or a wild cluster bootstrap"
@@ -158,7 +171,6 @@ def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance
     n, k = fit.x.shape
     order = np.argsort(cl, kind="stable")
     sizes = np.bincount(cl)
-    g = int((sizes > 0).sum())
     starts = np.concatenate([[0], np.cumsum(sizes)])
     m_xx = fit.bread
     # Hat matrix of the full model: H = P_D + X̃ (X̃'X̃)^-1 X̃'. Its diagonal blocks need
@@ -180,9 +192,6 @@ def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance
         a = _inv_sqrt_psd(np.eye(size)[None] - h_blocks)
         adj_x[flat] = (a @ xg).reshape(-1, k)
         adj_e[flat] = (a @ fit.resid[rows][..., None]).reshape(-1)
-    scores = np.zeros((int(cl.max()) + 1, k))
-    np.add.at(scores, cl, fit.x * adj_e[:, None])
-    cov = m_xx @ (scores.T @ scores) @ m_xx
     # Satterthwaite dof per coefficient: p_g = (I - H) z_g with z_g = A_g X̃_g M e_j on the
     # rows of cluster g; nu = (sum_g p_g'p_g)^2 / sum_{g,h} (p_g'p_h)^2.
     df = np.empty(k)
@@ -194,6 +203,18 @@ def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance
         p -= fit.x @ (m_xx @ (fit.x.T @ p))
         gram = p.T @ p
         df[j] = np.trace(gram) ** 2 / np.sum(gram**2)
+    return adj_x, adj_e, df
+
+
+def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
+    cl = _require_clusters(clusters, "CR2")
+    adj_x, adj_e, df = _cr2_parts(fit, cl)
+    del adj_x
+    k = fit.x.shape[1]
+    g = int((np.bincount(cl) > 0).sum())
+    scores = np.zeros((int(cl.max()) + 1, k))
+    np.add.at(scores, cl, fit.x * adj_e[:, None])
+    cov = fit.bread @ (scores.T @ scores) @ fit.bread
     return Covariance(cov, df, "CR2", "cluster-robust (CR2, Bell–McCaffrey), Satterthwaite df", g)
 
 

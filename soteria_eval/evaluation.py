@@ -23,6 +23,7 @@ import pandas as pd
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
 from soteria_eval.disclosure import suppress_long
+from soteria_eval.inference.coverage import method_validity
 from soteria_eval.inference.randomization import randomization_test
 from soteria_eval.inference.wild import wild_cluster_bootstrap
 from soteria_eval.linear_model import FewClustersWarning
@@ -130,6 +131,12 @@ def _estimate(
     out = [o for o in out if _kind(o) in allowed]
     if full and "randomization" in ctx.spec.inference:
         out.append(_randomization_row(d, rows_for(res), ctx))
+    out = [
+        refuse_invalid(
+            o, n_clusters=int(res.info["n_clusters"]), treated_clusters=int(res.info["n_treated"])
+        )
+        for o in out
+    ]
     if "twfe" not in ctx.spec.designs:
         out = [o for o in out if not (o["design"] == "twfe").all()]
     if measure.type == "count" and "ppml" in ctx.spec.designs:
@@ -151,6 +158,27 @@ def _estimate(
         )  # fmt: skip
         rows["term"] = rows["term"].map(terms)
         out.append(rows)
+    return out
+
+
+def refuse_invalid(rows: pd.DataFrame, *, n_clusters: int, treated_clusters: int) -> pd.DataFrame:
+    """Blank the programme row's inference when the coverage study shows it is not valid.
+
+    The rule is :func:`~soteria_eval.inference.coverage.method_validity` (e.g. no
+    cluster-robust or wild bootstrap inference with a single treated cluster); the row
+    keeps its estimate, gets ``status = "refused"`` and the reason in ``note``.
+    """
+    kind = (
+        "RI" if rows["inference"].astype(str).str.startswith("randomization").any() else _kind(rows)
+    )
+    ok, why = method_validity(kind, n_clusters=n_clusters, treated_clusters=treated_clusters)
+    if ok:
+        return rows
+    out = rows.copy()
+    prog = out["term"] == "programme"
+    out.loc[prog, ["std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted"]] = np.nan
+    out.loc[prog, "status"] = "refused"
+    out.loc[prog, "note"] = f"inference refused: {why}"
     return out
 
 

@@ -47,3 +47,16 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from soteria_eval.simulate import SimulationConfig, write_simulation
 
     return write_simulation(tmp_path_factory.mktemp("data") / "sim", SimulationConfig(scale=0.05))
+
+
+@pytest.fixture(scope="session")
+def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The evaluation plan with the coverage study cut to 60 replications (fast tests)."""
+    import shutil
+
+    d = tmp_path_factory.mktemp("plan") / "analyses"
+    shutil.copytree(REPO / "analyses", d, ignore=shutil.ignore_patterns("__pycache__"))
+    text = (d / "plan.yaml").read_text()
+    assert "reps: 1000" in text
+    (d / "plan.yaml").write_text(text.replace("reps: 1000", "reps: 60"))
+    return d / "plan.yaml"

@@ -25,12 +25,10 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> Path:
+def html(tmp_path_factory: pytest.TempPathFactory, small_data: Path, quick_plan: Path) -> Path:
     tmp = tmp_path_factory.mktemp("book")
     results = tmp / "results"
-    run_evaluation(
-        REPO / "analyses" / "plan.yaml", out=results, progress=False, data_dir=small_data
-    )
+    run_evaluation(quick_plan, out=results, progress=False, data_dir=small_data)
     import shutil
 
     book = tmp / "book"

@@ -37,13 +37,13 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> Iterator[str]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, small_data: Path, quick_plan: Path
+) -> Iterator[str]:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (make validate installs it)")
     tmp = tmp_path_factory.mktemp("render")
-    run_evaluation(
-        REPO / "analyses" / "plan.yaml", out=tmp / "results", progress=False, data_dir=small_data
-    )
+    run_evaluation(quick_plan, out=tmp / "results", progress=False, data_dir=small_data)
     book = tmp / "book"
     shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", "_generated"))
     html = build_book(book, tmp / "results")

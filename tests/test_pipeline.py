@@ -236,6 +236,7 @@ def test_default_plan_is_valid() -> None:
         "attrition",
         "national_its",
         "published_outcomes",
+        "coverage_study",
     ]
     assert {a.domain for a in plan.analyses} - {None} == {
         "volume",
@@ -245,8 +246,10 @@ def test_default_plan_is_valid() -> None:
     }
 
 
-def test_full_default_plan_is_deterministic_across_jobs(tmp_path: Path, small_data: Path) -> None:
-    plan = ANALYSES / "plan.yaml"
+def test_full_default_plan_is_deterministic_across_jobs(
+    tmp_path: Path, small_data: Path, quick_plan: Path
+) -> None:
+    plan = quick_plan
     a = run_evaluation(plan, out=tmp_path / "a", data_dir=small_data, progress=False)
     b = run_evaluation(plan, out=tmp_path / "b", data_dir=small_data, progress=False, jobs=2)
     assert a.ok and b.ok
