@@ -227,20 +227,26 @@ def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext)
     )
 
 
+def cs_frame(d: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Return the frame with quarters and cohorts numbered 1..T (cohort 0: not treated).
+
+    Forces with a missing quarter are left out (Callaway–Sant'Anna needs a balanced
+    panel); returns the frame (columns ``t`` and ``g`` added) and how many were left out.
+    """
+    periods = sorted(d["period"].unique())
+    pos = {p: i for i, p in enumerate(periods)}
+    e = d.assign(t=d["period"].map(pos) + 1)
+    e["g"] = np.where(e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0)
+    keep = e.groupby("unit")["y"].transform(lambda s: s.notna().all())
+    return e[keep], int(e.loc[~keep, "unit"].nunique())
+
+
 def _staggered(
     d: pd.DataFrame, measure: Measure, scenario: str, ctx: RunContext, event_study: bool
 ) -> tuple[list[pd.DataFrame], FigureSpec | None]:
     """Callaway–Sant'Anna on the measure: overall ATT and, if asked, the event study."""
     periods = sorted(d["period"].unique())
-    pos = {p: i for i, p in enumerate(periods)}
-    e = d.assign(t=d["period"].map(pos))
-    e["g"] = np.where(
-        e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0
-    )  # 1-based; 0 = not treated in window
-    e["t"] = e["t"] + 1
-    keep = e.groupby("unit")["y"].transform(lambda s: s.notna().all())
-    n_units_dropped = int(e.loc[~keep, "unit"].nunique())
-    e = e[keep]
+    e, n_units_dropped = cs_frame(d)
     unit = SCALES[measure.type].unit
     common = dict(
         analysis=ctx.spec.id,

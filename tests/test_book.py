@@ -17,6 +17,7 @@ PAGES = [
     "published",
     "data",
     "methods",
+    "sensitivity",
     "limitations",
     "logs",
     "reproducibility",
@@ -42,7 +43,8 @@ def test_expected_pages_exist(html: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "page", ["published", "volume", "quality", "timeliness", "victim_experience"]
+    "page",
+    ["published", "volume", "quality", "timeliness", "victim_experience", "sensitivity", "methods"],
 )
 def test_results_pages_have_their_figures_with_alt_text(html: Path, page: str) -> None:
     text = (html / f"{page}.html").read_text()
@@ -54,7 +56,9 @@ def test_results_pages_have_their_figures_with_alt_text(html: Path, page: str) -
     assert "<table" in text
 
 
-@pytest.mark.parametrize("page", ["index", "volume", "quality", "timeliness", "victim_experience"])
+@pytest.mark.parametrize(
+    "page", ["index", "volume", "quality", "timeliness", "victim_experience", "sensitivity"]
+)
 def test_synthetic_banner_on_synthetic_pages(html: Path, page: str) -> None:
     text = (html / f"{page}.html").read_text()
     assert "synthetic data" in text and "admonition warning" in text

@@ -233,6 +233,7 @@ def test_default_plan_is_valid() -> None:
         "victim_experience",
         "victim_experience_domestic_abuse",
         "robustness",
+        "sensitivity",
         "attrition",
         "national_its",
         "published_outcomes",

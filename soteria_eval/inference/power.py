@@ -111,6 +111,8 @@ class PowerDesign:
         for c in (outcome, unit, time, start):
             if c not in data:
                 raise ValueError(f"column {c!r} not in data")
+        if data.empty:
+            raise ValueError("the panel has no rows (every unit may have been left out)")
         wide = data.pivot(index=unit, columns=time, values=outcome).sort_index(axis=1)
         if wide.isna().to_numpy().any():
             bad = wide.index[wide.isna().any(axis=1).to_numpy()][0]

@@ -397,7 +397,14 @@ class HonestResults:
         return self.table.copy()
 
     def breakdown(self) -> float:
-        """Smallest ``m`` whose robust set includes zero (``nan`` if none does)."""
+        """Smallest ``m`` whose robust set includes zero.
+
+        ``nan`` if none does, or if the original interval already includes zero (there is
+        then no significant result to break down).
+        """
+        orig = self.table[self.table["restriction"] == "original"]
+        if len(orig) and float(orig["lb"].iloc[0]) <= 0 <= float(orig["ub"].iloc[0]):
+            return float("nan")
         t = self.table[self.table["restriction"] != "original"]
         hit = t[(t["lb"] <= 0) & (t["ub"] >= 0)]
         return float(hit["m"].min()) if len(hit) else float("nan")
