@@ -159,3 +159,28 @@ def test_joint_test_errors(fit8) -> None:  # type: ignore[no-untyped-def]
         wild_wald_test(fit, ["D", "D"])
     with pytest.raises(ValueError, match="one value per term"):
         wild_wald_test(fit, ["D", "x"], null=[0.0])
+
+
+def test_wild_bootstrap_for_event_study_and_2x2() -> None:
+    from soteria_eval.did import did_2x2, event_study
+
+    rng = np.random.default_rng(12)
+    n, t = 14, 10
+    d = pd.DataFrame({"u": np.repeat(np.arange(n), t), "t": np.tile(np.arange(t), n)})
+    d["g"] = np.where(d["u"] < 5, 6, 0)
+    d["post"] = (d["t"] >= 6).astype(int)
+    d["treat"] = (d["u"] < 5).astype(int)
+    d["y"] = (
+        1.5 * ((d["g"] > 0) & (d["t"] >= 6)) + rng.normal(size=n)[d["u"]] + rng.normal(size=len(d))
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        es = event_study(d, outcome="y", unit="u", time="t", cohort="g", leads=3, lags=2)
+        w = wild_cluster_bootstrap(es, "event +0", n_boot=999, seed=1)
+        joint = wild_wald_test(es, ["event -3", "event -2"], n_boot=999, seed=1)
+        dd = did_2x2(d, outcome="y", treated="treat", post="post", cluster="u")
+        w2 = wild_cluster_bootstrap(dd, dd.params.index[-1], n_boot=999, seed=1)
+    row = w.tidy().set_index("term").loc["event +0"]
+    assert "wild cluster bootstrap" in row["inference"] and row["ci_lower"] < 1.5 < row["ci_upper"]
+    assert joint.p_value > 0.05  # no pre-trends were simulated
+    assert "wild cluster bootstrap" in w2.tidy()["inference"].iloc[-1]
