@@ -165,10 +165,11 @@ def cr2_adjusted_design(fit: LinearFit, clusters: IntArray) -> tuple[FloatArray,
 def _cr2_parts(fit: LinearFit, cl: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Return ``A X̃``, ``A e`` and the Satterthwaite df (see :func:`_cr2`)."""
     if fit.sqrt_w is not None:
-        raise NotImplementedError(
-            "CR2 with weights is not implemented; use CR1 or a wild cluster bootstrap"
+        raise ValueError(
+            "cr2_adjusted_design is for unweighted fits; weighted CR2 comes from compute_vcov"
         )
     n, k = fit.x.shape
+
     order = np.argsort(cl, kind="stable")
     sizes = np.bincount(cl)
     starts = np.concatenate([[0], np.cumsum(sizes)])
@@ -206,8 +207,62 @@ def _cr2_parts(fit: LinearFit, cl: IntArray) -> tuple[FloatArray, FloatArray, Fl
     return adj_x, adj_e, df
 
 
+def _cr2_weighted(fit: LinearFit, cl: IntArray) -> tuple[FloatArray, FloatArray]:
+    r"""CR2 for weighted least squares, as R ``clubSandwich`` does for ``lm`` with weights.
+
+    The working model is homoskedastic in the original scale (clubSandwich's default
+    target when weights are given), so with the oblique hat matrix
+    :math:`P = U(U'WU)^{-1}U'W` (fixed effects included) the adjustment of cluster
+    :math:`g` is :math:`A_g = G_g^{-1/2}`, :math:`G_g = [(I-P)(I-P)']_{gg}`; the score is
+    :math:`\check X_g' W_g A_g e_g` (original-scale residuals) and the Satterthwaite df
+    come from :math:`p_g = (I-P)'(A_g W_g \check X_g M c)` as in the unweighted case.
+    Without weights this is the usual :math:`A_g = (I - H_{gg})^{-1/2}`.
+
+    Returns the covariance and the df per coefficient.
+    """
+    assert fit.sqrt_w is not None
+    n, k = fit.x.shape
+    w = fit.sqrt_w**2
+    x_chk = fit.x / fit.sqrt_w[:, None]  # weighted-demeaned X, original scale
+    e = fit.resid / fit.sqrt_w
+    m_xx = fit.bread
+
+    def i_minus_p_t(u: FloatArray) -> FloatArray:
+        # (I - P)'u = W M_D(W^-1 u) - W X̌ M X̌'u
+        out: FloatArray = w[:, None] * (
+            fit.absorber.demean(u / w[:, None]) - x_chk @ (m_xx @ (x_chk.T @ u))
+        )
+        return out
+
+    g_max = int(cl.max()) + 1
+    scores = np.zeros((g_max, k))
+    z_cols = np.zeros((k, n, g_max))
+    for c in np.unique(cl):
+        rows = np.flatnonzero(cl == c)
+        unit = np.zeros((n, rows.size))
+        unit[rows, np.arange(rows.size)] = 1.0
+        cmat = i_minus_p_t(unit)
+        a = _inv_sqrt_psd((cmat.T @ cmat)[None])[0]
+        xw = x_chk[rows] * w[rows][:, None]  # W_g X̌_g
+        scores[c] = xw.T @ (a @ e[rows])
+        z_cols[:, rows, c] = (a @ xw @ m_xx).T  # A_g W_g X̌_g M e_j, for every j
+    cov = m_xx @ (scores.T @ scores) @ m_xx
+    df = np.empty(k)
+    for j in range(k):
+        p = i_minus_p_t(z_cols[j])
+        gram = p.T @ p
+        df[j] = np.trace(gram) ** 2 / np.sum(gram**2)
+    return cov, df
+
+
 def _cr2(fit: LinearFit, clusters: IntArray | None, fe_dof: FeDof) -> Covariance:
     cl = _require_clusters(clusters, "CR2")
+    if fit.sqrt_w is not None:
+        cov_w, df_w = _cr2_weighted(fit, cl)
+        g = int((np.bincount(cl) > 0).sum())
+        return Covariance(
+            cov_w, df_w, "CR2", "cluster-robust (CR2, Bell–McCaffrey), Satterthwaite df", g
+        )
     adj_x, adj_e, df = _cr2_parts(fit, cl)
     del adj_x
     k = fit.x.shape[1]

@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from soteria_eval.covariance import LinearFit
 from soteria_eval.linear_model import LinearResults, codes_of
 
 Weights = Literal["rademacher", "webb", "mammen"]
@@ -57,6 +58,20 @@ def draw_weights(
     return rng.choice(vals, size=(n_boot, n_clusters), p=p), False
 
 
+def _annihilate(fit: LinearFit, v: Floats) -> Floats:
+    """Fixed-effect annihilator in the fit's (√w-transformed) space: √w · M_D^(w)(v / √w).
+
+    Weighted least squares is OLS on √w-scaled data, so the wild bootstrap runs there;
+    without weights this is the plain demeaning.
+    """
+    if fit.sqrt_w is None:
+        out: Floats = fit.absorber.demean(v)
+        return out
+    sw = fit.sqrt_w[:, None] if v.ndim == 2 else fit.sqrt_w
+    out = sw * fit.absorber.demean(v / sw)
+    return out
+
+
 class _Pieces:
     """G-vectors and G×G matrices of the fast algorithm, for residuals ``r0 - b0 * r1``."""
 
@@ -65,8 +80,6 @@ class _Pieces:
     ) -> None:
         fit = res.fit
         assert fit is not None
-        if fit.sqrt_w is not None:
-            raise NotImplementedError("the wild cluster bootstrap does not support weights yet")
         x = fit.x
         n, k = x.shape
         g = int(clusters.max()) + 1
@@ -95,7 +108,7 @@ class _Pieces:
         for r in (r0, r1):
             self.s.append(a_mat.T @ r)
             spread = ind * r[:, None]
-            q = a_mat.T @ fit.absorber.demean(spread)
+            q = a_mat.T @ _annihilate(fit, spread)
             w = ind.T @ (x * r[:, None])  # G × k
             self.h.append(q - c @ m_xx @ w.T)
         k_fe = fit.k_fe
@@ -302,8 +315,6 @@ def wild_wald_test(
     if col is None:
         raise ValueError("the wild cluster bootstrap needs a cluster variable")
     fit = res.fit
-    if fit.sqrt_w is not None:
-        raise NotImplementedError("the wild cluster bootstrap does not support weights yet")
     clusters = codes_of(res.source[col].iloc[res.rows])
     idx = [list(res.params.index).index(t) for t in terms]
     x = fit.x
@@ -322,7 +333,7 @@ def wild_wald_test(
     ind = np.zeros((n, g))
     ind[np.arange(n), clusters] = 1.0
     a = (fit.bread @ x.T)[idx]  # q × n
-    spread = fit.absorber.demean(ind * resid[:, None])  # n × G
+    spread = _annihilate(fit, ind * resid[:, None])  # n × G
     w = ind.T @ (x * resid[:, None])  # G × k
     s = np.empty((q, g))
     h = np.empty((q, g, g))

@@ -47,10 +47,14 @@ def test_estimates_and_se_match_r_sandwich(panel: pd.DataFrame, key: str, kw: di
     np.testing.assert_allclose(res.std_errors.to_numpy(), R[key]["std_error"], rtol=1e-8)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("cluster", ["unit", "area"])
-def test_cr2_and_satterthwaite_df_match_clubsandwich(panel: pd.DataFrame, cluster: str) -> None:
-    ref = R[f"CR2_{cluster}"]
-    res = fit(panel, vcov="CR2", cluster=cluster)
+def test_cr2_and_satterthwaite_df_match_clubsandwich(
+    panel: pd.DataFrame, cluster: str, weighted: bool
+) -> None:
+    ref = R[f"CR2_{cluster}" + ("_weighted" if weighted else "")]
+    res = fit(panel, vcov="CR2", cluster=cluster, **({"weights": "w"} if weighted else {}))
+    np.testing.assert_allclose(res.params.to_numpy(), ref["estimate"], rtol=1e-10)
     np.testing.assert_allclose(res.std_errors.to_numpy(), ref["std_error"], rtol=1e-6)
     np.testing.assert_allclose(res.df.to_numpy(), ref["df"], rtol=1e-6)
     t = res.tidy()
@@ -119,3 +123,10 @@ def test_errors_name_the_problem(panel: pd.DataFrame) -> None:
     one = panel.assign(one=1)
     with pytest.raises(ValueError, match="at least 2 clusters"):
         fit(one, cluster="one")
+
+
+def test_weighted_cr2_with_constant_weights_is_unweighted_cr2(panel: pd.DataFrame) -> None:
+    a = fit(panel, vcov="CR2", cluster="area")
+    b = fit(panel.assign(two=2.0), vcov="CR2", cluster="area", weights="two")
+    np.testing.assert_allclose(b.std_errors, a.std_errors, rtol=1e-10)
+    np.testing.assert_allclose(b.df, a.df, rtol=1e-10)

@@ -184,3 +184,35 @@ def test_wild_bootstrap_for_event_study_and_2x2() -> None:
     assert "wild cluster bootstrap" in row["inference"] and row["ci_lower"] < 1.5 < row["ci_upper"]
     assert joint.p_value > 0.05  # no pre-trends were simulated
     assert "wild cluster bootstrap" in w2.tidy()["inference"].iloc[-1]
+
+
+@pytest.mark.parametrize("impose_null", [True, False])
+def test_weighted_wild_equals_unweighted_on_scaled_data_with_dummies(impose_null: bool) -> None:
+    """WLS is OLS on √w-scaled data: absorbed weighted fit = explicit scaled dummies."""
+    from soteria_eval.linear_model import fit_absorbed
+
+    d = pd.read_csv(REF / "twfe_panel.csv")
+    d = d[d["unit"] <= 10].reset_index(drop=True)
+    sw = np.sqrt(d["w"].to_numpy())
+    regs = {"D": d["D"], "x": d["x"]}
+    for u in sorted(d["unit"].unique()):
+        regs[f"u{u}"] = (d["unit"] == u).astype(float)
+    for t in sorted(d["time"].unique())[1:]:
+        regs[f"t{t}"] = (d["time"] == t).astype(float)
+    scaled = pd.DataFrame({k: v.to_numpy() * sw for k, v in regs.items()}).assign(
+        y=d["y"].to_numpy() * sw, unit=d["unit"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        weighted = twfe(
+            d, outcome="y", treatment="D", unit="unit", time="time", covariates=["x"], weights="w"
+        )
+        plain = fit_absorbed(scaled, outcome="y", regressors={k: k for k in regs}, cluster="unit")
+    kw = dict(n_boot=999, seed=7, impose_null=impose_null, conf_int=False)
+    a = wild_cluster_bootstrap(weighted, "D", **kw).info["wild"]["D"]  # type: ignore[arg-type]
+    b = wild_cluster_bootstrap(plain, "D", **kw).info["wild"]["D"]  # type: ignore[arg-type]
+    assert a["t_stat"] == pytest.approx(b["t_stat"], rel=1e-8)
+    assert a["p_value"] == b["p_value"]
+    ja = wild_wald_test(weighted, ["D", "x"], n_boot=999, seed=7, impose_null=impose_null)
+    jb = wild_wald_test(plain, ["D", "x"], n_boot=999, seed=7, impose_null=impose_null)
+    assert ja.statistic == pytest.approx(jb.statistic, rel=1e-8) and ja.p_value == jb.p_value
