@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from soteria_eval._options import check_option
-from soteria_eval.did._drdid import ESTIMATORS
+from soteria_eval.did._drdid import ESTIMATORS, ESTIMATORS_RC
 from soteria_eval.results import Results
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
@@ -370,13 +370,16 @@ def callaway_santanna(
     anticipation: int = 0,
     cluster: str | None = None,
     alpha: float = 0.05,
+    allow_unbalanced_panel: bool = False,
 ) -> CallawaySantAnnaResults:
     """Estimate group-time average treatment effects (see the module docstring).
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Balanced long panel: one row per unit and period.
+        Long panel: one row per unit and period. Units missing a period (no row, or a
+        missing outcome or covariate) are dropped with a warning and counted in
+        ``n_dropped`` — R ``did``'s default — unless ``allow_unbalanced_panel``.
     outcome, unit, time : str
         Column names; ``time`` is numeric (consecutive periods need not differ by 1).
     cohort : str
@@ -396,6 +399,11 @@ def callaway_santanna(
         Column constant within unit to cluster standard errors on (default: unit).
     alpha : float
         Level of the pointwise confidence intervals.
+    allow_unbalanced_panel : bool
+        Keep every observed row: each cell is then estimated with the repeated
+        cross-section estimators of Sant'Anna and Zhao (2020) on the rows of its two
+        periods, and the row influence functions are summed by unit (so standard errors
+        stay clustered by unit), as R ``did`` with ``allow_unbalanced_panel = TRUE``.
 
     Returns
     -------
@@ -413,7 +421,15 @@ def callaway_santanna(
     d = data[list(dict.fromkeys(cols))].copy()
     d[cohort] = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
     incomplete = d[[outcome, time, *covariates]].isna().any(axis=1)
-    bad_units = set(d.loc[incomplete, unit])
+    if d.duplicated([unit, time]).any():
+        row = d.loc[d.duplicated([unit, time])].iloc[0]
+        raise ValueError(f"unit {row[unit]!r} has more than one row for period {row[time]!r}")
+    if allow_unbalanced_panel:
+        n_rows_dropped = int(incomplete.sum())
+        d = d[~incomplete]
+        bad_units: set[Any] = set()
+    else:
+        bad_units = set(d.loc[incomplete, unit])
     varies = d.groupby(unit)[cohort].nunique()
     if (varies > 1).any():
         raise ValueError(
@@ -433,13 +449,28 @@ def callaway_santanna(
         )
     drop = bad_units | early
     d = d[~d[unit].isin(drop)]
-    wide = d.pivot(index=unit, columns=time, values=outcome)
-    if wide.isna().any().any():
-        raise ValueError(
-            "the panel is unbalanced (some units miss some periods); balance it first (unbalanced panels are not supported yet)"
-        )
+    wide = d.pivot(index=unit, columns=time, values=outcome).reindex(columns=tlist)
+    if not allow_unbalanced_panel:
+        gaps = wide.index[wide.isna().any(axis=1).to_numpy()]
+        if len(gaps) or bad_units:
+            warnings.warn(
+                f"{len(gaps) + len(bad_units)} unit(s) not observed in every period are dropped "
+                "(balanced panel); use allow_unbalanced_panel=True to keep them",
+                stacklevel=2,
+            )
+        if len(gaps):
+            drop = drop | set(gaps)
+            d = d[~d[unit].isin(gaps)]
+            wide = wide.drop(index=gaps)
+        if wide.empty:
+            raise ValueError("no unit is observed in every period; try allow_unbalanced_panel=True")
     units = wide.index
     y = wide.to_numpy(dtype=float)
+    if allow_unbalanced_panel:
+        row_unit = units.get_indexer(pd.Index(d[unit]))
+        row_t = np.searchsorted(tlist, d[time].to_numpy(dtype=float))
+        row_y = d[outcome].to_numpy(dtype=float)
+        row_x = d[list(covariates)].to_numpy(dtype=float) if covariates else np.zeros((len(d), 0))
     per_unit = d.groupby(unit).first().loc[units]
     gvec = per_unit[cohort].to_numpy(dtype=float)
     cohorts = np.sort(np.unique(gvec[gvec > 0]))
@@ -455,7 +486,7 @@ def callaway_santanna(
                 f"cohort {c:g} has a single unit: its effects rest on one unit", stacklevel=2
             )
     xcov = None
-    if covariates:
+    if covariates and not allow_unbalanced_panel:
         xw = {
             c: d.pivot(index=unit, columns=time, values=c).loc[units].to_numpy(dtype=float)
             for c in covariates
@@ -491,6 +522,31 @@ def callaway_santanna(
             if not ctrl.any():
                 continue
             sub = treat | ctrl
+            if allow_unbalanced_panel:
+                in_cell = sub[row_unit] & ((row_t == ti) | (row_t == base))
+                post_r = (row_t[in_cell] == ti).astype(float)
+                d_r = treat[row_unit[in_cell]].astype(float)
+                rc = ESTIMATORS_RC["reg" if not covariates else method]
+                att, psi_rows = rc(row_y[in_cell], post_r, d_r, row_x[in_cell])
+                psi_rc: Floats = np.bincount(
+                    row_unit[in_cell], weights=psi_rows * (n / in_cell.sum()), minlength=n
+                ).astype(float)
+                infs.append(psi_rc)
+                rows.append(
+                    (
+                        g,
+                        tn,
+                        tn - g,
+                        post,
+                        att,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        int(treat.sum()),
+                        int(ctrl.sum()),
+                    )
+                )
+                continue
             dy = y[sub, ti] - y[sub, base]
             dd = treat[sub].astype(float)
             if xcov is None:
@@ -540,8 +596,9 @@ def callaway_santanna(
             "outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
             "control_group": control_group, "method": method, "covariates": tuple(covariates),
             "base_period": base_period, "anticipation": anticipation, "alpha": alpha, "cluster": cluster,
+            "allow_unbalanced_panel": allow_unbalanced_panel,
         },
-        n_dropped=len(drop),
+        n_dropped=len(drop) if not allow_unbalanced_panel else n_rows_dropped,
     )  # fmt: skip
     se = res._se(influence)
     se[att_gt["std_error"].isna().to_numpy() & (np.abs(influence).sum(axis=0) == 0)] = np.nan

@@ -113,8 +113,9 @@ def test_bad_input_and_edge_cases(mpdta: pd.DataFrame) -> None:
     treated_only = mpdta[mpdta["first.treat"] > 0]
     with pytest.raises(ValueError, match="needs never-treated units"):
         callaway_santanna(treated_only, **kw)
-    with pytest.raises(ValueError, match="unbalanced"):
-        callaway_santanna(mpdta.drop(index=[3]), **kw)
+    with pytest.warns(UserWarning, match="1 unit\\(s\\) not observed in every period"):
+        dropped = callaway_santanna(mpdta.drop(index=[3]), **kw)
+    assert dropped.n_dropped == 1
     with pytest.raises(ValueError, match="control_group must be one of"):
         callaway_santanna(mpdta, control_group="everyone", **kw)  # type: ignore[arg-type]
     early = mpdta.copy()
@@ -176,3 +177,26 @@ def test_balance_e_and_wald(mpdta: pd.DataFrame) -> None:
     assert k == 3 and stat > 0 and 0 <= p <= 1
     with pytest.raises(ValueError, match="balance_e applies"):
         res.aggregate("simple", balance_e=1)
+
+
+UNBALANCED = json.loads((REF / "cs_mpdta_unbalanced.json").read_text())
+
+
+@pytest.mark.parametrize("key", sorted(UNBALANCED["specs"]))
+def test_unbalanced_panel_matches_csdid(key: str) -> None:
+    """mpdta with 5% of county-years removed; R ``did``'s allow_unbalanced_panel path."""
+    control, method, x, _ = key.split("|")
+    ref = UNBALANCED["specs"][key]
+    d = pd.read_csv(REF / "data" / "mpdta_unbalanced.csv")
+    res = callaway_santanna(
+        d, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+        control_group="never_treated" if control == "nevertreated" else "not_yet_treated",
+        method=method, covariates=["lpop"] if x == "lpop" else [], allow_unbalanced_panel=True,
+    )  # fmt: skip
+    np.testing.assert_allclose(res.att_gt["estimate"], ref["att_gt"]["att"], atol=1e-6)
+    np.testing.assert_allclose(res.att_gt["std_error"], ref["att_gt"]["se"], rtol=1e-4)
+    for typ in ("simple", "group", "dynamic", "calendar"):
+        agg = res.aggregate(typ)  # type: ignore[arg-type]
+        assert agg.params["overall"] == pytest.approx(ref[typ]["overall_att"], abs=1e-6)
+        assert agg.std_errors["overall"] == pytest.approx(ref[typ]["overall_se"], rel=1e-4)
+    assert res.settings["allow_unbalanced_panel"] is True

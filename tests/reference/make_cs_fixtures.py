@@ -35,7 +35,14 @@ def load() -> pd.DataFrame:
     return pd.read_csv(HERE / "data" / "mpdta.csv")
 
 
-def spec(d: pd.DataFrame, control: str, method: str, xformla: str | None, base: str) -> dict:
+def spec(
+    d: pd.DataFrame,
+    control: str,
+    method: str,
+    xformla: str | None,
+    base: str,
+    unbalanced: bool = False,
+) -> dict:
     att = ATTgt(
         yname="lemp",
         tname="year",
@@ -45,6 +52,7 @@ def spec(d: pd.DataFrame, control: str, method: str, xformla: str | None, base: 
         control_group=control,
         xformla=xformla,
         clustervar=None,
+        allow_unbalanced_panel=unbalanced,
     )
     att.fit(est_method=method, base_period=base, bstrap=False)
     r = att.results
@@ -85,6 +93,18 @@ def main() -> None:
                     fixtures["specs"][key] = spec(d, control, method, x, base)
                     print(key, fixtures["specs"][key]["simple"])
     (HERE / "cs_mpdta.json").write_text(json.dumps(fixtures, indent=1) + "\n")
+    # Unbalanced: drop 5% of the county-years at random (seeded), keep every row otherwise.
+    drop = np.random.default_rng(5).random(len(d)) < 0.05
+    ub = d[~drop].reset_index(drop=True)
+    ub.to_csv(HERE / "data" / "mpdta_unbalanced.csv", index=False, float_format="%.17g")
+    ub = pd.read_csv(HERE / "data" / "mpdta_unbalanced.csv")
+    unbalanced = {"csdid": metadata.version("csdid"), "rows_dropped": int(drop.sum()), "specs": {}}
+    for control in ("nevertreated", "notyettreated"):
+        for method, x in (("reg", None), ("reg", "~ lpop"), ("ipw", "~ lpop"), ("dr", "~ lpop")):
+            key = f"{control}|{method}|{'lpop' if x else 'none'}|varying"
+            unbalanced["specs"][key] = spec(ub, control, method, x, "varying", unbalanced=True)
+            print("unbalanced", key, unbalanced["specs"][key]["simple"])
+    (HERE / "cs_mpdta_unbalanced.json").write_text(json.dumps(unbalanced, indent=1) + "\n")
 
 
 if __name__ == "__main__":
