@@ -39,8 +39,12 @@ def sun_abraham(
     control: Control = "never_treated",
     cluster: str | None = None,
     vcov: str = "CR1",
+    fe_dof: str = "full",
 ) -> Results:
     r"""Estimate the interaction-weighted event study (see the module docstring).
+
+    ``fe_dof="nested"`` leaves fixed effects nested in the clusters out of CR1's
+    small-sample factor, as R ``fixest`` does by default.
 
     Returns
     -------
@@ -77,7 +81,7 @@ def sun_abraham(
             regs[f"{c:g}|{ev:+g}"] = pd.Series(((g == c) & (e == ev)).astype(float), index=d.index)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_absorbed(d, outcome=outcome, regressors=regs, absorb=(unit, time), cluster=cluster or unit, vcov=vcov,
+        fit = fit_absorbed(d, outcome=outcome, regressors=regs, absorb=(unit, time), cluster=cluster or unit, vcov=vcov, fe_dof=fe_dof,
                            estimator="Sun–Abraham cohort-by-period regression")  # fmt: skip
     names = list(fit.params.index)
     rel = np.array([float(n.split("|")[1]) for n in names])
