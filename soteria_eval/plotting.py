@@ -406,3 +406,35 @@ def coverage_plot(table: pd.DataFrame, *, title: str = "") -> Any:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(frameon=False, ncol=4, fontsize=8, loc="lower left")
     return fig
+
+
+def synthetic_did_plot(results: Any, *, title: str = "") -> Any:
+    """Plot the treated average against the synthetic-DiD controls, time weights below."""
+    import matplotlib.pyplot as plt
+
+    p = results.path
+    x = np.arange(len(p))
+    fig, (ax, axw) = plt.subplots(
+        2, 1, figsize=(8.0, 5.0), sharex=True, height_ratios=[3, 1], constrained_layout=True
+    )
+    ax.plot(x, p["treated"], color=PALETTE[0], linewidth=2, label="treated (average)")
+    ax.plot(
+        x,
+        p["synthetic"],
+        color=PALETTE[5],
+        linestyle="--",
+        linewidth=1.5,
+        label="weighted controls",
+    )
+    start = int(np.argmax(p["post"].to_numpy()))
+    ax.axvline(start - 0.5, color="#000000", linestyle="--", linewidth=1)
+    ax.set_title(
+        title or f"Synthetic DiD: estimate {results.estimate:.3g} (SE {results.std_error:.3g})"
+    )
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    axw.bar(x, p["time_weight"], color=PALETTE[2])
+    axw.set_ylabel("time weight")
+    step = max(1, len(p) // 8)
+    axw.set_xticks(x[::step], [str(v) for v in p["period"].iloc[::step]], rotation=45, ha="right")
+    return fig

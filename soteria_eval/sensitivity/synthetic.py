@@ -313,6 +313,15 @@ class SyntheticDiDResults:
     n_treated: int
     n_placebo: int
     zeta: float
+    path: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def plot(self, *, title: str = "") -> Any:
+        """Treated average and the unit-weighted controls (shifted to match the
+        time-weighted pre-period), with the time weights as bars.
+        """
+        from soteria_eval.plotting import synthetic_did_plot
+
+        return synthetic_did_plot(self, title=title)
 
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
         """One row in the tidy layout (normal interval with the placebo SE)."""
@@ -398,7 +407,20 @@ def synthetic_did(
         perm = rng.permutation(len(controls))
         y_p = y_co[np.r_[perm[len(treated) :], perm[: len(treated)]]]
         draws[r] = _sdid_estimate(y_p, len(controls) - len(treated), t_pre)[0]
+    tr_mean = wide[treated].to_numpy().mean(axis=1)
+    synth = wide[controls].to_numpy() @ omega
+    shift = float(lam @ (tr_mean[:t_pre] - synth[:t_pre]))
+    path = pd.DataFrame(
+        {
+            "period": wide.index,
+            "treated": tr_mean,
+            "synthetic": synth + shift,
+            "post": ~pre,
+            "time_weight": np.r_[lam, np.zeros(len(pre) - t_pre)],
+        }
+    )
     return SyntheticDiDResults(
+        path=path,
         estimate=est,
         std_error=float(np.sqrt(np.mean((draws - draws.mean()) ** 2))),
         unit_weights=pd.Series(omega, index=pd.Index(controls, name=unit), name="omega"),

@@ -72,6 +72,11 @@ def test_synthetic_did_matches_diff_diff(panel: pd.DataFrame) -> None:
     np.testing.assert_allclose(sd.time_weights.reindex(tw.index), tw, atol=5e-4)
     row = sd.tidy().iloc[0]
     assert row["std_error"] > 0 and row["ci_lower"] < 2.0 < row["ci_upper"]
+    # The path's post-minus-pre gap, time-weighted, is the estimate.
+    p = sd.path
+    gap = p["treated"] - p["synthetic"]
+    assert gap[p["post"]].mean() == pytest.approx(sd.estimate, rel=1e-8)
+    assert len(sd.plot().axes) == 2
 
 
 def test_bad_input(panel: pd.DataFrame) -> None:
