@@ -316,8 +316,9 @@ class SyntheticDiDResults:
     path: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def plot(self, *, title: str = "") -> Any:
-        """Treated average and the unit-weighted controls (shifted to match the
-        time-weighted pre-period), with the time weights as bars.
+        """Plot the treated average against the unit-weighted controls, with time weights.
+
+        The controls are shifted to match the time-weighted pre-period.
         """
         from soteria_eval.plotting import synthetic_did_plot
 
