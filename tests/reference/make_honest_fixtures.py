@@ -102,6 +102,14 @@ def honestdid_cases() -> None:
                                   "l_vec": l_vec, "lb": float(acc.min()), "ub": float(acc.max()),
                                   "accept": grid["accept"].astype(int).tolist()})  # fmt: skip
     out["cases"] = cases
+    flcis = []
+    for m in (0.0, 0.01, 0.02, 0.05):
+        for l_vec in ([1.0, 0.0], [0.5, 0.5]):
+            f = hd.find_optimal_flci(b, s, M=m, numPrePeriods=5, numPostPeriods=2,
+                                     l_vec=np.array(l_vec), alpha=0.05)  # fmt: skip
+            flcis.append({"m": m, "l_vec": l_vec, "lb": float(f["FLCI"][0]), "ub": float(f["FLCI"][1]),
+                          "half_length": float(f["optimalHalfLength"])})  # fmt: skip
+    out["flci"] = flcis
     (HERE / "honest_ehec.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
