@@ -33,6 +33,8 @@ from soteria_eval.pipeline.outputs import failure_row
 from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity, synthetic_control
 
 MBAR = (0.5, 1.0, 1.5, 2.0)
+#: Smoothness bounds M, as multiples of the standard error of the first-quarter effect.
+SMOOTH = (0.0, 0.25, 0.5)
 
 
 def _row(ctx: RunContext, m, design: str, **values) -> dict:  # type: ignore[no-untyped-def]
@@ -73,6 +75,20 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
                   else "no breakdown value: the conventional interval already includes zero"
                   if not np.isfinite(hon.breakdown()) and lo_orig <= 0 <= hi_orig
                   else "significant at every Mbar tried") + f"; {n_left} force(s) with a missing quarter left out",
+        ))  # fmt: skip
+    # Smoothness: the pre-trend's slope may change by up to M per quarter, M in multiples of
+    # the first-quarter estimate's standard error; optimal fixed-length intervals.
+    se_theta = float(np.sqrt(v[npre, npre]))
+    smooth = honest_sensitivity(b, v, num_pre=npre, num_post=npost, restriction="smoothness",
+                                m_values=[k * se_theta for k in SMOOTH], method="flci")  # fmt: skip
+    for k, r in zip(SMOOTH, smooth.tidy().iloc[1:].itertuples(), strict=True):
+        rows.append(_row(
+            ctx, m, "honest_did", estimand=f"ATT, first treated quarter ({unit})",
+            term=f"M = {k:g} SE", estimate=theta, ci_lower=r.lb, ci_upper=r.ub, p_value=np.nan,
+            inference="HonestDiD smoothness (fixed-length interval)",
+            n_units=int(e["unit"].nunique()), n_treated=int((e.groupby("unit")["g"].first() > 0).sum()),
+            n_periods=int(e["t"].nunique()), n_obs=len(e),
+            note=f"M = {r.m:.4g} {unit} per quarter squared",
         ))  # fmt: skip
     out.figures.append(FigureSpec(
         f"honest_{domain}", hon.plot(title=f"{m.title}: robust intervals for the first treated quarter"),
