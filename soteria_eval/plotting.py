@@ -390,21 +390,22 @@ def coverage_plot(table: pd.DataFrame, *, title: str = "") -> Any:
     """Plot coverage by design (rows) and method (markers), with the 93–97% band shaded."""
     designs = list(dict.fromkeys(table["label"]))
     methods = list(dict.fromkeys(table["method"]))
-    fig, ax = _figure(8.0, 0.6 + 0.6 * len(designs))
+    fig, ax = _figure(8.0, 1.6 + 0.7 * len(designs))
     ax.axvspan(0.93, 0.97, color="#DDDDDD", label="93–97%")
     markers = ["o", "s", "D", "^", "v", "P"]
     for j, m in enumerate(methods):
         sub = table[table["method"] == m].set_index("label").reindex(designs)
         ys = np.arange(len(designs))[::-1] + (j - (len(methods) - 1) / 2) * 0.1
         ax.plot(
-            sub["coverage"], ys, markers[j % len(markers)], color=PALETTE[j % len(PALETTE)], label=m
-        )
+            sub["coverage"].astype(float), ys, markers[j % len(markers)],
+            color=PALETTE[j % len(PALETTE)], label=m, markersize=7,
+        )  # fmt: skip
     ax.set_yticks(np.arange(len(designs))[::-1], designs)
     ax.set_xlabel("Share of 95% intervals containing the true effect")
-    ax.set_xlim(0, 1.01)
+    ax.set_xlim(0, 1.02)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(frameon=False, ncol=4, fontsize=8, loc="lower left")
+    ax.legend(frameon=False, ncol=7, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return fig
 
 
