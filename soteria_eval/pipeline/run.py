@@ -83,11 +83,17 @@ def _run_one(
     plan: Plan, spec: AnalysisSpec, base: dict[str, Any]
 ) -> tuple[str, pd.DataFrame, list[dict[str, str]], list[str], float, str | None]:
     """Run one analysis and write its figures and tables; never raises."""
+    from threadpoolctl import threadpool_limits
+
     t0 = time.perf_counter()
     ctx = RunContext(spec=spec, **base)
     try:
         module = load_analysis(plan, spec)
-        output: AnalysisOutput = module.run(ctx)
+        # One BLAS thread, in the main process as in parallel workers: a threaded matrix
+        # product sums in a different order, and optimisers (SLSQP in the fixed-length
+        # intervals) can carry that last-digit noise into the results files.
+        with threadpool_limits(limits=1):
+            output: AnalysisOutput = module.run(ctx)
         figures = [write_figure(f, ctx.out_dir / "figures") for f in output.figures]
         for name, table in output.tables.items():
             check_no_small_cells(
