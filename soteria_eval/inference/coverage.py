@@ -50,6 +50,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import signal, stats
 
+from soteria_eval._options import check_option
 from soteria_eval.inference._panel_stats import (
     demean2,
     ri_block_pvalues,
@@ -319,6 +320,8 @@ def coverage_study(
         ``design, label, method, n_clusters, treated_clusters, coverage, size, power,
         coverage_mc_se, n_reps, alpha``; one row per design and method.
     """
+    for method in methods:
+        check_option("method", method, CoverageMethod)
     designs = list(soteria_designs(seed) if designs is None else designs)
     rows = []
     for k, des in enumerate(designs):

@@ -121,6 +121,8 @@ def test_validity_rules_and_the_pipeline_gate() -> None:
     assert out["status"].iloc[0] == "refused" and np.isnan(out["p_value"].iloc[0])
     assert out["estimate"].iloc[0] == 1.0 and "single treated cluster" in out["note"].iloc[0]
     assert refuse_invalid(rows, n_clusters=43, treated_clusters=5).equals(rows)
+    with pytest.raises(ValueError, match="method must be one of"):
+        coverage_study(methods=("CR3",), n_reps=1)  # type: ignore[arg-type]
 
 
 @pytest.mark.validate
