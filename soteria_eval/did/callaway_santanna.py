@@ -95,9 +95,7 @@ class CallawaySantAnnaResults:
     def _se(self, psi: Floats) -> Floats:
         """Cluster-robust analytic standard errors of columns of influence functions."""
         n = self.n_units
-        g = int(self.clusters.max()) + 1
-        summed = np.zeros((g, psi.shape[1]))
-        np.add.at(summed, self.clusters, psi)
+        summed = _cluster_sums(psi, self.clusters)
         se: Floats = np.sqrt(np.sum(summed**2, axis=0)) / n
         return se
 
@@ -220,9 +218,7 @@ class CallawaySantAnnaResults:
             ests = [float(np.mean(per_t)), *per_t]
             infs = [np.mean(np.column_stack(inf_t), axis=1), *inf_t]
         inf_mat = np.column_stack(infs)
-        g_cl = int(self.clusters.max()) + 1
-        summed = np.zeros((g_cl, inf_mat.shape[1]))
-        np.add.at(summed, self.clusters, inf_mat)
+        summed = _cluster_sums(inf_mat, self.clusters)
         cov = summed.T @ summed / n**2
         # A term fixed by normalisation (the universal base period) has no sampling variance.
         fixed = np.all(inf_mat == 0, axis=0)
@@ -271,6 +267,17 @@ class CallawaySantAnnaResults:
         return f"<div><p>{self.summary().splitlines()[0]}</p>{self.att_gt.to_html(index=False, float_format='{:.4g}'.format)}</div>"
 
 
+def _cluster_sums(values: Floats, clusters: NDArray[np.int64]) -> Floats:
+    """Sum rows of ``values`` within clusters (a no-op when every unit is its own cluster)."""
+    g = int(clusters.max()) + 1
+    if g == len(clusters) and np.array_equal(clusters, np.arange(g)):
+        return values
+    ind = np.zeros((len(clusters), g))
+    ind[np.arange(len(clusters)), clusters] = 1.0
+    out: Floats = ind.T @ values
+    return out
+
+
 @dataclass(frozen=True)
 class AggregatedResults(Results):
     """An aggregation of group-time effects; keeps influence functions for re-inference."""
@@ -279,9 +286,12 @@ class AggregatedResults(Results):
     clusters: NDArray[np.int64] | None = field(default=None, repr=False)
 
     def bootstrap(
-        self, n_boot: int = 999, *, seed: int = 0, weights: str = "mammen", alpha: float = 0.05
+        self, n_boot: int = 999, *, seed: int = 0, weights: str = "rademacher", alpha: float = 0.05
     ) -> AggregatedResults:
         """Multiplier bootstrap (clustered) with a uniform confidence band.
+
+        Rademacher weights by default, as R ``did``'s multiplier bootstrap; Mammen weights
+        on request.
 
         Draws ``n_boot`` vectors of cluster weights at once and perturbs the influence
         functions (one matrix product, no loop over draws). Standard errors are the
@@ -299,15 +309,27 @@ class AggregatedResults(Results):
         rng = np.random.default_rng(seed)
         n = self.nobs
         g = int(self.clusters.max()) + 1
-        summed = np.zeros((g, self.influence.shape[1]))
-        np.add.at(summed, self.clusters, self.influence)
+        summed = _cluster_sums(self.influence, self.clusters)
+        # Two-point weights v = a + (b - a) * 1[draw], so v @ S = a * sum(S) + (b - a) * (1[draw] @ S):
+        # the draws stay 0/1 (uniform bits for Rademacher, a float32 uniform against p for
+        # Mammen) and only one matrix product touches them.
+        draw: NDArray[Any]
         if weights == "mammen":
             k = (np.sqrt(5) + 1) / 2
-            p = k / np.sqrt(5)
-            v = np.where(rng.random((n_boot, g)) < p, 1 - k, k)
+            draw = rng.random((n_boot, g), dtype=np.float32)
+            np.greater_equal(draw, np.float32(k / np.sqrt(5)), out=draw)  # 1: weight k
+            low, high = 1 - k, k
         else:
-            v = rng.choice(np.array([-1.0, 1.0]), size=(n_boot, g))
-        boot = v @ summed / n  # n_boot × terms
+            packed = rng.integers(0, 256, size=(n_boot, (g + 7) // 8), dtype=np.uint8)
+            draw = np.unpackbits(packed, axis=1, count=g)  # 1: weight +1
+            low, high = -1.0, 1.0
+        # The 0/1 draws are exact in float32; summed is split into a float32 part and its
+        # remainder so two float32 products keep ~1e-7 relative accuracy at half the cost.
+        hi = summed.astype(np.float32)
+        lo = (summed - hi).astype(np.float32)
+        draw32 = draw.astype(np.float32, copy=False)
+        prod = (draw32 @ hi).astype(np.float64) + (draw32 @ lo)
+        boot = (low * summed.sum(axis=0) + (high - low) * prod) / n
         q = np.quantile(boot, [0.25, 0.75], axis=0)
         se = (q[1] - q[0]) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
         se = np.where(se > 0, se, np.nan)
@@ -421,9 +443,6 @@ def callaway_santanna(
     d = data[list(dict.fromkeys(cols))].copy()
     d[cohort] = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
     incomplete = d[[outcome, time, *covariates]].isna().any(axis=1)
-    if d.duplicated([unit, time]).any():
-        row = d.loc[d.duplicated([unit, time])].iloc[0]
-        raise ValueError(f"unit {row[unit]!r} has more than one row for period {row[time]!r}")
     if allow_unbalanced_panel:
         n_rows_dropped = int(incomplete.sum())
         d = d[~incomplete]
@@ -449,7 +468,13 @@ def callaway_santanna(
         )
     drop = bad_units | early
     d = d[~d[unit].isin(drop)]
-    wide = d.pivot(index=unit, columns=time, values=outcome).reindex(columns=tlist)
+    try:
+        wide = d.pivot(index=unit, columns=time, values=outcome).reindex(columns=tlist)
+    except ValueError as exc:  # pandas refuses duplicate (unit, time) entries
+        row = d.loc[d.duplicated([unit, time])].iloc[0]
+        raise ValueError(
+            f"unit {row[unit]!r} has more than one row for period {row[time]!r}"
+        ) from exc
     if not allow_unbalanced_panel:
         gaps = wide.index[wide.isna().any(axis=1).to_numpy()]
         if len(gaps) or bad_units:
@@ -471,7 +496,8 @@ def callaway_santanna(
         row_t = np.searchsorted(tlist, d[time].to_numpy(dtype=float))
         row_y = d[outcome].to_numpy(dtype=float)
         row_x = d[list(covariates)].to_numpy(dtype=float) if covariates else np.zeros((len(d), 0))
-    per_unit = d.groupby(unit).first().loc[units]
+    keep_cols = [cohort] + ([cluster] if cluster else [])
+    per_unit = d.drop_duplicates(unit).set_index(unit)[keep_cols].loc[units]
     gvec = per_unit[cohort].to_numpy(dtype=float)
     cohorts = np.sort(np.unique(gvec[gvec > 0]))
     if len(cohorts) == 0:
