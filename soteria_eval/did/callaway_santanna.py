@@ -549,42 +549,28 @@ def callaway_santanna(
                 continue
             sub = treat | ctrl
             if allow_unbalanced_panel:
+                # Repeated cross-sections on the cell's rows; row influence summed by unit.
                 in_cell = sub[row_unit] & ((row_t == ti) | (row_t == base))
                 post_r = (row_t[in_cell] == ti).astype(float)
                 d_r = treat[row_unit[in_cell]].astype(float)
                 rc = ESTIMATORS_RC["reg" if not covariates else method]
                 att, psi_rows = rc(row_y[in_cell], post_r, d_r, row_x[in_cell])
-                psi_rc: Floats = np.bincount(
+                psi: Floats = np.bincount(
                     row_unit[in_cell], weights=psi_rows * (n / in_cell.sum()), minlength=n
                 ).astype(float)
-                infs.append(psi_rc)
-                rows.append(
-                    (
-                        g,
-                        tn,
-                        tn - g,
-                        post,
-                        att,
-                        np.nan,
-                        np.nan,
-                        np.nan,
-                        int(treat.sum()),
-                        int(ctrl.sum()),
-                    )
-                )
-                continue
-            dy = y[sub, ti] - y[sub, base]
-            dd = treat[sub].astype(float)
-            if xcov is None:
-                m1, m0 = dy[dd == 1].mean(), dy[dd == 0].mean()
-                p1, p0 = dd.mean(), 1 - dd.mean()
-                att = float(m1 - m0)
-                psi_sub = dd * (dy - m1) / p1 - (1 - dd) * (dy - m0) / p0
             else:
-                x = xcov[sub][:, min(base, ti), :]
-                att, psi_sub = estimator(dy, dd, x)
-            psi = np.zeros(n)
-            psi[sub] = psi_sub * (n / sub.sum())
+                dy = y[sub, ti] - y[sub, base]
+                dd = treat[sub].astype(float)
+                if xcov is None:
+                    m1, m0 = dy[dd == 1].mean(), dy[dd == 0].mean()
+                    p1, p0 = dd.mean(), 1 - dd.mean()
+                    att = float(m1 - m0)
+                    psi_sub = dd * (dy - m1) / p1 - (1 - dd) * (dy - m0) / p0
+                else:
+                    x = xcov[sub][:, min(base, ti), :]
+                    att, psi_sub = estimator(dy, dd, x)
+                psi = np.zeros(n)
+                psi[sub] = psi_sub * (n / sub.sum())
             infs.append(psi)
             rows.append(
                 (
