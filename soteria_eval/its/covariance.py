@@ -201,6 +201,7 @@ def driscoll_kraay(
     spatially dependent panel data. *Review of Economics and Statistics* 80(4).
     """
     n_t = int(period.max()) + 1
-    h = np.zeros((n_t, x.shape[1]))
-    np.add.at(h, period, x * resid[:, None])
+    one_hot = np.zeros((n_t, len(period)))
+    one_hot[period, np.arange(len(period))] = 1.0
+    h = one_hot @ (x * resid[:, None])  # period sums of the scores
     return newey_west(h, np.ones(n_t), bread, lag)

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
 from soteria_eval.its.covariance import default_lag, driscoll_kraay, newey_west_many
@@ -45,16 +47,56 @@ PROGRAMME = "programme"
 
 
 @dataclass(frozen=True)
+class _UnitBatch:
+    """The per-unit fits of the units that share a design, as arrays (one column per unit)."""
+
+    units: tuple[str, ...]
+    design: pd.DataFrame
+    interruptions: tuple[Interruption, ...]
+    beta: NDArray[np.float64]  # p × m
+    covs: NDArray[np.float64]  # m × p × p
+    y: NDArray[np.float64]  # n × m
+    resid_var: NDArray[np.float64]  # m
+    labels: tuple[str, ...]
+    inference: str
+    info: Mapping[str, Any]
+
+    def result(self, k: int) -> ITSResults:
+        idx = self.design.columns
+        n, p = self.design.shape
+        return ITSResults(
+            params=pd.Series(self.beta[:, k], index=idx),
+            cov=pd.DataFrame(self.covs[k], index=idx, columns=idx),
+            df=pd.Series(float(n - p), index=idx),
+            inference=self.inference,
+            estimator="Interrupted time series (segmented regression)",
+            nobs=n,
+            info={**self.info, "unit": self.units[k]},
+            design=self.design,
+            y=self.y[:, k],
+            labels=self.labels,
+            interruptions=self.interruptions,
+            resid_var=float(self.resid_var[k]),
+        )
+
+
+@dataclass(frozen=True)
 class MultiUnitITSResults(Results):
     """Pooled effects (``params``), with every unit's own fit.
 
     Attributes
     ----------
     unit_results : mapping
-        Unit to its :class:`~soteria_eval.its.ITSResults` (counterfactual, plot, effects).
+        Unit to its :class:`~soteria_eval.its.ITSResults` (counterfactual, plot, effects),
+        built on access from the batched fits.
     """
 
-    unit_results: Mapping[str, ITSResults] = field(default_factory=dict, repr=False)
+    batches: tuple[_UnitBatch, ...] = field(default=(), repr=False)
+
+    @property
+    def unit_results(self) -> Mapping[str, ITSResults]:
+        """Every unit's own segmented regression, as :class:`ITSResults`."""
+        return {u: b.result(k) for b in self.batches for k, u in enumerate(b.units)}
 
     unit_effects: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
@@ -145,10 +187,11 @@ def multi_unit_its(
     if d["_y"].isna().any():
         row = d.loc[d["_y"].isna()].iloc[0]
         raise ValueError(f"{outcome!r} is missing (unit {row[unit]!r}, period {row[time]!r})")
-    wide = d.pivot_table(index=time, columns=unit, values="_y", aggfunc="size")
-    if (wide != 1).to_numpy().any() or wide.isna().to_numpy().any():
-        counts = wide.fillna(0)
-        bad_unit = counts.columns[((counts != 1).any(axis=0)).to_numpy()][0]
+    n_periods = d[time].nunique()
+    per_unit = d.groupby(unit)[time].agg(["size", "nunique"])
+    unbalanced = (per_unit["size"] != n_periods) | (per_unit["nunique"] != n_periods)
+    if unbalanced.any():
+        bad_unit = per_unit.index[unbalanced.to_numpy()][0]
         raise ValueError(
             f"unit {bad_unit!r} does not have exactly one row in every period: "
             "multi-unit ITS needs a balanced panel"
@@ -179,11 +222,10 @@ def multi_unit_its(
         return [*own, *interruptions]
 
     # Per unit: one solve per distinct start date.
-    unit_results: dict[str, ITSResults] = {}
+    batches: list[_UnitBatch] = []
     groups: dict[object, list[int]] = {}
     for j, u in enumerate(units):
         groups.setdefault(None if start is None else unit_start[u], []).append(j)
-    designs: dict[str, pd.DataFrame] = {}
     effects = []
     for at, cols in groups.items():
         its = its_for(at)
@@ -214,25 +256,16 @@ def multi_unit_its(
                         }
                     )
                 )
-        for k, j in enumerate(cols):
-            designs[units[j]] = design
-            unit_results[units[j]] = ITSResults(
-                params=pd.Series(beta[:, k], index=idx),
-                cov=pd.DataFrame(covs[k], index=idx, columns=idx),
-                df=pd.Series(float(n - p), index=idx),
-                inference=inference,
-                estimator="Interrupted time series (segmented regression)",
-                nobs=n,
-                info={"outcome": outcome, "unit": units[j], "n_periods": n, "hac_lag": lag},
-                design=design,
-                y=y[:, k],
-                labels=tuple(labels),
-                interruptions=tuple(its),
-                resid_var=float(s2[k]),
+        batches.append(
+            _UnitBatch(
+                units=tuple(units[j] for j in cols), design=design, interruptions=tuple(its),
+                beta=beta, covs=covs, y=y, resid_var=s2, labels=tuple(labels), inference=inference,
+                info={"outcome": outcome, "n_periods": n, "hac_lag": lag},
             )
+        )  # fmt: skip
     # Pooled: stack the unit designs; intercepts (and trends) become unit-specific.
     nuisance = ["(Intercept)"] + (["time"] if unit_trends else [])
-    firsts = {at: designs[units[cols[0]]].drop(columns=nuisance) for at, cols in groups.items()}
+    firsts = {at: b.design.drop(columns=nuisance) for at, b in zip(groups, batches, strict=True)}
     names = [str(c) for c in next(iter(firsts.values())).columns]
     if any([str(c) for c in f.columns] != names for f in firsts.values()):
         raise ValueError("units' designs differ in their common terms")
@@ -275,7 +308,7 @@ def multi_unit_its(
             "unit_trends": unit_trends,
             "starts": {} if start is None else {u: str(unit_start[u]) for u in units},
         },
-        unit_results=unit_results,
+        batches=tuple(batches),
         unit_effects=pd.concat(effects)
         .sort_values(["_order", "term"], kind="stable")
         .drop(columns="_order")
