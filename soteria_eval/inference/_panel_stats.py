@@ -10,11 +10,35 @@ function is checked against the package's estimators in the tests.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
+from scipy import signal
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
+
+
+def simulate_ar1_panels(
+    unit_sd: Floats,
+    phi: float,
+    treatment: Floats,
+    effect: float,
+    n_sims: int,
+    rng: np.random.Generator,
+) -> Floats:
+    r"""Draw ``n_sims`` panels ``effect * D + u`` (``sims × units × periods``).
+
+    :math:`u_{it} = \phi u_{i,t-1} + \varepsilon_{it}` with stationary start and unit
+    standard deviation ``unit_sd`` (the innovations have sd :math:`s_i\sqrt{1-\phi^2}`).
+    """
+    n, t = treatment.shape
+    eps = rng.standard_normal((n_sims, n, t)) * (unit_sd * math.sqrt(1 - phi**2))[None, :, None]
+    eps[:, :, 0] /= math.sqrt(1 - phi**2)
+    u = signal.lfilter([1.0], [1.0, -phi], eps, axis=2)
+    out: Floats = u + effect * treatment[None]
+    return out
 
 
 def demean2(y: Floats) -> Floats:

@@ -39,7 +39,6 @@ small number of policy changes. *Review of Economics and Statistics* 93(1).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,13 +47,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import signal, stats
+from scipy import stats
 
 from soteria_eval._options import check_option
 from soteria_eval.inference._panel_stats import (
     demean2,
     ri_block_pvalues,
     ri_path_pvalues,
+    simulate_ar1_panels,
     twfe_cr1,
     wild_pvalues,
 )
@@ -156,13 +156,7 @@ def soteria_designs(seed: int = 0) -> list[CoverageDesign]:
 
 
 def _simulate(design: CoverageDesign, effect: float, n: int, rng: np.random.Generator) -> Floats:
-    phi = design.phi
-    eps = rng.standard_normal((n, design.n_units, design.n_periods))
-    eps *= (design.unit_sd * math.sqrt(1 - phi**2))[None, :, None]
-    eps[:, :, 0] /= math.sqrt(1 - phi**2)
-    u = signal.lfilter([1.0], [1.0, -phi], eps, axis=2)
-    out: Floats = u + effect * design.treatment[None]
-    return out
+    return simulate_ar1_panels(design.unit_sd, design.phi, design.treatment, effect, n, rng)
 
 
 def _cr2_parts(design: CoverageDesign) -> tuple[Floats, float]:
@@ -196,26 +190,16 @@ def _cr2_parts(design: CoverageDesign) -> tuple[Floats, float]:
 def _ri_assignments(
     design: CoverageDesign, n_perm: int, rng: np.random.Generator
 ) -> tuple[str, Any]:
+    """Re-assignments for randomization inference, observed first (all of them when few)."""
+    from soteria_eval.inference.randomization import _assignments
+
     if design.n_clusters == design.n_units:
         _, codes = np.unique(design.treatment, axis=0, return_inverse=True)
         codes = codes.ravel().astype(np.int64)
-        n_ways = math.factorial(design.n_units) // math.prod(
-            math.factorial(int(c)) for c in np.bincount(codes)
-        )
-        if n_ways <= n_perm + 1 and len(np.unique(codes)) == 2:
-            # Few assignments: enumerate them all (observed first, then every one).
-            treated_code = codes[design.start >= 0][0]
-            other = codes[design.start < 0][0]
-            k = int((codes == treated_code).sum())
-            rows = []
-            for combo in itertools.combinations(range(design.n_units), k):
-                row = np.full(design.n_units, other)
-                row[list(combo)] = treated_code
-                rows.append(row)
-            return "path", np.vstack([codes[None, :], np.array(rows)])
-        return "path", np.vstack(
-            [codes[None, :], rng.permuted(np.tile(codes, (n_perm, 1)), axis=1)]
-        )
+        blocks, _, exact = _assignments(codes, n_perm, n_perm + 1, rng)
+        rows = np.vstack(list(blocks))
+        # Exact enumeration does not put the observed assignment first: prepend it.
+        return "path", np.vstack([codes[None, :], rows]) if exact else rows
     if not design.block:
         raise ValueError("cluster-level randomization inference needs one start date")
     treated = np.zeros(design.n_clusters, dtype=bool)

@@ -33,7 +33,6 @@ by :mod:`joblib` (``n_jobs``, any backend, including ``"dask"`` for a
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,10 +41,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import signal, stats
+from scipy import stats
 
 from soteria_eval._options import check_option
-from soteria_eval.inference._panel_stats import demean2, ri_path_pvalues, twfe_cr1, wild_pvalues
+from soteria_eval.inference._panel_stats import (
+    demean2,
+    ri_path_pvalues,
+    simulate_ar1_panels,
+    twfe_cr1,
+    wild_pvalues,
+)
 
 Floats = NDArray[np.float64]
 PowerMethod = Literal["cr1", "wcr", "ri", "cs", "its"]
@@ -153,16 +158,7 @@ def simulate_outcomes(
     design: PowerDesign, effect: float, n_sims: int, rng: np.random.Generator
 ) -> Floats:
     """Draw ``n_sims`` panels (``sims × units × periods``) from the design."""
-    n, t = len(design.units), design.n_periods
-    phi = design.phi
-    eps = (
-        rng.standard_normal((n_sims, n, t))
-        * (design.unit_sd * math.sqrt(1 - phi**2))[None, :, None]
-    )
-    eps[:, :, 0] /= math.sqrt(1 - phi**2)
-    u = signal.lfilter([1.0], [1.0, -phi], eps, axis=2)
-    out: Floats = u + effect * design.treatment[None, :, :]
-    return out
+    return simulate_ar1_panels(design.unit_sd, design.phi, design.treatment, effect, n_sims, rng)
 
 
 def _units(design: PowerDesign) -> tuple[NDArray[np.int64], int]:

@@ -45,6 +45,7 @@ from soteria_eval.its.segmented import (
     Seasonality,
     _design,
     _ordered,
+    outcome_rate,
     segmented_regression,
 )
 
@@ -80,13 +81,7 @@ def _split(
             raise ValueError(
                 f"the {'treated' if is_treated else 'comparison'} series repeats a period"
             )
-        y = pd.to_numeric(part[outcome], errors="coerce")
-        if exposure:
-            ex = pd.to_numeric(part[exposure], errors="coerce")
-            if not (ex > 0).all():
-                raise ValueError(f"exposure {exposure!r} must be positive in every period")
-            y = y / ex * per
-        part["_y"] = y
+        part["_y"] = outcome_rate(part, outcome, time, exposure, per)
         out.append(_ordered(part, time)[0])
     if out[0][time].astype(str).tolist() != out[1][time].astype(str).tolist():
         raise ValueError("the treated and comparison series must cover the same periods")

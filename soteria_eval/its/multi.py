@@ -40,6 +40,7 @@ from soteria_eval.its.segmented import (
     Seasonality,
     _design,
     _time_index,
+    outcome_rate,
 )
 from soteria_eval.results import TIDY_COLUMNS, Results
 
@@ -173,17 +174,7 @@ def multi_unit_its(
     if start is None and not any(i.programme for i in interruptions):
         raise ValueError("give a start column or at least one programme interruption")
     d = data.copy()
-    y_all = pd.to_numeric(d[outcome], errors="coerce")
-    if exposure:
-        ex = pd.to_numeric(d[exposure], errors="coerce")
-        bad = ~(ex > 0)
-        if bad.any():
-            raise ValueError(
-                f"exposure {exposure!r} must be positive; first bad row: unit "
-                f"{d.loc[bad, unit].iloc[0]!r}, period {d.loc[bad, time].iloc[0]!r}"
-            )
-        y_all = y_all / ex * per
-    d["_y"] = y_all
+    d["_y"] = outcome_rate(d, outcome, time, exposure, per)
     if d["_y"].isna().any():
         row = d.loc[d["_y"].isna()].iloc[0]
         raise ValueError(f"{outcome!r} is missing (unit {row[unit]!r}, period {row[time]!r})")

@@ -233,6 +233,28 @@ def _ordered(data: pd.DataFrame, time: str) -> tuple[pd.DataFrame, Floats, list[
     return d, t, labels, freq
 
 
+def outcome_rate(
+    d: pd.DataFrame, outcome: str, time: str, exposure: str | None, per: float
+) -> pd.Series:
+    """Return the outcome, divided by ``exposure`` (times ``per``) if given; check exposure > 0.
+
+    The error names the first period (and the row) with a zero, negative or missing
+    exposure.
+    """
+    y = pd.to_numeric(d[outcome], errors="coerce").astype(float)
+    if not exposure:
+        return y
+    ex = pd.to_numeric(d[exposure], errors="coerce")
+    bad = ~(ex > 0)
+    if bad.any():
+        first = d.index[bad.to_numpy()][0]
+        raise ValueError(
+            f"exposure {exposure!r} must be positive in every period; row {first} "
+            f"(period {d.loc[first, time]}) has {d.loc[first, exposure]}"
+        )
+    return y / ex * per
+
+
 def _design(
     t: Floats,
     labels: list[str],
@@ -383,12 +405,7 @@ def segmented_regression(
     if missing:
         raise ValueError(f"column(s) not in data: {missing}")
     d, t, labels, freq = _ordered(data, time)
-    y = pd.to_numeric(d[outcome], errors="coerce").to_numpy(dtype=float)
-    if exposure:
-        ex = pd.to_numeric(d[exposure], errors="coerce").to_numpy(dtype=float)
-        if np.any(~(ex > 0)):
-            raise ValueError(f"exposure {exposure!r} must be positive in every period")
-        y = y / ex * per
+    y = outcome_rate(d, outcome, time, exposure, per).to_numpy(dtype=float)
     if np.isnan(y).any():
         raise ValueError(f"{outcome!r} is missing in {int(np.isnan(y).sum())} period(s)")
     design = _design(t, labels, freq, interruptions, seasonality, fourier_terms, exclude)
