@@ -83,20 +83,16 @@ class _UnitBatch:
 
 @dataclass(frozen=True)
 class MultiUnitITSResults(Results):
-    """Pooled effects (``params``), with every unit's own fit.
-
-    Attributes
-    ----------
-    unit_results : mapping
-        Unit to its :class:`~soteria_eval.its.ITSResults` (counterfactual, plot, effects),
-        built on access from the batched fits.
-    """
+    """Pooled effects (``params``), with every unit's own fit (:attr:`unit_results`)."""
 
     batches: tuple[_UnitBatch, ...] = field(default=(), repr=False)
 
     @property
     def unit_results(self) -> Mapping[str, ITSResults]:
-        """Every unit's own segmented regression, as :class:`ITSResults`."""
+        """Map each unit to its own segmented regression (:class:`ITSResults`).
+
+        Built on access from the batched fits: counterfactual, plot and effects per unit.
+        """
         return {u: b.result(k) for b in self.batches for k, u in enumerate(b.units)}
 
     unit_effects: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
