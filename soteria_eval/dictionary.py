@@ -104,6 +104,8 @@ SchemaName = Literal[
     "sexual_offences_outcomes",
     "moj_rape_timeliness",
     "measures",
+    "truth",
+    "recovery",
 ]
 #: Names of the schemas in ``data_dictionary/schemas``.
 SCHEMA_NAMES: tuple[str, ...] = get_args(SchemaName)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ import pandas as pd
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
 from soteria_eval.disclosure import suppress_long
+from soteria_eval.estimands import DID_WINDOW, SCALES, to_analysis_scale
 from soteria_eval.inference.coverage import method_validity
 from soteria_eval.inference.randomization import randomization_test
 from soteria_eval.inference.wild import wild_cluster_bootstrap
@@ -38,26 +38,8 @@ from soteria_eval.rollout import get_scenario, treatment_panel
 #: Quarters dropped by the ``covid_excluded`` window (lockdowns and the court backlog).
 COVID_QUARTERS: tuple[str, ...] = ("2020-Q2", "2020-Q3", "2020-Q4", "2021-Q1")
 
-#: The clean comparison window at force-by-quarter level (the national model began on
-#: 10 July 2023, so 2023-Q2 is the last quarter with untreated forces).
-WINDOW = ("2018-Q1", "2023-Q2")
-
-
-@dataclass(frozen=True)
-class Scale:
-    """How a measure type is analysed: transform, multiplier and the estimand's unit."""
-
-    transform: str
-    multiplier: float
-    unit: str
-
-
-SCALES = {
-    "count": Scale("log", 1.0, "log points"),
-    "proportion": Scale("identity", 100.0, "percentage points"),
-    "duration": Scale("identity", 1.0, "days"),
-    "score": Scale("identity", 1.0, "points"),
-}
+#: The clean comparison window at force-by-quarter level (see :mod:`soteria_eval.estimands`).
+WINDOW = DID_WINDOW
 
 
 def analysis_panel(
@@ -78,12 +60,7 @@ def analysis_panel(
     )
     rows = panel[panel["measure"] == measure.id]
     d = tp.merge(rows, on=["unit", "period"], how="left", validate="1:1")
-    scale = SCALES[measure.type]
-    v = d["value"].to_numpy(dtype=float)
-    if scale.transform == "log":
-        with np.errstate(divide="ignore"):
-            v = np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), np.nan)
-    d["y"] = v * scale.multiplier
+    d["y"] = to_analysis_scale(d["value"], measure.type)
     d["treated_f"] = d["treated"].astype(float)
     d["exposed_f"] = d["exposed_control"].astype(float)
     return d

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -59,9 +59,15 @@ class CaseArrays:
     n: int
     day: dict[str, Floats]
     flag: dict[str, Bool]
-    text: dict[str, NDArray[np.object_]]
+    text: dict[str, NDArray[Any]]
     num: dict[str, Floats]
     extract: float
+    force: NDArray[np.object_] | None = None
+    force_code: NDArray[np.int64] | None = None
+    forces: tuple[str, ...] = ()
+    met_case_ids: NDArray[np.object_] | None = None
+    window: tuple[str, str] | None = None
+    synthetic: bool = False
 
     @classmethod
     def from_frame(cls, cases: pd.DataFrame, extract_date: str | None = None) -> CaseArrays:
@@ -97,6 +103,14 @@ class CaseArrays:
             extract_date = str(
                 max(np.nanmax(v) for v in day.values()).astype("int64").astype("datetime64[D]")
             )
+        window = cases.attrs.get("window")
+        if window is None and len(cases):
+            window = (str(cases["report_date"].min())[:7], str(cases["report_date"].max())[:7])
+        synthetic = bool(cases["synthetic"].fillna(False).all()) if "synthetic" in cases else False
+        force = cases["force"].to_numpy(dtype=object) if "force" in cases else None
+        met = None
+        if force is not None and "case_id" in cases:
+            met = cases["case_id"].to_numpy(dtype=object)[force == "Metropolitan Police"]
         return cls(
             len(cases),
             day,
@@ -104,7 +118,42 @@ class CaseArrays:
             text,
             num,
             float(np.datetime64(extract_date, "D").astype(np.int64)),
+            force=force,
+            met_case_ids=met,
+            window=None if window is None else (str(window[0]), str(window[1])),
+            synthetic=synthetic,
         )
+
+    def unit_codes(self, level: str, geo: Geography) -> tuple[NDArray[np.int64], list[str]]:
+        """Panel unit of every case (force, or CPS Area with the Met split by case id)."""
+        forces = list(geo.forces)
+        if self.force_code is not None and tuple(self.forces) == tuple(forces):
+            fcodes = self.force_code
+        else:
+            if self.force is None:
+                raise ValueError("case records have no force column")
+            cat = pd.Categorical(self.force, categories=forces).codes
+            if (cat < 0).any():
+                unknown = sorted(set(self.force[cat < 0]))
+                raise ValueError(f"case records name unknown forces {unknown[:5]}")
+            fcodes = np.asarray(cat, dtype=np.int64)
+        if level == "force":
+            return fcodes, forces
+        units = list(geo.areas)
+        pos = {a: i for i, a in enumerate(units)}
+        first = np.array([pos[geo.force_areas[f][0]] for f in forces], dtype=np.int64)
+        codes = first[fcodes]
+        met_code = forces.index("Metropolitan Police") if "Metropolitan Police" in forces else -1
+        met = fcodes == met_code
+        if met.any():
+            areas = geo.force_areas["Metropolitan Police"]
+            if self.met_case_ids is None or len(self.met_case_ids) != int(met.sum()):
+                raise ValueError("Area panels need the case ids of Metropolitan Police cases")
+            bucket = np.asarray(
+                pd.util.hash_array(self.met_case_ids) % np.uint64(len(areas)), dtype=np.int64
+            )
+            codes[met] = np.array([pos[a] for a in areas])[bucket]
+        return codes, units
 
 
 @dataclass(frozen=True)
@@ -185,29 +234,6 @@ MEASURES: tuple[MeasureSpec, ...] = (
 #: Catalogue measures the case records cannot give: they come from other systems (the
 #: simulator makes them per CPS Area in :mod:`soteria_eval.simulate.area_series`).
 NOT_FROM_CASES: tuple[str, ...] = ("judges_directions_on_time", "trials_effective")
-
-
-def _unit_codes(
-    cases: pd.DataFrame, level: str, geo: Geography
-) -> tuple[NDArray[np.int64], list[str]]:
-    if level == "force":
-        units = list(geo.forces)
-        fcodes = pd.Categorical(cases["force"], categories=units).codes
-        if (fcodes < 0).any():
-            unknown = sorted(set(cases["force"]) - set(units))
-            raise ValueError(f"case records name unknown forces {unknown[:5]}")
-        return np.asarray(fcodes, dtype=np.int64), units
-    units = list(geo.areas)
-    pos = {a: i for i, a in enumerate(units)}
-    first = {f: pos[geo.force_areas[f][0]] for f in geo.forces}
-    codes: NDArray[np.int64] = np.array(cases["force"].map(first).to_numpy(), dtype=np.int64)
-    met = cases["force"].eq("Metropolitan Police").to_numpy()
-    if met.any():
-        areas = geo.force_areas["Metropolitan Police"]
-        ids = cases["case_id"].to_numpy(dtype=object)[met]
-        bucket = np.asarray(pd.util.hash_array(ids) % np.uint64(len(areas)), dtype=np.int64)
-        codes[met] = np.array([pos[a] for a in areas])[bucket]
-    return codes, units
 
 
 def _period_codes(
@@ -291,13 +317,36 @@ def aggregate_cases(
         a missing value). ``small_cell`` is true when the count (or the denominator) is
         between 1 and ``threshold - 1``.
     """
-    geo = geography or load_geography()
     a = arrays or CaseArrays.from_frame(cases, extract_date)
-    window = cases.attrs.get("window")
-    if start is None:
-        start = window[0] if window else str(cases["report_date"].min())[:7]
-    if end is None:
-        end = window[1] if window else str(cases["report_date"].max())[:7]
+    return aggregate_arrays(
+        a, level=level, freq=freq, start=start, end=end, threshold=threshold,
+        geography=geography, measures=measures,
+    )  # fmt: skip
+
+
+def aggregate_arrays(
+    a: CaseArrays,
+    *,
+    level: str,
+    freq: Frequency,
+    start: str | None = None,
+    end: str | None = None,
+    threshold: int = 10,
+    geography: Geography | None = None,
+    measures: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Aggregate case arrays to a long panel (what :func:`aggregate_cases` does).
+
+    The arrays carry the window, the synthetic flag and each case's force; see
+    :func:`aggregate_cases` for the parameters and the result.
+    """
+    geo = geography or load_geography()
+    window = a.window
+    if start is None or end is None:
+        if window is None:
+            raise ValueError("give start and end: the case arrays carry no window")
+        start = start or window[0]
+        end = end or window[1]
     # Only periods that lie wholly inside the window: a partial first or last period
     # (e.g. a financial year cut by a January start) would miscount.
     w_start = pd.Timestamp(f"{start}-01")
@@ -310,13 +359,13 @@ def aggregate_cases(
         last -= 1
     n_p = int(last.ordinal - first.ordinal + 1)
     labels = [period_label(p, freq) for p in pd.period_range(first, last, freq=pandas_freq(freq))]
-    unit_code, units = _unit_codes(cases, level, geo)
+    unit_code, units = a.unit_codes(level, geo)
     n_u = len(units)
     size = n_u * n_p
     specs = [m for m in MEASURES if measures is None or m.id in measures]
     period_cache: dict[str, NDArray[np.int64]] = {}
     frames = []
-    synthetic = bool(cases["synthetic"].fillna(False).all()) if "synthetic" in cases else False
+    synthetic = a.synthetic
     for m in specs:
         if m.date not in period_cache:
             period_cache[m.date] = _period_codes(a.day[m.date], freq, first, n_p)

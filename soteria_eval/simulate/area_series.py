@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from soteria_eval.data import load_rollout
 from soteria_eval.geography import load_geography
-from soteria_eval.panels.aggregate import PANEL_COLUMNS
+from soteria_eval.panels.aggregate import PANEL_COLUMNS, CaseArrays, _period_codes
 from soteria_eval.periods import date_to_period, period_label
-from soteria_eval.rollout import treatment_panel
-from soteria_eval.simulate.config import SimulationConfig
+from soteria_eval.rollout import Rollout, treatment_panel
+from soteria_eval.simulate.config import EffectSizes, SimulationConfig
 
 DIRECTIONS_ON_TIME = (
     ("2016-04-01", 0.80),
@@ -52,7 +53,11 @@ def _path(dates: pd.DatetimeIndex, knots: tuple[tuple[str, float], ...]) -> np.n
 
 
 def area_series(
-    cases: pd.DataFrame, config: SimulationConfig, *, threshold: int = 10
+    cases: pd.DataFrame | CaseArrays,
+    config: SimulationConfig,
+    *,
+    threshold: int = 10,
+    rollout: Rollout | None = None,
 ) -> pd.DataFrame:
     """Return area-by-quarter rows for ``judges_directions_on_time`` and ``trials_effective``."""
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7]))
@@ -65,18 +70,25 @@ def area_series(
     quarters = pd.period_range(q0, q1, freq="Q-DEC")
     labels = [period_label(q, "quarter") for q in quarters]
 
-    def counts(date_col: str, mask: pd.Series) -> np.ndarray:
-        sub = cases[mask & cases[date_col].notna()]
-        q = date_to_period(pd.DatetimeIndex(sub[date_col]), "quarter")
-        table = pd.crosstab(sub["force"].map(first_area).to_numpy(), q.astype(str))
-        table.columns = [c.replace("Q", "-Q") for c in table.columns]
-        return table.reindex(index=areas, columns=labels, fill_value=0).to_numpy(dtype=float)
+    a = cases if isinstance(cases, CaseArrays) else CaseArrays.from_frame(cases)
+    force_code, forces = a.unit_codes("force", geo)
+    area_of_force = np.array([areas.index(first_area[f]) for f in forces], dtype=np.int64)
+    case_area = area_of_force[force_code]
 
-    hearings = counts("first_hearing_date", pd.Series(True, index=cases.index))
-    trials = counts("trial_date", pd.Series(True, index=cases.index))
+    def counts(date_col: str) -> np.ndarray:
+        q = _period_codes(a.day[date_col], "quarter", quarters[0], len(quarters))
+        ok = q >= 0
+        key = case_area[ok] * len(quarters) + q[ok]
+        table = np.bincount(key, minlength=len(areas) * len(quarters))
+        return table.reshape(len(areas), len(quarters)).astype(float)
+
+    hearings = counts("first_hearing_date")
+    trials = counts("trial_date")
     tp = treatment_panel(
-        load_rollout(), level="area", freq="quarter", start=labels[0], end=labels[-1]
+        rollout or load_rollout(), level="area", freq="quarter", start=labels[0], end=labels[-1]
     )
+    # The Area effects follow the phase-1 effect on charging (none in a null world).
+    effect_on = 1.0 if config.effects.get(1, EffectSizes()).charge_share != 0 else 0.0
     share = (
         tp.pivot(index="unit", columns="period", values="treated_share")
         .reindex(index=areas, columns=labels)
@@ -90,13 +102,21 @@ def area_series(
             hearings,
             DIRECTIONS_PER_CASE,
             DIRECTIONS_ON_TIME,
-            EFFECT_DIRECTIONS,
+            EFFECT_DIRECTIONS * effect_on,
         ),
-        ("trials_effective", trials, LISTINGS_PER_TRIAL, TRIALS_EFFECTIVE, EFFECT_TRIALS),
+        (
+            "trials_effective",
+            trials,
+            LISTINGS_PER_TRIAL,
+            TRIALS_EFFECTIVE,
+            EFFECT_TRIALS * effect_on,
+        ),
     ):
-        den = rng.poisson(base * per)
+        # Inversion at fixed uniforms: runs with and without effects stay coupled.
+        u_den, u_num = rng.random(base.shape), rng.random(base.shape)
+        den = stats.poisson.ppf(u_den, base * per).astype(np.int64)
         p = np.clip(_path(mid, path)[None, :] + eff * share, 0, 1)
-        num = rng.binomial(den, p)
+        num = stats.binom.ppf(u_num, den, p).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(den > 0, num / den, np.nan)
         rows.append(
