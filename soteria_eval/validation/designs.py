@@ -1,0 +1,619 @@
+"""Each design and inference of the evaluation, run on one simulated world.
+
+:func:`estimate_world` takes the force-by-quarter and force-by-month panels of one
+simulated world and the truth it is judged against, and returns one row per measure,
+design and inference: the estimate, its 95% interval (where the method gives one),
+whether the interval — or, for resampling methods, the test at the true value — covers
+the truth, and whether the test rejects no effect. The designs are those the pipeline
+reports, specified as it specifies them (:mod:`soteria_eval.evaluation`,
+``analyses/national_its.py`` and ``analyses/sensitivity.py``).
+
+=====================  ================  ==========================  =================
+design                 inference         estimand (truth)            measures
+=====================  ================  ==========================  =================
+``twfe``               CR1, CR2, WCR, RI ATT                         all
+``callaway_santanna``  analytic          ATT                         all
+``callaway_santanna``  bootstrap         ATT                         primary
+``ppml``               CR1               ATT (log rate ratio)        counts
+``sun_abraham``        CR1               ATT                         primary
+``imputation``         analytic          ATT                         primary
+``honest_did``         Mbar = 1          ATT event +0                primary
+``synthetic_control``  placebo           ATT force f (phase 1)       primary
+``its_segmented_12m``  GLS AR(1)         national effect, 12 months  national series
+``its_segmented_24m``  GLS AR(1)         national effect, 24 months  national series
+``its_comparative``    Driscoll–Kraay    pathfinders, average        national series
+=====================  ================  ==========================  =================
+
+WCR and RI give a p-value, not an interval here: coverage is then the share of seeds in
+which the test of the true value does not reject at 5% (the interval by test inversion
+contains the truth exactly when that test does not reject).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from soteria_eval.dictionary import DOMAINS, MeasureCatalogue
+from soteria_eval.estimands import (
+    COMPARATIVE_WINDOW,
+    NATIONAL_HORIZONS,
+    PHASE1_MONTH,
+    to_analysis_scale,
+)
+
+#: National series of each domain (the national ITS): summable primary measures.
+NATIONAL_SERIES: dict[str, str] = {
+    "volume": "charges",
+    "quality": "police_charge_rate",
+    "timeliness": "days_referral_to_decision",
+    "victim_experience": "victim_does_not_support",
+}
+ROW_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "design",
+    "inference",
+    "estimand",
+    "estimate",
+    "ci_lower",
+    "ci_upper",
+    "truth",
+    "covered",
+    "reject",
+)
+
+
+@dataclass(frozen=True)
+class DesignSettings:
+    """Which designs to run and with how many draws.
+
+    Attributes
+    ----------
+    n_boot : int
+        Wild bootstrap draws, randomization re-assignments and multiplier-bootstrap draws.
+    designs : tuple of str
+        Design ids to run (default: all of :data:`DESIGNS`).
+    measures : tuple of str, optional
+        Measures for the designs run on every measure (default: every measure of the
+        force-by-quarter panel).
+    honest_grid : int
+        Grid points of the HonestDiD confidence set.
+    """
+
+    n_boot: int = 399
+    designs: tuple[str, ...] = ()
+    measures: tuple[str, ...] | None = None
+    honest_grid: int = 200
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def runs(self, design: str) -> bool:
+        """Whether ``design`` is run."""
+        return not self.designs or design in self.designs
+
+
+DESIGNS: tuple[str, ...] = (
+    "twfe",
+    "callaway_santanna",
+    "ppml",
+    "sun_abraham",
+    "imputation",
+    "honest_did",
+    "synthetic_control",
+    "its_segmented",
+    "its_comparative",
+)
+
+
+def _row(
+    measure: str,
+    design: str,
+    inference: str,
+    estimand: str,
+    estimate: float,
+    lo: float,
+    hi: float,
+    truth: float,
+    p_truth: float | None,
+    p_zero: float,
+) -> dict[str, Any]:
+    if p_truth is not None:
+        covered = bool(p_truth > 0.05) if np.isfinite(p_truth) else np.nan
+    elif np.isfinite(lo) and np.isfinite(hi) and np.isfinite(truth):
+        covered = bool(lo <= truth <= hi)
+    else:
+        covered = np.nan
+    return {
+        "measure": measure,
+        "design": design,
+        "inference": inference,
+        "estimand": estimand,
+        "estimate": float(estimate),
+        "ci_lower": float(lo),
+        "ci_upper": float(hi),
+        "truth": float(truth),
+        "covered": covered,
+        "reject": bool(p_zero <= 0.05) if np.isfinite(p_zero) else np.nan,
+    }
+
+
+def _quiet(fn: Callable[[], Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+def measure_frame(
+    panel: pd.DataFrame, treatment: pd.DataFrame, measure: str, kind: str
+) -> pd.DataFrame:
+    """One measure's rows joined to the treatment variables, outcome ``y`` on its analysis scale."""
+    rows = panel[panel["measure"] == measure]
+    d = treatment.merge(rows[["unit", "period", "value"]], on=["unit", "period"], how="left")
+    d["y"] = to_analysis_scale(d["value"], kind)
+    d["treated_f"] = d["treated"].astype(float)
+    return d
+
+
+def _twfe_rows(
+    d: pd.DataFrame, m: str, truth: float, settings: DesignSettings, seed: int
+) -> list[dict[str, Any]]:
+    from soteria_eval.did import twfe
+    from soteria_eval.inference.randomization import randomization_test
+    from soteria_eval.inference.wild import wild_cluster_bootstrap
+
+    out = []
+    res = _quiet(partial(twfe, d, outcome="y", treatment="treated_f", unit="unit", time="period"))
+    for r, name in ((res, "CR1"), (_quiet(lambda: res.with_vcov("CR2")), "CR2")):
+        t = r.tidy().set_index("term").loc["treated_f"]
+        out.append(
+            _row(
+                m,
+                "twfe",
+                name,
+                "ATT",
+                t["estimate"],
+                t["ci_lower"],
+                t["ci_upper"],
+                truth,
+                None,
+                t["p_value"],
+            )
+        )
+    est = float(res.params["treated_f"])
+
+    def wild_p(b0: float) -> float:
+        if not np.isfinite(b0):
+            return np.nan
+        fit = _quiet(
+            partial(
+                wild_cluster_bootstrap, res, "treated_f", n_boot=settings.n_boot, weights="webb",
+                seed=seed, null=b0, conf_int=False,
+            )
+        )  # fmt: skip
+        return float(fit.info["wild"]["treated_f"]["p_value"])
+
+    out.append(
+        _row(m, "twfe", "WCR", "ATT", est, np.nan, np.nan, truth, wild_p(truth), wild_p(0.0))
+    )
+    sub = d[d["y"].notna().groupby(d["unit"]).transform("all")]
+
+    def ri_p(b0: float) -> float:
+        if not np.isfinite(b0):
+            return np.nan
+        shifted = sub.assign(y=sub["y"] - b0 * sub["treated_f"])
+        ri = _quiet(
+            partial(
+                randomization_test, shifted, outcome="y", treatment="treated_f", unit="unit",
+                time="period", n_draws=settings.n_boot, seed=seed,
+            )
+        )  # fmt: skip
+        return float(ri.p_value)
+
+    if sub["treated_f"].sum() > 0:
+        out.append(_row(m, "twfe", "RI", "ATT", est, np.nan, np.nan, truth, ri_p(truth), ri_p(0.0)))
+    return out
+
+
+def _cs_frame(d: pd.DataFrame) -> pd.DataFrame:
+    periods = sorted(d["period"].unique())
+    pos = {p: i for i, p in enumerate(periods)}
+    e = d.assign(t=d["period"].map(pos) + 1)
+    e["g"] = np.where(e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0)
+    keep = e["y"].notna().groupby(e["unit"]).transform("all")
+    return e[keep]
+
+
+@dataclass(frozen=True)
+class TwfeBlock:
+    """The treatment design of the DiD window, prepared once for vectorised TWFE.
+
+    For a balanced panel without covariates every measure shares the two-way demeaned
+    treatment, the CR2 adjustment and the randomization re-assignments, so CR1, CR2,
+    WCR and RI for all measures (and for the test at the truth and at zero) are computed
+    by array algebra (:mod:`soteria_eval.inference._panel_stats`). Equal to
+    :func:`~soteria_eval.did.twfe` with ``with_vcov("CR2")``,
+    :func:`~soteria_eval.inference.wild.wild_cluster_bootstrap` and
+    :func:`~soteria_eval.inference.randomization.randomization_test` on the same panel
+    (tests check it).
+    """
+
+    units: tuple[str, ...]
+    periods: tuple[str, ...]
+    treatment: NDArray[np.float64]
+    design: Any
+    cr2: tuple[NDArray[np.float64], float]
+
+    @classmethod
+    def from_treatment(cls, tp: pd.DataFrame) -> TwfeBlock:
+        """Build the block from a treatment panel (units in its order, periods sorted)."""
+        from soteria_eval.inference.coverage import CoverageDesign, _cr2_parts
+
+        wide = tp.pivot(index="unit", columns="period", values="treated").astype(float)
+        units = tuple(str(u) for u in wide.index)
+        d = wide.to_numpy()
+        first = np.where(d.any(axis=1), d.argmax(axis=1), -1).astype(np.int64)
+        des = CoverageDesign(
+            "soteria", "Soteria force-by-quarter window", start=first,
+            clusters=np.arange(len(units), dtype=np.int64), unit_sd=np.ones(len(units)),
+            n_periods=d.shape[1],
+        )  # fmt: skip
+        if not np.array_equal(des.treatment, d):
+            raise ValueError("treatment is not an absorbing staggered design")
+        return cls(units, tuple(str(p) for p in wide.columns), d, des, _cr2_parts(des))
+
+
+def _twfe_block_rows(
+    block: TwfeBlock,
+    ys: dict[str, NDArray[np.float64]],
+    truths: dict[str, float],
+    settings: DesignSettings,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """TWFE with CR1, CR2, WCR and RI for every balanced measure at once."""
+    from scipy import stats
+
+    from soteria_eval.inference._panel_stats import (
+        demean2,
+        ri_path_pvalues,
+        twfe_cr1,
+        wild_pvalues,
+    )
+    from soteria_eval.inference.coverage import _ri_assignments
+    from soteria_eval.inference.wild import draw_weights
+
+    names = sorted(ys)
+    if not names:
+        return []
+    des = block.design
+    g = des.n_clusters
+    dmat = block.treatment
+    y = np.stack([ys[m] for m in names])
+    tr = np.array([truths.get(m, np.nan) for m in names])
+    beta, se, resid = twfe_cr1(y, demean2(dmat), des.clusters, g)
+    adj, df2 = block.cr2
+    den = float((demean2(dmat) ** 2).sum())
+    se2 = np.sqrt((np.einsum("it,sit->si", adj, resid) ** 2).sum(axis=1)) / den
+    q1, q2 = stats.t.ppf(0.975, g - 1), stats.t.ppf(0.975, df2)
+    p1 = 2 * stats.t.sf(np.abs(beta / se), g - 1)
+    p2 = 2 * stats.t.sf(np.abs(beta / se2), df2)
+    rng = np.random.default_rng([seed, 17])
+    shifted = np.concatenate([y - np.nan_to_num(tr)[:, None, None] * dmat[None], y])
+    v, _ = draw_weights("webb", settings.n_boot, g, rng)
+    pw = wild_pvalues(shifted, demean2(dmat), des.clusters, g, v, impose_null=True)
+    _, assign = _ri_assignments(des, settings.n_boot, rng)
+    pr = ri_path_pvalues(shifted, dmat, assign)
+    k = len(names)
+    out = []
+    for j, m in enumerate(names):
+        b = float(beta[j])
+        out.append(
+            _row(m, "twfe", "CR1", "ATT", b, b - q1 * se[j], b + q1 * se[j], tr[j], None, p1[j])
+        )
+        out.append(
+            _row(m, "twfe", "CR2", "ATT", b, b - q2 * se2[j], b + q2 * se2[j], tr[j], None, p2[j])
+        )
+        out.append(_row(m, "twfe", "WCR", "ATT", b, np.nan, np.nan, tr[j], pw[j] if np.isfinite(tr[j]) else np.nan, pw[k + j]))  # fmt: skip
+        out.append(_row(m, "twfe", "RI", "ATT", b, np.nan, np.nan, tr[j], pr[j] if np.isfinite(tr[j]) else np.nan, pr[k + j]))  # fmt: skip
+    return out
+
+
+def _cs_rows(
+    d: pd.DataFrame, m: str, truth: float, primary: bool, settings: DesignSettings, seed: int
+) -> list[dict[str, Any]]:
+    from soteria_eval.did import callaway_santanna
+
+    e = _cs_frame(d)
+    res = _quiet(
+        lambda: callaway_santanna(
+            e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
+        )
+    )
+    simple = res.aggregate("simple")
+    t = simple.tidy().iloc[0]
+    out = [_row(m, "callaway_santanna", "analytic", "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"])]  # fmt: skip
+    if primary:
+        b = _quiet(lambda: simple.bootstrap(settings.n_boot, seed=seed))
+        t = b.tidy().iloc[0]
+        out.append(_row(m, "callaway_santanna", "bootstrap", "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"]))  # fmt: skip
+    return out
+
+
+def _ppml_rows(d: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
+    from soteria_eval.did import ppml
+
+    res = _quiet(
+        lambda: ppml(
+            d.assign(count=d["value"]),
+            outcome="count",
+            treatment="treated_f",
+            unit="unit",
+            time="period",
+        )
+    )
+    t = res.tidy().set_index("term").loc["treated_f"]
+    return [_row(m, "ppml", "CR1", "ATT (log rate ratio)", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"])]  # fmt: skip
+
+
+def _sa_bjs_rows(d: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
+    from soteria_eval.did import imputation_did, sun_abraham
+
+    e = _cs_frame(d)
+    out = []
+    sa = _quiet(lambda: sun_abraham(e, outcome="y", unit="unit", time="t", cohort="g"))
+    t = sa.tidy().set_index("term").loc["overall"]
+    out.append(_row(m, "sun_abraham", "CR1", "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"]))  # fmt: skip
+    bjs = _quiet(lambda: imputation_did(e, outcome="y", unit="unit", time="t", cohort="g"))
+    tb = bjs.tidy().set_index("term")
+    t = tb.loc["overall"] if "overall" in tb.index else tb.iloc[0]
+    out.append(_row(m, "imputation", "analytic", "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"]))  # fmt: skip
+    return out
+
+
+def _honest_rows(
+    d: pd.DataFrame, m: str, truth: float, settings: DesignSettings
+) -> list[dict[str, Any]]:
+    from soteria_eval.did import callaway_santanna
+    from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
+
+    e = _cs_frame(d)
+    cs = _quiet(
+        lambda: callaway_santanna(
+            e, outcome="y", unit="unit", time="t", cohort="g",
+            control_group="not_yet_treated", base_period="universal",
+        )
+    )  # fmt: skip
+    dyn = cs.aggregate("dynamic", min_e=-8, max_e=7)
+    b, v, npre, npost = event_study_inputs(dyn)
+    hon = _quiet(
+        lambda: honest_sensitivity(
+            b, v, num_pre=npre, num_post=npost, m_values=(1.0,), grid_points=settings.honest_grid
+        )
+    )
+    tidy = hon.tidy()
+    robust = tidy[tidy["restriction"] != "original"].iloc[0]
+    lo, hi = float(robust["lb"]), float(robust["ub"])
+    reject = 0.0 if (lo > 0 or hi < 0) else 1.0
+    return [_row(m, "honest_did", "Mbar = 1", "ATT event +0", float(b[npre]), lo, hi, truth, None, reject)]  # fmt: skip
+
+
+def _synthetic_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[str, Any]]:
+    from soteria_eval.sensitivity import synthetic_control
+
+    src = d[["unit", "period", "y", "phase", "exposed_ever", "cohort"]]
+    src = src[src["y"].notna().groupby(src["unit"]).transform("all")]
+    donors = sorted(
+        src.loc[(src["phase"] == 3) & ~src["exposed_ever"].astype(bool), "unit"].unique()
+    )
+    out = []
+    placebo_ratios: dict[Any, NDArray[np.float64]] = {}
+    for force in sorted(src.loc[src["phase"] == 1, "unit"].unique()):
+        start = src.loc[src["unit"] == force, "cohort"].iloc[0]
+        sub = src[src["unit"].isin([force, *donors])]
+        # Donor placebos do not depend on the treated force (same pool, same start): fit
+        # them once per start and rank each treated force's ratio among them.
+        fit_placebos = start not in placebo_ratios
+        sc = _quiet(
+            partial(
+                synthetic_control, sub, outcome="y", unit="unit", time="period",
+                treated_unit=force, start=start, donors=donors, placebo=fit_placebos,
+            )
+        )  # fmt: skip
+        pl = sc.placebos
+        if fit_placebos:
+            placebo_ratios[start] = pl.loc[~pl["treated"], "ratio"].to_numpy(dtype=float)
+        mine = float(pl.loc[pl["treated"], "ratio"].iloc[0])
+        ratios = np.append(placebo_ratios[start], mine)
+        p = float(np.mean(ratios >= mine * (1 - 1e-12)))
+        out.append(_row(m, "synthetic_control", "placebo", f"ATT force {force}", sc.average_effect, np.nan, np.nan, truths.get(str(force), np.nan), None, p))  # fmt: skip
+    return out
+
+
+def national_series(
+    panel: pd.DataFrame, measure: str, kind: str, units: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Sum a force-by-month measure over forces (ratios and means from their parts)."""
+    rows = panel[panel["measure"] == measure]
+    if units is not None:
+        rows = rows[rows["unit"].isin(units)]
+    g = rows.groupby("period")[["numerator", "denominator"]].sum(min_count=1).reset_index()
+    if kind == "count":
+        v = g["numerator"]
+    else:
+        v = g["numerator"] / g["denominator"].where(g["denominator"] > 0)
+    g["y"] = to_analysis_scale(v, kind)
+    return g[["period", "y"]]
+
+
+def _its_rows(
+    fm: pd.DataFrame, m: str, kind: str, truths: dict[str, float], groups: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    from soteria_eval.its import Interruption, comparative_its, segmented_regression
+
+    ints = [
+        Interruption("COVID-19", "2020-04", slope=False, programme=False),
+        Interruption("phase 1", PHASE1_MONTH),
+        Interruption("national model", "2023-07"),
+    ]
+    out = []
+    s = national_series(fm, m, kind)
+    s = s[s["y"].notna()]
+    res = _quiet(
+        lambda: segmented_regression(
+            s, outcome="y", time="period", interruptions=ints, seasonality="dummies", errors="ar1"
+        )
+    )
+    eff = res.effect_at(list(NATIONAL_HORIZONS), "phase 1")
+    for _, e in eff[eff["kind"] == "at"].iterrows():
+        h = int(e["horizon"])
+        z = abs(e["estimate"] / e["std_error"]) if e["std_error"] > 0 else np.nan
+        from scipy import stats
+
+        p = float(2 * stats.norm.sf(z)) if np.isfinite(z) else np.nan
+        name = f"national effect {h} months after phase 1"
+        out.append(_row(m, f"its_segmented_{h}m", "GLS AR(1)", name, e["estimate"], e["ci_lower"], e["ci_upper"], truths.get(name, np.nan), None, p))  # fmt: skip
+    # Comparative: phase-1 pathfinders against never-exposed national-model forces.
+    window = fm[(fm["period"] >= COMPARATIVE_WINDOW[0]) & (fm["period"] <= COMPARATIVE_WINDOW[1])]
+    parts = [
+        national_series(window, m, kind, members).assign(group=label)
+        for label, members in groups.items()
+    ]
+    two = pd.concat(parts, ignore_index=True)
+    ok = two.groupby("period")["y"].transform(lambda v: v.notna().all() and len(v) == 2)
+    two = two[ok]
+    cres = _quiet(
+        lambda: comparative_its(
+            two, outcome="y", time="period", group="group", treated="pathfinders",
+            interruptions=ints[:2], seasonality="dummies",
+        )
+    )  # fmt: skip
+    months = len(pd.period_range(PHASE1_MONTH, COMPARATIVE_WINDOW[1], freq="M"))
+    cum = cres.effect_at([months - 1], "phase 1")
+    c = cum[cum["kind"] == "cumulative"].iloc[0]
+    est, se = float(c["estimate"]) / months, float(c["std_error"]) / months
+    from scipy import stats
+
+    df = float(cres.df.iloc[0]) if hasattr(cres, "df") else np.inf
+    q = float(stats.t.ppf(0.975, df)) if np.isfinite(df) else 1.959963984540054
+    p = float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else np.nan
+    name = "pathfinders, average effect"
+    out.append(_row(m, "its_comparative", "Driscoll-Kraay", name, est, est - q * se, est + q * se, truths.get(name, np.nan), None, p))  # fmt: skip
+    return out
+
+
+def estimate_world(
+    fq: pd.DataFrame,
+    fm: pd.DataFrame | None,
+    treatment: pd.DataFrame,
+    truth: pd.DataFrame,
+    catalogue: MeasureCatalogue,
+    *,
+    settings: DesignSettings,
+    seed: int,
+    groups: dict[str, list[str]],
+    null_world: bool = False,
+) -> pd.DataFrame:
+    """Run every design on one world (see the module docstring).
+
+    Parameters
+    ----------
+    fq, fm : pandas.DataFrame
+        Force-by-quarter and force-by-month panels (``fm`` may be ``None``: no ITS).
+    treatment : pandas.DataFrame
+        :func:`~soteria_eval.rollout.treatment_panel` of the DiD window.
+    truth : pandas.DataFrame
+        Estimand rows (``measure, estimand, unit, effect``) the world is judged against:
+        the planted truth, or zeros for a world without effects.
+    groups : dict
+        ``{"pathfinders": [...], "comparison": [...]}`` for the comparative ITS.
+    null_world : bool
+        The world has no effect (only the size is wanted): HonestDiD bounds, which are
+        not a test of no effect, are skipped.
+    """
+    truth_map: dict[tuple[str, str], float] = {
+        (str(mm), str(est)): float(v)
+        for mm, est, v in truth[["measure", "estimand", "effect"]].itertuples(index=False)
+    }
+
+    def truth_of(m: str, estimand: str) -> float:
+        return truth_map.get((m, estimand), np.nan)
+
+    def truths_for(m: str) -> dict[str, float]:
+        return {est: v for (mm, est), v in truth_map.items() if mm == m}
+
+    primaries = {catalogue.primary(dom).id for dom in DOMAINS}
+    block = TwfeBlock.from_treatment(treatment) if settings.runs("twfe") else None
+    balanced: dict[str, NDArray[np.float64]] = {}
+    measures = [
+        m
+        for m in sorted(fq["measure"].unique())
+        if settings.measures is None or m in settings.measures
+    ]
+    rows: list[dict[str, Any]] = []
+    for m in measures:
+        kind = catalogue[m].type
+        d = measure_frame(fq, treatment, m, kind)
+        att = truth_of(m, "ATT")
+        primary = m in primaries
+        jobs: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = []
+        if block is not None:
+            wide = d.pivot(index="unit", columns="period", values="y")
+            wide = wide.reindex(index=list(block.units), columns=list(block.periods))
+            if np.isfinite(wide.to_numpy()).all():
+                balanced[m] = wide.to_numpy(dtype=float)
+            else:  # a gap: the general estimators (forces with a gap left out by RI)
+                jobs.append(("twfe", partial(_twfe_rows, d, m, att, settings, seed)))
+        if settings.runs("callaway_santanna"):
+            jobs.append(
+                ("callaway_santanna", partial(_cs_rows, d, m, att, primary, settings, seed))
+            )
+        if kind == "count" and settings.runs("ppml"):
+            jobs.append(("ppml", partial(_ppml_rows, d, m, truth_of(m, "ATT (log rate ratio)"))))
+        if primary and (settings.runs("sun_abraham") or settings.runs("imputation")):
+            jobs.append(("sun_abraham", partial(_sa_bjs_rows, d, m, att)))
+        if primary and settings.runs("honest_did") and not null_world:
+            jobs.append(("honest_did", partial(_honest_rows, d, m, truth_of(m, "ATT event +0"), settings)))  # fmt: skip
+        if primary and settings.runs("synthetic_control"):
+            per_force = {
+                e.removeprefix("ATT force "): v
+                for e, v in truths_for(m).items()
+                if e.startswith("ATT force ")
+            }
+            jobs.append(("synthetic_control", partial(_synthetic_rows, d, m, per_force)))
+        for design, job in jobs:
+            try:
+                rows.extend(job())
+            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                rows.append(
+                    _row(m, design, "failed", "", np.nan, np.nan, np.nan, np.nan, None, np.nan)
+                )
+    if block is not None:
+        rows.extend(
+            _twfe_block_rows(
+                block, balanced, {m: truth_of(m, "ATT") for m in balanced}, settings, seed
+            )
+        )
+    if fm is not None and (settings.runs("its_segmented") or settings.runs("its_comparative")):
+        for m in NATIONAL_SERIES.values():
+            if settings.measures is not None and m not in settings.measures:
+                continue
+            try:
+                rows.extend(_its_rows(fm, m, catalogue[m].type, truths_for(m), groups))
+            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                rows.append(_row(m, "its_segmented", "failed", "", np.nan, np.nan, np.nan, np.nan, None, np.nan))  # fmt: skip
+    return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+
+
+__all__ = [
+    "DESIGNS",
+    "NATIONAL_SERIES",
+    "DesignSettings",
+    "estimate_world",
+    "measure_frame",
+    "national_series",
+]

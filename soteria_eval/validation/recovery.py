@@ -1,0 +1,359 @@
+r"""Recovery study: whether the evaluation finds what the simulator planted.
+
+For each of ``S`` seeds the study simulates the world with the programme and the same
+world without it (common random numbers, :func:`~soteria_eval.simulate.cases.simulate_coupled`),
+aggregates both to the panels the designs use, computes the planted estimands
+(:mod:`soteria_eval.estimands`) and runs every design and inference the pipeline reports
+(:mod:`soteria_eval.validation.designs`) on the world with the programme — and, for the
+size, on the world without it, where the truth is exactly zero.
+
+Per measure, design and inference it reports (``recovery.csv``):
+
+* ``truth`` — the mean over seeds of the estimand the design targets;
+* ``bias`` — :math:`\overline{\hat\theta_s - \theta_s}`; ``rel_bias`` — bias over
+  :math:`|\bar\theta|` (empty when :math:`|\bar\theta|` is below 1e-9);
+* ``rmse`` — :math:`\sqrt{\overline{(\hat\theta_s - \theta_s)^2}}`;
+* ``coverage`` — share of seeds whose 95% interval contains :math:`\theta_s` (for WCR and
+  randomization inference: whose test of :math:`\theta_s` does not reject at 5%);
+* ``size`` — share of no-effect worlds in which the test rejects no effect at 5%.
+
+The per-seed rows are kept (:attr:`RecoveryResults.seeds`) so Monte Carlo errors can be
+computed: :meth:`RecoveryResults.mc_errors`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soteria_eval.validation.designs import (
+    NATIONAL_SERIES,
+    ROW_COLUMNS,
+    DesignSettings,
+    estimate_world,
+)
+
+RECOVERY_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "design",
+    "inference",
+    "n_seeds",
+    "truth",
+    "bias",
+    "rel_bias",
+    "rmse",
+    "coverage",
+    "size",
+)
+KEY = ["measure", "design", "inference"]
+
+
+@dataclass(frozen=True)
+class RecoverySettings:
+    """Settings of the recovery study.
+
+    Attributes
+    ----------
+    scale : float
+        Simulation scale (1.0: the default data set's size).
+    size : bool
+        Also run the designs on the worlds without effects (the ``size`` column).
+    designs : DesignSettings
+        Which designs, measures and how many resampling draws.
+    """
+
+    scale: float = 1.0
+    size: bool = True
+    designs: DesignSettings = field(default_factory=DesignSettings)
+
+
+def _prepared() -> dict[str, Any]:
+    from soteria_eval.data import load_rollout
+    from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.estimands import DID_WINDOW
+    from soteria_eval.rollout import treatment_panel
+
+    rollout = load_rollout()
+    tp = treatment_panel(
+        rollout, level="force", freq="quarter", start=DID_WINDOW[0], end=DID_WINDOW[1]
+    )
+    forces = rollout.table[rollout.table["level"] == "force"].set_index("unit")
+    exposed = set(
+        treatment_panel(rollout, level="force", freq="month", start="2016-01", end="2023-06").query(
+            "exposed_ever"
+        )["unit"]
+    )
+    groups = {
+        "pathfinders": sorted(forces.index[forces["phase"] == 1]),
+        "comparison": sorted(set(forces.index[forces["phase"] == 3]) - exposed),
+    }
+    return {"rollout": rollout, "treatment": tp, "catalogue": load_catalogue(), "groups": groups}
+
+
+def _quarter_months(window: tuple[str, str]) -> tuple[str, str]:
+    q0, q1 = pd.Period(window[0].replace("-", ""), "Q"), pd.Period(window[1].replace("-", ""), "Q")
+    return q0.start_time.strftime("%Y-%m"), q1.end_time.strftime("%Y-%m")
+
+
+def run_seed(
+    seed: int, settings: RecoverySettings | None = None, *, timings: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Simulate one seed, compute its truth and run every design (one row per estimate).
+
+    Returns the :data:`~soteria_eval.validation.designs.ROW_COLUMNS` plus ``seed`` and
+    ``world`` (``"effect"`` or ``"null"``). ``timings`` (if given) receives seconds per
+    stage: simulate, aggregate, truth, estimate, estimate_null.
+    """
+    from soteria_eval.estimands import DID_WINDOW
+    from soteria_eval.panels.aggregate import aggregate_arrays
+    from soteria_eval.simulate import SimulationConfig
+    from soteria_eval.simulate.cases import case_arrays, simulate_coupled
+    from soteria_eval.simulate.truth import (
+        attach_parts,
+        cell_truth,
+        estimand_truth,
+        national_panel,
+    )
+
+    st = settings or RecoverySettings()
+    prep = _prepared_cached()
+    clock = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def mark(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        marks[name] = now - clock
+        clock = now
+
+    cfg = SimulationConfig(seed=seed, scale=st.scale)
+    treated, untreated = simulate_coupled(cfg, rollout=prep["rollout"])
+    mark("simulate")
+    fq_start, fq_end = _quarter_months(DID_WINDOW)
+    want = st.designs.measures
+    its_measures = [m for m in NATIONAL_SERIES.values() if want is None or m in want]
+    its = st.designs.runs("its_segmented") or st.designs.runs("its_comparative")
+    panels = []
+    for sim in (treated, untreated):
+        arrays = case_arrays(sim)
+        fq = aggregate_arrays(
+            arrays, level="force", freq="quarter", start=fq_start, end=fq_end, measures=want
+        )
+        fm = aggregate_arrays(arrays, level="force", freq="month", measures=its_measures) if its else None  # fmt: skip
+        panels.append((fq, fm))
+    mark("aggregate")
+    cat = prep["catalogue"]
+    (fq1, fm1), (fq0, fm0) = panels
+    cells = {("force", "quarter"): cell_truth(fq1, fq0, cat, level="force", freq="quarter")}
+    if fm1 is not None and fm0 is not None:
+        cells[("national", "month")] = cell_truth(
+            national_panel(fm1, cat), national_panel(fm0, cat), cat, level="national", freq="month"
+        )
+        cells[("force", "month")] = attach_parts(
+            cell_truth(fm1, fm0, cat, level="force", freq="month"), fm1, fm0
+        )
+    truth = estimand_truth(cells, prep["rollout"], cat)
+    mark("truth")
+    common = dict(
+        treatment=prep["treatment"], catalogue=cat, settings=st.designs, seed=seed, groups=prep["groups"]
+    )  # fmt: skip
+    out = [estimate_world(fq1, fm1, truth=truth, **common).assign(world="effect")]
+    mark("estimate")
+    if st.size:
+        zero = truth.assign(effect=0.0)
+        out.append(
+            estimate_world(fq0, fm0, truth=zero, null_world=True, **common).assign(world="null")
+        )
+        mark("estimate_null")
+    if timings is not None:
+        timings.update(marks)
+    return pd.concat(out, ignore_index=True).assign(seed=seed)
+
+
+_PREPARED: dict[str, Any] = {}
+
+
+def _prepared_cached() -> dict[str, Any]:
+    if not _PREPARED:
+        _PREPARED.update(_prepared())
+    return _PREPARED
+
+
+@dataclass(frozen=True)
+class RecoveryResults:
+    """Results of :func:`recovery_study`: per-seed rows and the summary table."""
+
+    seeds: pd.DataFrame
+    settings: RecoverySettings
+    n_seeds: int
+    seed0: int
+
+    def summary(self) -> pd.DataFrame:
+        """Return the ``recovery.csv`` table (:data:`RECOVERY_COLUMNS`), sorted by its key."""
+        return summarise(self.seeds)
+
+    def mc_errors(self) -> pd.DataFrame:
+        """Monte Carlo standard errors of bias, relative bias, coverage and size."""
+        return mc_errors(self.seeds)
+
+
+def _share(values: pd.Series) -> float:
+    """Mean of a column of booleans with missing values (the missing ones left out)."""
+    v = pd.to_numeric(values, errors="coerce").astype(float)
+    return float(v.mean()) if v.notna().any() else np.nan
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Summarise per-seed rows into :data:`RECOVERY_COLUMNS` (see the module docstring)."""
+    eff = rows[(rows["world"] == "effect") & (rows["inference"] != "failed")].copy()
+    eff["err"] = eff["estimate"] - eff["truth"]
+    eff = eff[np.isfinite(eff["err"])]
+    g = eff.groupby(KEY, sort=True)
+    out = pd.DataFrame(
+        {
+            "n_seeds": g["seed"].nunique(),
+            "truth": g["truth"].mean(),
+            "bias": g["err"].mean(),
+            "rmse": g["err"].apply(lambda e: math.sqrt(float(np.mean(np.square(e))))),
+            "coverage": g["covered"].apply(_share),
+        }
+    ).reset_index()
+    denom = out["truth"].abs()
+    out["rel_bias"] = np.where(denom > 1e-9, out["bias"] / denom.where(denom > 1e-9, 1.0), np.nan)
+    null = rows[(rows["world"] == "null") & (rows["inference"] != "failed")]
+    if len(null):
+        size = null.groupby(KEY, sort=True)["reject"].apply(_share).rename("size").reset_index()
+        out = out.merge(size, on=KEY, how="left")
+    else:
+        out["size"] = np.nan
+    out["n_seeds"] = out["n_seeds"].astype("int64")
+    return out[list(RECOVERY_COLUMNS)].sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def mc_errors(rows: pd.DataFrame) -> pd.DataFrame:
+    r"""Monte Carlo standard errors per measure, design and inference.
+
+    ``bias_se`` is the standard deviation of the errors over :math:`\sqrt S`;
+    ``rel_bias_se`` divides it by :math:`|\bar\theta|`; ``coverage_se`` and ``size_se``
+    are binomial, :math:`\sqrt{p(1-p)/S}`.
+    """
+    s = summarise(rows)
+    eff = rows[(rows["world"] == "effect") & (rows["inference"] != "failed")].copy()
+    eff["err"] = eff["estimate"] - eff["truth"]
+    sd = eff.groupby(KEY)["err"].std(ddof=1).rename("err_sd").reset_index()
+    s = s.merge(sd, on=KEY, how="left")
+    n = s["n_seeds"].clip(lower=1)
+    s["bias_se"] = s["err_sd"] / np.sqrt(n)
+    denom = s["truth"].abs()
+    s["rel_bias_se"] = np.where(denom > 1e-9, s["bias_se"] / denom.where(denom > 1e-9, 1.0), np.nan)
+    s["coverage_se"] = np.sqrt(s["coverage"] * (1 - s["coverage"]) / n)
+    s["size_se"] = np.sqrt(s["size"] * (1 - s["size"]) / n)
+    return s[[*KEY, "n_seeds", "bias_se", "rel_bias_se", "coverage_se", "size_se"]]
+
+
+def recovery_study(
+    n_seeds: int,
+    *,
+    seed0: int = 1,
+    settings: RecoverySettings | None = None,
+    n_jobs: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> RecoveryResults:
+    """Run the study over seeds ``seed0, seed0 + 1, ..., seed0 + n_seeds - 1``.
+
+    Parameters
+    ----------
+    n_jobs : int
+        Seeds run in parallel (joblib processes).
+    scheduler : str, optional
+        Address of a ``dask.distributed`` scheduler: the seeds run on that cluster
+        (joblib's dask backend).
+    progress : bool
+        Show a progress bar (tqdm).
+    """
+    import joblib
+    from tqdm.auto import tqdm
+
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    st = settings or RecoverySettings()
+    seeds = list(range(seed0, seed0 + n_seeds))
+    client = None
+    backend = "loky"
+    if scheduler is not None:
+        from distributed import Client
+
+        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        backend = "dask"
+    try:
+        if n_jobs == 1 and client is None:
+            parts = [run_seed(s, st) for s in tqdm(seeds, disable=not progress, desc="recovery")]
+        else:
+            with joblib.parallel_config(backend=backend, n_jobs=n_jobs if client is None else -1):
+                gen = joblib.Parallel(return_as="generator")(
+                    joblib.delayed(run_seed)(s, st) for s in seeds
+                )
+                parts = list(tqdm(gen, total=len(seeds), disable=not progress, desc="recovery"))
+    finally:
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows.sort_values(["seed", "world", *KEY, "estimand"], kind="stable").reset_index(
+        drop=True
+    )
+    return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
+
+
+def write_recovery(results: RecoveryResults, out: str | Path) -> Path:
+    """Write ``recovery.csv``, ``recovery_seeds.csv`` and ``recovery_mc.csv`` atomically."""
+    from soteria_eval._io import AtomicOutputDir, write_json
+
+    target = AtomicOutputDir(Path(out))
+    try:
+        opts: dict[str, Any] = {"lineterminator": "\n", "float_format": "%.10g", "index": False}
+        results.summary().to_csv(target.tmp / "recovery.csv", **opts)
+        results.seeds.to_csv(target.tmp / "recovery_seeds.csv", **opts)
+        results.mc_errors().to_csv(target.tmp / "recovery_mc.csv", **opts)
+        write_json(
+            target.tmp / "recovery.json",
+            {
+                "n_seeds": results.n_seeds,
+                "seed0": results.seed0,
+                "scale": results.settings.scale,
+                "size": results.settings.size,
+                "draws": results.settings.designs.n_boot,
+                "synthetic": True,
+            },
+        )
+    except BaseException:
+        target.abort()
+        raise
+    target.commit()
+    return Path(out)
+
+
+def with_designs(settings: RecoverySettings, designs: Sequence[str]) -> RecoverySettings:
+    """Return settings restricted to some designs."""
+    return replace(settings, designs=replace(settings.designs, designs=tuple(designs)))
+
+
+__all__ = [
+    "RECOVERY_COLUMNS",
+    "ROW_COLUMNS",
+    "RecoveryResults",
+    "RecoverySettings",
+    "mc_errors",
+    "recovery_study",
+    "run_seed",
+    "summarise",
+    "with_designs",
+    "write_recovery",
+]
