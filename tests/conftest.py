@@ -51,12 +51,17 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The evaluation plan with the coverage study cut to 60 replications (fast tests)."""
+    """The plan with the coverage study cut to 60 replications and the recovery study to 2 seeds."""
     import shutil
 
     d = tmp_path_factory.mktemp("plan") / "analyses"
     shutil.copytree(REPO / "analyses", d, ignore=shutil.ignore_patterns("__pycache__"))
     text = (d / "plan.yaml").read_text()
-    assert "reps: 1000" in text
-    (d / "plan.yaml").write_text(text.replace("reps: 1000", "reps: 60"))
+    assert "reps: 1000" in text and "seeds: 40\n      jobs: 2" in text
+    text = text.replace("reps: 1000", "reps: 60")
+    # The recovery study: two seeds of a small world (its full run is in make evaluate).
+    text = text.replace(
+        "seeds: 40\n      jobs: 2", "seeds: 2\n      jobs: 1\n      scale: 0.05\n      draws: 49"
+    )
+    (d / "plan.yaml").write_text(text)
     return d / "plan.yaml"

@@ -237,6 +237,7 @@ def test_default_plan_is_valid() -> None:
         "attrition",
         "national_its",
         "published_outcomes",
+        "recovery",
         "coverage_study",
     ]
     assert {a.domain for a in plan.analyses} - {None} == {

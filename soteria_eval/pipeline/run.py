@@ -267,6 +267,7 @@ def run_evaluation(
         if dupes:
             raise ValueError(f"two analyses wrote figures with the same name: {dupes}")
         results = add_adjusted_pvalues(normalise_results(frames), plan.multiplicity)
+        results = _apply_recovery_verdicts(results, target.tmp / "tables", notes)
         results.to_csv(
             target.tmp / "results.csv", index=False, lineterminator="\n", float_format="%.10g"
         )
@@ -305,6 +306,23 @@ def run_evaluation(
     handler.close()
     target.commit()
     return RunSummary(Path(out), len(specs), failed)
+
+
+def _apply_recovery_verdicts(
+    results: pd.DataFrame, tables: Path, notes: dict[str, list[str]]
+) -> pd.DataFrame:
+    """Refuse the rows the recovery study shows failing (when the run made the study)."""
+    from soteria_eval.validation.verdicts import apply_verdicts
+
+    path = tables / "recovery_verdicts.csv"
+    if not path.is_file():
+        return results
+    verdicts = pd.read_csv(path)
+    n_seeds = int(verdicts["n_seeds"].max()) if len(verdicts) else 0
+    out = apply_verdicts(results, verdicts, n_seeds)
+    refused = int((out["status"] == "refused").sum() - (results["status"] == "refused").sum())
+    notes.setdefault("recovery", []).append(f"{refused} result rows refused by the recovery study")
+    return out
 
 
 def run_script(script: str, analysis_id: str) -> None:

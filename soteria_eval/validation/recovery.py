@@ -340,6 +340,50 @@ def write_recovery(results: RecoveryResults, out: str | Path) -> Path:
     return Path(out)
 
 
+def cached_recovery(
+    n_seeds: int,
+    *,
+    seed0: int = 1,
+    settings: RecoverySettings | None = None,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> RecoveryResults:
+    """Run the study once and reuse it: it depends on the code and settings, not on data.
+
+    The per-seed rows are cached under the simulator's cache folder, keyed by the package
+    version, the settings and the source of every module the study runs; a change to any
+    of them runs the study again.
+    """
+    import hashlib
+    import json
+
+    from soteria_eval import __version__
+    from soteria_eval.simulate.output import cache_dir
+
+    st = settings or RecoverySettings()
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(
+        json.dumps(
+            {"n": n_seeds, "seed0": seed0, "scale": st.scale, "size": st.size,
+             "designs": repr(st.designs), "version": __version__},
+            sort_keys=True,
+        ).encode()
+    )  # fmt: skip
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.read_bytes())
+    folder = cache_dir() / f"recovery-{__version__}-{h.hexdigest()[:12]}"
+    seeds_file = folder / "recovery_seeds.csv"
+    if seeds_file.is_file():
+        rows = pd.read_csv(seeds_file, keep_default_na=True)
+        return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
+    res = recovery_study(n_seeds, seed0=seed0, settings=st, n_jobs=n_jobs, progress=progress)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    write_recovery(res, folder)
+    # Read back what was written, so a first run and a cached run give identical bytes.
+    rows = pd.read_csv(seeds_file, keep_default_na=True)
+    return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
+
+
 def with_designs(settings: RecoverySettings, designs: Sequence[str]) -> RecoverySettings:
     """Return settings restricted to some designs."""
     return replace(settings, designs=replace(settings.designs, designs=tuple(designs)))
@@ -349,6 +393,7 @@ __all__ = [
     "RECOVERY_COLUMNS",
     "ROW_COLUMNS",
     "RecoveryResults",
+    "cached_recovery",
     "RecoverySettings",
     "mc_errors",
     "recovery_study",

@@ -1,0 +1,152 @@
+"""What the evaluation may report: verdicts from the recovery study, applied to results.
+
+**The rule.** A design/inference pair is refused for a measure when, in the recovery
+study, its 95% intervals cover the planted truth in fewer than 90% or more than 98% of
+seeds, or its estimate's bias exceeds 25% of the truth (``|rel_bias| > 0.25``). Where
+the method gives no interval (synthetic-control placebos) the coverage rule is replaced
+by its size: more than 10% rejections of a true null refuses it. Where the truth is zero
+on average (``rel_bias`` undefined) only coverage and size count.
+
+**Monte Carlo tolerance.** The rule is applied to the study's point values; each verdict
+carries the Monte Carlo standard errors (binomial for coverage, the errors' standard
+deviation over :math:`\\sqrt S` for bias) so a reader can see which verdicts are close
+calls: with 40 seeds a coverage of 0.90 has a standard error of about 0.05, with 400 about
+0.015. Verdicts within two standard errors of a threshold are marked ``borderline``.
+
+A pair the study did not run is not refused, but its row says it was not validated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+COVERAGE_BAND: tuple[float, float] = (0.90, 0.98)
+MAX_REL_BIAS = 0.25
+MAX_SIZE = 0.10
+KEY = ["measure", "design", "inference"]
+
+
+def method_verdicts(recovery: pd.DataFrame, mc: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Apply the rule to a ``recovery.csv`` table.
+
+    Returns the key columns with ``passed`` (bool), ``borderline`` (bool) and ``reason``.
+    """
+    r = recovery.copy()
+    if mc is not None and len(mc):
+        r = r.merge(mc[[*KEY, "rel_bias_se", "coverage_se", "size_se"]], on=KEY, how="left")
+    else:
+        r["rel_bias_se"] = r["coverage_se"] = r["size_se"] = np.nan
+    lo, hi = COVERAGE_BAND
+    rows = []
+    for x in r.itertuples(index=False):
+        reasons, close = [], False
+        cov, rb, size = float(x.coverage), float(x.rel_bias), float(x.size)
+        if np.isfinite(cov):
+            if cov < lo or cov > hi:
+                reasons.append(f"coverage {cov:.0%} outside {lo:.0%}–{hi:.0%}")
+            se = float(x.coverage_se)
+            close |= bool(np.isfinite(se) and min(abs(cov - lo), abs(cov - hi)) < 2 * se)
+        elif np.isfinite(size):
+            if size > MAX_SIZE:
+                reasons.append(f"rejects a true null in {size:.0%} of no-effect worlds")
+            se = float(x.size_se)
+            close |= bool(np.isfinite(se) and abs(size - MAX_SIZE) < 2 * se)
+        if np.isfinite(rb):
+            if abs(rb) > MAX_REL_BIAS:
+                reasons.append(f"bias {rb:+.0%} of the planted effect")
+            se = float(x.rel_bias_se)
+            close |= bool(np.isfinite(se) and abs(abs(rb) - MAX_REL_BIAS) < 2 * se)
+        rows.append(
+            {
+                "measure": x.measure,
+                "design": x.design,
+                "inference": x.inference,
+                "passed": not reasons,
+                "borderline": close,
+                "reason": "; ".join(reasons),
+                "n_seeds": int(x.n_seeds),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*KEY, "passed", "borderline", "reason", "n_seeds"])
+
+
+def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str, str]:
+    """Map a results row's design and inference text to the recovery study's keys."""
+    text = inference.lower()
+    if design == "twfe":
+        if "randomization" in text:
+            return design, "RI"
+        if "wild" in text or "wcr" in text:
+            return design, "WCR"
+        return design, "CR2" if "cr2" in text else "CR1"
+    if design in ("callaway_santanna", "event_study_cs"):
+        return "callaway_santanna", "bootstrap" if "bootstrap" in text else "analytic"
+    if design == "ppml":
+        return design, "CR1"
+    if design == "its_segmented":
+        for h in (12, 24):
+            if f"{h} months" in estimand:
+                return f"its_segmented_{h}m", "GLS AR(1)"
+        return "its_segmented_12m", "GLS AR(1)"
+    if design == "its_comparative":
+        return design, "Driscoll-Kraay"
+    if design == "synthetic_control":
+        return design, "placebo"
+    if design == "honest_did":
+        return design, "Mbar = 1"
+    if design == "sun_abraham":
+        return design, "CR1"
+    if design == "imputation":
+        return design, "analytic"
+    return design, inference
+
+
+def apply_verdicts(results: pd.DataFrame, verdicts: pd.DataFrame, n_seeds: int) -> pd.DataFrame:
+    """Refuse every results row whose design/inference the study shows failing.
+
+    A refused row keeps its estimate; its standard error, interval and p-values are
+    blanked, ``status`` becomes ``"refused"`` and ``note`` gives the study's reason. Rows
+    of measures the study ran but pairs it did not run get ``validated: no`` in the note;
+    failed rows and rows of other measures are left as they are.
+    """
+    if results.empty or verdicts.empty:
+        return results
+    out = results.copy()
+    table = verdicts.set_index(KEY)
+    studied = set(verdicts["measure"])
+    for i, row in out.iterrows():
+        if row.get("status") == "failed" or row["measure"] not in studied:
+            continue
+        design, inf = inference_key(str(row["design"]), str(row["inference"]), str(row["estimand"]))
+        key = (row["measure"], design, inf)
+        note = str(row["note"]) if isinstance(row["note"], str) else ""
+        if key not in table.index:
+            if design in {"twfe", "callaway_santanna", "ppml"} and row.get("term") == "programme":
+                out.at[i, "note"] = (
+                    note + "; " if note else ""
+                ) + "not validated by the recovery study"
+            continue
+        v = table.loc[key]
+        if bool(v["passed"]):
+            continue
+        out.at[i, "status"] = "refused"
+        for col in ("std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted"):
+            if col in out.columns:
+                out.at[i, col] = np.nan
+        out.at[i, "note"] = (
+            f"refused by the recovery study ({n_seeds} simulated seeds): {v['reason']}"
+            + (" (borderline)" if bool(v["borderline"]) else "")
+            + (f"; {note}" if note else "")
+        )
+    return out
+
+
+__all__ = [
+    "COVERAGE_BAND",
+    "MAX_REL_BIAS",
+    "MAX_SIZE",
+    "apply_verdicts",
+    "inference_key",
+    "method_verdicts",
+]

@@ -1,0 +1,192 @@
+"""The recovery study: its rows, its summary, its verdicts and what the pipeline does with them."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from soteria_eval.cli import main
+from soteria_eval.data import load_rollout
+from soteria_eval.did import twfe
+from soteria_eval.inference.wild import wild_cluster_bootstrap
+from soteria_eval.rollout import treatment_panel
+from soteria_eval.validation import (
+    RECOVERY_COLUMNS,
+    DesignSettings,
+    RecoverySettings,
+    run_seed,
+    summarise,
+)
+from soteria_eval.validation.designs import TwfeBlock, _twfe_block_rows
+from soteria_eval.validation.verdicts import apply_verdicts, inference_key, method_verdicts
+
+SMALL = RecoverySettings(scale=0.05, designs=DesignSettings(n_boot=49, honest_grid=50))
+
+
+@pytest.fixture(scope="module")
+def seed_rows() -> pd.DataFrame:
+    return pd.concat([run_seed(s, SMALL) for s in (1, 2)], ignore_index=True)
+
+
+def test_every_design_reports_for_the_primary_measures(seed_rows: pd.DataFrame) -> None:
+    eff = seed_rows[
+        (seed_rows["world"] == "effect") & (seed_rows["measure"] == "police_charge_rate")
+    ]
+    pairs = set(zip(eff["design"], eff["inference"], strict=True))
+    expected = {
+        ("twfe", "CR1"), ("twfe", "CR2"), ("twfe", "WCR"), ("twfe", "RI"),
+        ("callaway_santanna", "analytic"), ("callaway_santanna", "bootstrap"),
+        ("sun_abraham", "CR1"), ("imputation", "analytic"), ("honest_did", "Mbar = 1"),
+        ("synthetic_control", "placebo"), ("its_segmented_12m", "GLS AR(1)"),
+        ("its_segmented_24m", "GLS AR(1)"), ("its_comparative", "Driscoll-Kraay"),
+    }  # fmt: skip
+    assert expected <= pairs
+    assert {"ppml"} <= set(seed_rows.loc[seed_rows["measure"] == "charges", "design"])
+    # The null world's truth is zero; the effect world's is the planted estimand.
+    null = seed_rows[seed_rows["world"] == "null"]
+    assert (null["truth"].dropna() == 0).all()
+    assert eff.loc[eff["design"] == "twfe", "truth"].abs().min() > 0
+
+
+def test_summary_has_exactly_the_published_columns(seed_rows: pd.DataFrame) -> None:
+    s = summarise(seed_rows)
+    assert tuple(s.columns) == RECOVERY_COLUMNS
+    row = s[
+        (s["measure"] == "victim_does_not_support")
+        & (s["design"] == "twfe")
+        & (s["inference"] == "CR1")
+    ].iloc[0]
+    eff = seed_rows[
+        (seed_rows["world"] == "effect") & (seed_rows["measure"] == "victim_does_not_support")
+        & (seed_rows["design"] == "twfe") & (seed_rows["inference"] == "CR1")
+    ]  # fmt: skip
+    err = eff["estimate"] - eff["truth"]
+    assert row["n_seeds"] == 2
+    assert row["bias"] == pytest.approx(err.mean())
+    assert row["rmse"] == pytest.approx(np.sqrt((err**2).mean()))
+    assert row["rel_bias"] == pytest.approx(err.mean() / abs(eff["truth"].mean()))
+    assert row["coverage"] == pytest.approx(eff["covered"].astype(float).mean())
+    assert 0 <= row["size"] <= 1
+
+
+def test_vectorised_twfe_equals_the_estimators() -> None:
+    """The block path gives twfe()'s estimate, CR1/CR2 intervals and the WCR p-value."""
+    tp = treatment_panel(
+        load_rollout(), level="force", freq="quarter", start="2018-Q1", end="2023-Q2"
+    )
+    rng = np.random.default_rng(3)
+    block = TwfeBlock.from_treatment(tp)
+    y = rng.normal(size=(len(block.units), len(block.periods))) + 0.7 * block.treatment
+    rows = pd.DataFrame(
+        _twfe_block_rows(block, {"m": y}, {"m": 0.4}, DesignSettings(n_boot=3000), 5)
+    )
+    d = pd.DataFrame(
+        {"unit": np.repeat(block.units, len(block.periods)), "period": np.tile(block.periods, len(block.units)),
+         "y": y.ravel(), "D": block.treatment.ravel()}
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = twfe(d, outcome="y", treatment="D", unit="unit", time="period")
+        cr1 = res.tidy().set_index("term").loc["D"]
+        cr2 = res.with_vcov("CR2").tidy().set_index("term").loc["D"]
+    got = rows.set_index("inference")
+    assert got.loc["CR1", "estimate"] == pytest.approx(cr1["estimate"], rel=1e-10)
+    assert got.loc["CR1", "ci_lower"] == pytest.approx(cr1["ci_lower"], rel=1e-8)
+    assert got.loc["CR2", "ci_upper"] == pytest.approx(cr2["ci_upper"], rel=1e-6)
+    # WCR of the truth (0.4) and of zero: the same test as the estimator's, up to the
+    # Monte Carlo error of 3,000 Webb draws (the two draw different weights).
+    for b0, col in ((0.4, "covered"), (0.0, "reject")):
+        wild = wild_cluster_bootstrap(
+            res, "D", n_boot=3000, weights="webb", seed=5, null=b0, conf_int=False
+        )
+        p_lib = wild.info["wild"]["D"]["p_value"]
+        assert (
+            (p_lib > 0.05) == bool(got.loc["WCR", col])
+            if col == "covered"
+            else (p_lib <= 0.05) == bool(got.loc["WCR", col])
+        )
+
+
+def test_verdicts_follow_the_stated_rule() -> None:
+    rec = pd.DataFrame(
+        {
+            "measure": ["a", "a", "a", "a"],
+            "design": ["twfe", "twfe", "twfe", "synthetic_control"],
+            "inference": ["CR1", "CR2", "WCR", "placebo"],
+            "n_seeds": 40,
+            "truth": 1.0,
+            "bias": [0.0, 0.3, 0.1, 0.0],
+            "rel_bias": [0.0, 0.3, 0.1, 0.0],
+            "rmse": 0.1,
+            "coverage": [0.85, 0.95, 0.95, np.nan],
+            "size": [0.1, 0.05, 0.05, 0.2],
+        }
+    )
+    v = method_verdicts(rec).set_index("inference")
+    assert not v.loc["CR1", "passed"] and "coverage 85%" in v.loc["CR1", "reason"]
+    assert not v.loc["CR2", "passed"] and "bias +30%" in v.loc["CR2", "reason"]
+    assert v.loc["WCR", "passed"]
+    assert not v.loc["placebo", "passed"] and "20%" in v.loc["placebo", "reason"]
+
+
+def test_refused_rows_keep_the_estimate_and_say_why() -> None:
+    verdicts = pd.DataFrame(
+        {"measure": ["charges"], "design": ["twfe"], "inference": ["CR1"], "passed": [False],
+         "borderline": [False], "reason": ["coverage 45% outside 90%–98%"], "n_seeds": [40]}
+    )  # fmt: skip
+    results = pd.DataFrame(
+        {"measure": ["charges", "charges"], "design": ["twfe", "twfe"],
+         "inference": ["CR1 (clustered by unit)", "CR2 (clustered by unit), Satterthwaite df"],
+         "estimand": ["ATT (log points)"] * 2, "term": ["programme"] * 2, "estimate": [0.1, 0.1],
+         "std_error": [0.05, 0.05], "ci_lower": [0.0, 0.0], "ci_upper": [0.2, 0.2],
+         "p_value": [0.04, 0.05], "p_adjusted": [np.nan] * 2, "status": ["ok"] * 2, "note": ["", ""]}
+    )  # fmt: skip
+    out = apply_verdicts(results, verdicts, 40)
+    assert out.loc[0, "status"] == "refused" and out.loc[0, "estimate"] == 0.1
+    assert np.isnan(out.loc[0, "ci_lower"]) and "coverage 45%" in out.loc[0, "note"]
+    assert out.loc[1, "status"] == "ok" and "not validated" in out.loc[1, "note"]
+    assert inference_key("twfe", "wild cluster bootstrap (WCR, webb, 9999 draws) by unit") == (
+        "twfe",
+        "WCR",
+    )
+    assert inference_key("its_segmented", "GLS", "effect 24 months after phase 1 (days)") == (
+        "its_segmented_24m",
+        "GLS AR(1)",
+    )
+
+
+def test_recovery_cli_writes_the_table(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    res = CliRunner().invoke(
+        main, ["recovery", "--seeds", "1", "--out", str(out), "--scale", "0.05", "--draws", "19", "--quiet", "--no-size"]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "recovery.csv")
+    assert tuple(table.columns) == RECOVERY_COLUMNS
+    assert table["size"].isna().all()
+    assert (out / "recovery_seeds.csv").is_file() and (out / "recovery_mc.csv").is_file()
+
+
+def test_recovery_on_a_local_dask_cluster() -> None:
+    distributed = pytest.importorskip("distributed")
+    from soteria_eval.validation import recovery_study
+    from soteria_eval.validation.recovery import with_designs
+
+    settings = with_designs(
+        RecoverySettings(scale=0.03, size=False, designs=DesignSettings(n_boot=19)), ["twfe"]
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+    ):
+        res = recovery_study(
+            2, settings=settings, scheduler=cluster.scheduler_address, progress=False
+        )
+    local = recovery_study(2, settings=settings, progress=False)
+    pd.testing.assert_frame_equal(res.summary(), local.summary())
