@@ -1,4 +1,4 @@
-"""Does the evaluation find what the simulator planted?
+"""Recovery: does the evaluation find what the simulator planted.
 
 Question: in simulated worlds built like the real one (the real rollout, 43 forces, the
 real window, the ramp, spillover onto exposed forces and anticipation in Avon and
@@ -20,8 +20,7 @@ import pandas as pd
 
 from soteria_eval.dictionary import DOMAINS, load_catalogue
 from soteria_eval.pipeline import AnalysisOutput, RunContext
-from soteria_eval.validation import NATIONAL_SERIES
-from soteria_eval.validation import DesignSettings, RecoverySettings
+from soteria_eval.validation import NATIONAL_SERIES, DesignSettings, RecoverySettings
 from soteria_eval.validation.recovery import cached_recovery
 from soteria_eval.validation.verdicts import method_verdicts
 
@@ -62,7 +61,7 @@ SHOWN = (
 
 
 def _planted_truth(ctx: RunContext) -> pd.DataFrame | None:
-    """The simulated data's own truth for the primary measures (effects only, no counts)."""
+    """Return the simulated data's own truth for the primary measures (effects only, no counts)."""
     path = ctx.inputs.folder / "truth.csv"
     if not ctx.inputs.synthetic or not path.is_file():
         return None

@@ -1,4 +1,4 @@
-"""What the evaluation may report: verdicts from the recovery study, applied to results.
+r"""What the evaluation may report: verdicts from the recovery study, applied to results.
 
 **The rule.** A design/inference pair is refused for a measure when, in the recovery
 study, its 95% intervals cover the planted truth in fewer than 90% or more than 98% of
@@ -9,7 +9,7 @@ on average (``rel_bias`` undefined) only coverage and size count.
 
 **Monte Carlo tolerance.** The rule is applied to the study's point values; each verdict
 carries the Monte Carlo standard errors (binomial for coverage, the errors' standard
-deviation over :math:`\\sqrt S` for bias) so a reader can see which verdicts are close
+deviation over :math:`\sqrt S` for bias) so a reader can see which verdicts are close
 calls: with 40 seeds a coverage of 0.90 has a standard error of about 0.05, with 400 about
 0.015. Verdicts within two standard errors of a threshold are marked ``borderline``.
 
@@ -39,33 +39,33 @@ def method_verdicts(recovery: pd.DataFrame, mc: pd.DataFrame | None = None) -> p
         r["rel_bias_se"] = r["coverage_se"] = r["size_se"] = np.nan
     lo, hi = COVERAGE_BAND
     rows = []
-    for x in r.itertuples(index=False):
+    for x in r.to_dict("records"):
         reasons, close = [], False
-        cov, rb, size = float(x.coverage), float(x.rel_bias), float(x.size)
+        cov, rb, size = float(x["coverage"]), float(x["rel_bias"]), float(x["size"])
         if np.isfinite(cov):
             if cov < lo or cov > hi:
                 reasons.append(f"coverage {cov:.0%} outside {lo:.0%}–{hi:.0%}")
-            se = float(x.coverage_se)
+            se = float(x["coverage_se"])
             close |= bool(np.isfinite(se) and min(abs(cov - lo), abs(cov - hi)) < 2 * se)
         elif np.isfinite(size):
             if size > MAX_SIZE:
                 reasons.append(f"rejects a true null in {size:.0%} of no-effect worlds")
-            se = float(x.size_se)
+            se = float(x["size_se"])
             close |= bool(np.isfinite(se) and abs(size - MAX_SIZE) < 2 * se)
         if np.isfinite(rb):
             if abs(rb) > MAX_REL_BIAS:
                 reasons.append(f"bias {rb:+.0%} of the planted effect")
-            se = float(x.rel_bias_se)
+            se = float(x["rel_bias_se"])
             close |= bool(np.isfinite(se) and abs(abs(rb) - MAX_REL_BIAS) < 2 * se)
         rows.append(
             {
-                "measure": x.measure,
-                "design": x.design,
-                "inference": x.inference,
+                "measure": x["measure"],
+                "design": x["design"],
+                "inference": x["inference"],
                 "passed": not reasons,
                 "borderline": close,
                 "reason": "; ".join(reasons),
-                "n_seeds": int(x.n_seeds),
+                "n_seeds": int(x["n_seeds"]),
             }
         )
     return pd.DataFrame(rows, columns=[*KEY, "passed", "borderline", "reason", "n_seeds"])
@@ -127,7 +127,7 @@ def apply_verdicts(results: pd.DataFrame, verdicts: pd.DataFrame, n_seeds: int) 
                     note + "; " if note else ""
                 ) + "not validated by the recovery study"
             continue
-        v = table.loc[key]
+        v = table.loc[key]  # type: ignore[index]
         if bool(v["passed"]):
             continue
         out.at[i, "status"] = "refused"
