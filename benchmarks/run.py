@@ -29,6 +29,7 @@ import bench_cs  # noqa: E402
 import bench_its  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_power  # noqa: E402
+import bench_recovery  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_wild  # noqa: E402
 
@@ -141,6 +142,7 @@ def main() -> None:
     cs = bench_cs.main()
     its = bench_its.main()
     power = bench_power.main()
+    recovery = bench_recovery.main()
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     (OUT / "results.json").write_text(
@@ -153,6 +155,7 @@ def main() -> None:
                 "callaway_santanna": cs,
                 "interrupted_time_series": its,
                 "power": power,
+                "recovery": recovery,
             },
             indent=2,
         )
