@@ -35,9 +35,9 @@ without the programme, from the same draws): each is defined in one sentence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,59 +96,84 @@ def _summary(name: str, frame: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def did_estimands(cells: pd.DataFrame, treatment: pd.DataFrame, measure_type: str) -> pd.DataFrame:
-    """Estimands of the DiD designs for one measure (see the module docstring).
+def _grouped(frame: pd.DataFrame, by: str | None, name: Callable[[Any], str]) -> pd.DataFrame:
+    """Mean scaled values and effect of the cells with an effect, per measure (and ``by``)."""
+    ok = frame[frame["effect"].notna()]
+    keys = ["measure"] if by is None else ["measure", by]
+    g = ok.groupby(keys, sort=True)[["with_scaled", "without_scaled", "effect"]]
+    out = g.mean().join(g.size().rename("n_cells")).reset_index()
+    out["estimand"] = [name(v) for v in (out[by] if by is not None else out["measure"])]
+    return out.rename(
+        columns={"with_scaled": "with_programme", "without_scaled": "without_programme"}
+    )
+
+
+def did_estimands(
+    cells: pd.DataFrame, treatment: pd.DataFrame, measure_types: Mapping[str, str]
+) -> pd.DataFrame:
+    """Estimands of the DiD designs (see the module docstring), for every measure at once.
 
     Parameters
     ----------
     cells : pandas.DataFrame
-        One row per force and quarter with ``unit, period, with_programme,
-        without_programme`` (values on the measure's own scale).
+        One row per force, quarter and measure with ``unit, period, measure,
+        with_programme, without_programme`` (values on the measure's own scale).
     treatment : pandas.DataFrame
         :func:`soteria_eval.rollout.treatment_panel` output for the window.
-    measure_type : str
-        The measure's catalogue type.
+    measure_types : mapping of measure to type
+        The catalogue type of each measure to evaluate.
 
     Returns
     -------
     pandas.DataFrame
-        ``estimand, with_programme, without_programme, effect, n_cells`` (analysis scale;
-        for counts also the ``ATT (log rate ratio)`` row).
+        ``measure, estimand, with_programme, without_programme, effect, n_cells``
+        (analysis scale; for counts also the ``ATT (log rate ratio)`` row).
     """
-    d = treatment.merge(cells, on=["unit", "period"], how="left", validate="1:1")
-    d["with_scaled"] = to_analysis_scale(d["with_programme"], measure_type)
-    d["without_scaled"] = to_analysis_scale(d["without_programme"], measure_type)
+    types = dict(measure_types)
+    d = treatment.merge(cells, on=["unit", "period"], how="left")
+    d = d[d["measure"].isin(list(types))]
+    kind = d["measure"].map(types)
+    d["with_scaled"] = np.nan
+    d["without_scaled"] = np.nan
+    for t in kind.unique():
+        sel = (kind == t).to_numpy()
+        d.loc[sel, "with_scaled"] = to_analysis_scale(d.loc[sel, "with_programme"], str(t))
+        d.loc[sel, "without_scaled"] = to_analysis_scale(d.loc[sel, "without_programme"], str(t))
     d["effect"] = d["with_scaled"] - d["without_scaled"]
     treated = d[d["treated"].astype(bool)]
-    rows = [_summary("ATT", treated)]
-    for phase, part in treated.groupby("phase"):
-        rows.append(_summary(f"ATT phase {int(cast(float, phase))}", part))
-    for cohort, part in treated.groupby("cohort"):
-        rows.append(_summary(f"ATT cohort {cohort}", part))
-    ever = d[d["cohort"].notna() & d["cohort"].isin(treated["cohort"].unique())]
     lo, hi = EVENT_TIMES
-    for e, part in ever.groupby("event_time"):
-        k = int(cast(float, e))
-        if lo <= k <= hi:
-            rows.append(_summary(f"ATT event {k:+d}", part))
-    for force, part in treated.groupby("unit"):
-        rows.append(_summary(f"ATT force {force}", part))
-    exposed = d[d["exposed_control"].astype(bool)]
-    if len(exposed):
-        rows.append(_summary("spillover", exposed))
-    if measure_type == "count":
-        ok = treated[(treated["with_programme"] > 0) & (treated["without_programme"] > 0)]
-        s1, s0 = float(ok["with_programme"].sum()), float(ok["without_programme"].sum())
-        rows.append(
-            {
-                "estimand": "ATT (log rate ratio)",
-                "with_programme": np.log(s1) if s1 > 0 else np.nan,
-                "without_programme": np.log(s0) if s0 > 0 else np.nan,
-                "effect": float(np.log(s1 / s0)) if s0 > 0 and s1 > 0 else np.nan,
-                "n_cells": len(ok),
-            }
+    cohorts = set(treated["cohort"].dropna().unique())
+    ever = d[d["cohort"].isin(cohorts) & d["event_time"].between(lo, hi)]
+    parts = [
+        _grouped(treated, None, lambda _: "ATT"),
+        _grouped(treated, "phase", lambda p: f"ATT phase {int(p)}"),
+        _grouped(treated, "cohort", lambda c: f"ATT cohort {c}"),
+        _grouped(ever, "event_time", lambda e: f"ATT event {int(e):+d}"),
+        _grouped(treated, "unit", lambda u: f"ATT force {u}"),
+        _grouped(d[d["exposed_control"].astype(bool)], None, lambda _: "spillover"),
+    ]
+    counts = [m for m, t in types.items() if t == "count"]
+    tc = treated[treated["measure"].isin(counts)]
+    tc = tc[(tc["with_programme"] > 0) & (tc["without_programme"] > 0)]
+    if len(tc):
+        g = tc.groupby("measure", sort=True)
+        s1, s0 = g["with_programme"].sum(), g["without_programme"].sum()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "measure": s1.index,
+                    "estimand": "ATT (log rate ratio)",
+                    "with_programme": np.log(s1.to_numpy()),
+                    "without_programme": np.log(s0.to_numpy()),
+                    "effect": np.log(s1.to_numpy() / s0.to_numpy()),
+                    "n_cells": g.size().to_numpy(),
+                }
+            )
         )
-    return pd.DataFrame(rows)
+    cols = ["measure", "estimand", "with_programme", "without_programme", "effect", "n_cells"]
+    out = pd.concat([p[cols] for p in parts], ignore_index=True)
+    out["n_cells"] = out["n_cells"].astype("int64")
+    return out
 
 
 def national_estimands(

@@ -214,6 +214,8 @@ class _Timing:
         self.area_start = np.array(area_start, dtype=np.int64)
         self.antic = np.array([f in cfg.anticipation_forces for f in forces])
         self.cfg = cfg
+        self._table: Floats | None = None
+        self._first = 0
         self._sizes = {
             name: np.array(
                 [getattr(cfg.effects.get(p, EffectSizes()), name) for p in (1, 2, 3)], dtype=float
@@ -248,11 +250,10 @@ class _Timing:
         self._first = first_day
 
     def _lookup(self, day: Days, force: NDArray[np.int64]) -> Floats:
-        table = getattr(self, "_table", None)
-        if table is None:
+        if self._table is None:
             return self.intensity(day, force)
-        idx = np.clip(day - self._first, 0, table.shape[1] - 1)
-        out: Floats = table[force, idx]
+        idx = np.clip(day - self._first, 0, self._table.shape[1] - 1)
+        out: Floats = self._table[force, idx]
         return out
 
     def effect(self, field: str, day: Days, force: NDArray[np.int64]) -> Floats:

@@ -150,18 +150,12 @@ def estimand_truth(
             end=window[1],
             scenario=scenario,
         )
-        for m, part in fq.groupby("measure", sort=True):
-            if measures is not None and m not in measures:
-                continue
-            est = did_estimands(part, tp, catalogue[str(m)].type)
-            est["unit"] = est["estimand"].map(
-                lambda e: e.removeprefix("ATT force ") if e.startswith("ATT force ") else "all"
-            )
-            rows.append(
-                est.assign(
-                    level="force", freq="quarter", measure=m, period=f"{window[0]} to {window[1]}"
-                )
-            )
+        part = fq if measures is None else fq[fq["measure"].isin(measures)]
+        types = {str(m): catalogue[str(m)].type for m in part["measure"].unique()}
+        est = did_estimands(part, tp, types)
+        forces = est["estimand"].str.startswith("ATT force ")
+        est["unit"] = np.where(forces, est["estimand"].str.removeprefix("ATT force "), "all")
+        rows.append(est.assign(level="force", freq="quarter", period=f"{window[0]} to {window[1]}"))
     nm = cells.get(("national", "month"))
     if nm is not None:
         for m, part in nm.groupby("measure", sort=True):

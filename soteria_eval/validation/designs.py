@@ -388,7 +388,7 @@ def _honest_rows(
             control_group="not_yet_treated", base_period="universal",
         )
     )  # fmt: skip
-    dyn = cs.aggregate("dynamic", min_e=-8, max_e=7)
+    dyn = _quiet(partial(cs.aggregate, "dynamic", min_e=-8, max_e=7))
     b, v, npre, npost = event_study_inputs(dyn)
     hon = _quiet(
         lambda: honest_sensitivity(
