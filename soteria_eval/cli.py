@@ -130,6 +130,7 @@ def run(
     Exit codes: 0 all analyses succeeded; 1 an analysis failed (its row in the results
     says why); 2 invalid input or plan (nothing written).
     """
+    from soteria_eval._io import OutputFolderError
     from soteria_eval.data import DataValidationError
     from soteria_eval.pipeline import PlanError, run_evaluation
 
@@ -144,7 +145,7 @@ def run(
             progress=not quiet,
             only=only or None,
         )
-    except (DataValidationError, PlanError) as exc:
+    except (DataValidationError, PlanError, OutputFolderError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
     click.echo(
@@ -218,7 +219,13 @@ def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effect
         cfg = cfg.with_effects(NO_EFFECTS)
     import pandas as pd
 
-    folder = write_simulation(out, cfg)
+    from soteria_eval._io import OutputFolderError
+
+    try:
+        folder = write_simulation(out, cfg)
+    except OutputFolderError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
     calib = pd.read_csv(folder / "calibration.csv")
     n_ok = int(calib["within_tolerance"].sum())
     click.echo(
@@ -281,9 +288,15 @@ def recovery(
     rmse, coverage, size), OUT/recovery_seeds.csv (one row per seed and estimate) and
     OUT/recovery_mc.csv (Monte Carlo standard errors).
     """
+    from soteria_eval._io import OutputFolderError, check_output_folder
     from soteria_eval.validation import DesignSettings, RecoverySettings
     from soteria_eval.validation.recovery import recovery_study, write_recovery
 
+    try:  # refuse a folder that must not be replaced before hours of work, not after
+        check_output_folder(out)
+    except OutputFolderError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
     settings = RecoverySettings(scale=scale, size=not no_size, designs=DesignSettings(n_boot=draws))
     res = recovery_study(
         seeds, seed0=seed0, settings=settings, n_jobs=jobs, scheduler=scheduler, progress=not quiet

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from soteria_eval import __version__
+from soteria_eval._io import OutputFolderError
 from soteria_eval._paths import bundled_data_dir, data_dictionary_dir
 from soteria_eval.data import DataValidationError, load_rollout
 from soteria_eval.dictionary import load_catalogue
@@ -205,6 +206,11 @@ def run_evaluation(
     plan = load_plan(plan_path)
     t0 = time.perf_counter()
     data_path = Path(data_dir) if data_dir is not None else default_data()
+    out_path, data_real = Path(out).resolve(), data_path.resolve()
+    if out_path == data_real or out_path in data_real.parents:
+        raise OutputFolderError(
+            f"{out}: is the data folder or contains it; write the results to another folder"
+        )
     timings["prepare_data"] = time.perf_counter() - t0
     rollout_file = data_path / "rollout.csv" if (data_path / "rollout.csv").exists() else None
     t0 = time.perf_counter()
