@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -91,7 +91,6 @@ class DesignSettings:
     designs: tuple[str, ...] = ()
     measures: tuple[str, ...] | None = None
     honest_grid: int = 200
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def runs(self, design: str) -> bool:
         """Whether ``design`` is run."""
@@ -453,6 +452,8 @@ def national_series(
 def _its_rows(
     fm: pd.DataFrame, m: str, kind: str, truths: dict[str, float], groups: dict[str, list[str]]
 ) -> list[dict[str, Any]]:
+    from scipy import stats
+
     from soteria_eval.its import Interruption, comparative_its, segmented_regression
 
     ints = [
@@ -472,8 +473,6 @@ def _its_rows(
     for _, e in eff[eff["kind"] == "at"].iterrows():
         h = int(e["horizon"])
         z = abs(e["estimate"] / e["std_error"]) if e["std_error"] > 0 else np.nan
-        from scipy import stats
-
         p = float(2 * stats.norm.sf(z)) if np.isfinite(z) else np.nan
         name = f"national effect {h} months after phase 1"
         out.append(_row(m, f"its_segmented_{h}m", "GLS AR(1)", name, e["estimate"], e["ci_lower"], e["ci_upper"], truths.get(name, np.nan), None, p))  # fmt: skip
@@ -496,8 +495,6 @@ def _its_rows(
     cum = cres.effect_at([months - 1], "phase 1")
     c = cum[cum["kind"] == "cumulative"].iloc[0]
     est, se = float(c["estimate"]) / months, float(c["std_error"]) / months
-    from scipy import stats
-
     df = float(cres.df.iloc[0]) if hasattr(cres, "df") else np.inf
     q = float(stats.t.ppf(0.975, df)) if np.isfinite(df) else 1.959963984540054
     p = float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else np.nan

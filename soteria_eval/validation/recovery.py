@@ -108,7 +108,7 @@ def run_seed(
     """Simulate one seed, compute its truth and run every design (one row per estimate).
 
     Returns the :data:`~soteria_eval.validation.designs.ROW_COLUMNS` plus ``seed`` and
-    ``world`` (``"effect"`` or ``"null"``). ``timings`` (if given) receives seconds per
+    ``world`` (``"effect"`` or ``"no_effect"``). ``timings`` (if given) receives seconds per
     stage: simulate, aggregate, truth, estimate, estimate_null.
     """
     from soteria_eval.estimands import DID_WINDOW
@@ -169,7 +169,7 @@ def run_seed(
     if st.size:
         zero = truth.assign(effect=0.0)
         out.append(
-            estimate_world(fq0, fm0, truth=zero, null_world=True, **common).assign(world="null")
+            estimate_world(fq0, fm0, truth=zero, null_world=True, **common).assign(world="no_effect")
         )
         mark("estimate_null")
     if timings is not None:
@@ -227,7 +227,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     denom = out["truth"].abs()
     out["rel_bias"] = np.where(denom > 1e-9, out["bias"] / denom.where(denom > 1e-9, 1.0), np.nan)
-    null = rows[(rows["world"] == "null") & (rows["inference"] != "failed")]
+    null = rows[(rows["world"] == "no_effect") & (rows["inference"] != "failed")]
     if len(null):
         size = null.groupby(KEY, sort=True)["reject"].apply(_share).rename("size").reset_index()
         out = out.merge(size, on=KEY, how="left")
@@ -340,6 +340,14 @@ def write_recovery(results: RecoveryResults, out: str | Path) -> Path:
     return Path(out)
 
 
+def read_seed_rows(path: str | Path) -> pd.DataFrame:
+    """Read ``recovery_seeds.csv`` back (only empty cells are missing; flags as booleans)."""
+    rows = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    for col in ("covered", "reject"):
+        rows[col] = rows[col].map({True: True, False: False, "True": True, "False": False})
+    return rows
+
+
 def cached_recovery(
     n_seeds: int,
     *,
@@ -374,13 +382,13 @@ def cached_recovery(
     folder = cache_dir() / f"recovery-{__version__}-{h.hexdigest()[:12]}"
     seeds_file = folder / "recovery_seeds.csv"
     if seeds_file.is_file():
-        rows = pd.read_csv(seeds_file, keep_default_na=True)
+        rows = read_seed_rows(seeds_file)
         return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
     res = recovery_study(n_seeds, seed0=seed0, settings=st, n_jobs=n_jobs, progress=progress)
     folder.parent.mkdir(parents=True, exist_ok=True)
     write_recovery(res, folder)
     # Read back what was written, so a first run and a cached run give identical bytes.
-    rows = pd.read_csv(seeds_file, keep_default_na=True)
+    rows = read_seed_rows(seeds_file)
     return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
 
 
@@ -396,6 +404,7 @@ __all__ = [
     "RecoverySettings",
     "cached_recovery",
     "mc_errors",
+    "read_seed_rows",
     "recovery_study",
     "run_seed",
     "summarise",

@@ -48,7 +48,7 @@ def test_every_design_reports_for_the_primary_measures(seed_rows: pd.DataFrame) 
     assert expected <= pairs
     assert {"ppml"} <= set(seed_rows.loc[seed_rows["measure"] == "charges", "design"])
     # The null world's truth is zero; the effect world's is the planted estimand.
-    null = seed_rows[seed_rows["world"] == "null"]
+    null = seed_rows[seed_rows["world"] == "no_effect"]
     assert (null["truth"].dropna() == 0).all()
     assert eff.loc[eff["design"] == "twfe", "truth"].abs().min() > 0
 
@@ -190,3 +190,32 @@ def test_recovery_on_a_local_dask_cluster() -> None:
         )
     local = recovery_study(2, settings=settings, progress=False)
     pd.testing.assert_frame_equal(res.summary(), local.summary())
+
+
+def test_cached_study_keeps_the_no_effect_worlds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: 'null' was read back as missing, so every size was lost from the cache."""
+    from soteria_eval.validation.recovery import cached_recovery, with_designs
+
+    monkeypatch.setenv("SOTERIA_CACHE", str(tmp_path))
+    settings = with_designs(
+        RecoverySettings(scale=0.03, designs=DesignSettings(n_boot=19)), ["twfe"]
+    )
+    fresh = cached_recovery(2, settings=settings)
+    again = cached_recovery(2, settings=settings)
+    assert set(fresh.seeds["world"]) == {"effect", "no_effect"}
+    assert fresh.summary()["size"].notna().all()
+    pd.testing.assert_frame_equal(fresh.summary(), again.summary())
+
+
+def test_borderline_uses_the_standard_error_at_the_threshold() -> None:
+    rec = pd.DataFrame(
+        {"measure": ["a", "a"], "design": ["twfe", "twfe"], "inference": ["CR1", "CR2"], "n_seeds": 40,
+         "truth": 1.0, "bias": 0.0, "rel_bias": 0.0, "rmse": 0.1, "coverage": [1.0, 0.70], "size": 0.05}
+    )  # fmt: skip
+    v = method_verdicts(rec).set_index("inference")
+    assert (
+        not v.loc["CR1", "passed"] and v.loc["CR1", "borderline"]
+    )  # 40/40 vs 98%: within MC error
+    assert not v.loc["CR2", "passed"] and not v.loc["CR2", "borderline"]  # 70%: clearly below
