@@ -5,9 +5,11 @@ did the national series of each domain's primary measure change level or trend w
 phase 1 began (September 2021) and when the national model began, beyond what their
 pre-programme trend and seasonality predicted?
 
-Design: segmented regression on the monthly national series (every force summed), with a
-COVID-19 level shift (April 2020) kept in the counterfactual, month dummies and AR(1)
-errors (GLS, REML). See :mod:`soteria_eval.its`.
+Design: segmented regression on the monthly national series (every force summed; counts
+on the log scale, so no counterfactual can fall below zero), with a COVID-19 level shift
+(April 2020) kept in the counterfactual, month dummies and AR(1) errors (GLS, REML). See
+:mod:`soteria_eval.its`; the series is :func:`soteria_eval.validation.national_series`, the
+same the recovery study judges.
 
 Run alone: ``python analyses/national_its.py --out results/national_its``.
 """
@@ -30,6 +32,8 @@ from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext, result
 from soteria_eval.pipeline.outputs import failure_row
 from soteria_eval.plotting import its_plot
 from soteria_eval.rollout import treatment_panel
+from soteria_eval.validation import NATIONAL_SERIES as SERIES
+from soteria_eval.validation import national_series
 
 INTERRUPTIONS = [
     Interruption("COVID-19", "2020-04", slope=False, programme=False),
@@ -37,26 +41,6 @@ INTERRUPTIONS = [
     Interruption("national model", "2023-07"),
 ]
 COVID_MONTHS = [f"2020-{m:02d}" for m in range(4, 13)]
-#: National series: primary measures that can be added up over forces (medians cannot).
-SERIES = {
-    "volume": "charges",
-    "quality": "police_charge_rate",
-    "timeliness": "days_referral_to_decision",
-    "victim_experience": "victim_does_not_support",
-}
-
-
-def national_series(panel: pd.DataFrame, measure: str, kind: str) -> pd.DataFrame:
-    """Sum a force-by-month measure over forces (ratios and means from their parts)."""
-    rows = panel[panel["measure"] == measure]
-    g = rows.groupby("period")[["numerator", "denominator"]].sum(min_count=1).reset_index()
-    if kind == "count":
-        g["y"] = g["numerator"]
-    else:
-        g["y"] = g["numerator"] / g["denominator"].where(g["denominator"] > 0)
-        if kind == "proportion":
-            g["y"] = 100 * g["y"]
-    return g[["period", "y"]]
 
 
 def run(ctx: RunContext) -> AnalysisOutput:
@@ -65,7 +49,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
     cat = load_catalogue()
     panel = ctx.inputs.panel("force", "month")
     units = {
-        "count": "count",
+        "count": "log points",
         "proportion": "percentage points",
         "duration": "days",
         "score": "points",
@@ -109,7 +93,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
         fig = its_plot(
             res,
             title=f"{m.title}, England and Wales: interrupted time series",
-            ylabel=f"{m.title} ({units[m.type]})",
+            ylabel=f"{m.title} ({'log of the monthly count' if m.type == 'count' else units[m.type]})",
         )
         last = res.counterfactual().iloc[-1]
         alt = (
@@ -126,7 +110,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
                 f"National interrupted time series: {m.title.lower()} ({ctx.data_label} data).",
             )
         )
-        _comparative(ctx, out, panel, m, "log points x 100" if m.type == "count" else units[m.type])
+        _comparative(ctx, out, panel, m, units[m.type])
     return out
 
 
@@ -141,9 +125,8 @@ def _comparative(ctx: RunContext, out: AnalysisOutput, panel: pd.DataFrame, m, u
     rows = panel[panel["period"] < "2023-07"]
     series = []
     for label, members in (("pathfinders", pathfinders), ("comparison", comparison)):
-        part = national_series(rows[rows["unit"].isin(members)], m.id, m.type).assign(group=label)
-        if m.type == "count":  # groups differ in size: compare proportional changes
-            part["y"] = 100 * np.log(part["y"].where(part["y"] > 0))
+        # Counts on the log scale: the groups differ in size, so compare proportional changes.
+        part = national_series(rows, m.id, m.type, sorted(members)).assign(group=label)
         series.append(part)
     two = pd.concat(series, ignore_index=True)
     complete = two.groupby("period")["y"].transform(lambda v: v.notna().all() and len(v) == 2)

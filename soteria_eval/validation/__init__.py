@@ -6,7 +6,12 @@ simulated seeds and compares each estimate with the planted estimand
 coverage study's) into the pipeline's decisions on what it may report.
 """
 
-from soteria_eval.validation.designs import DESIGNS, NATIONAL_SERIES, DesignSettings
+from soteria_eval.validation.designs import (
+    DESIGNS,
+    NATIONAL_SERIES,
+    DesignSettings,
+    national_series,
+)
 from soteria_eval.validation.recovery import (
     RECOVERY_COLUMNS,
     RecoveryResults,
@@ -25,6 +30,7 @@ __all__ = [
     "RecoveryResults",
     "RecoverySettings",
     "mc_errors",
+    "national_series",
     "recovery_study",
     "run_seed",
     "summarise",
