@@ -33,7 +33,7 @@ from soteria_eval.pipeline.context import RunContext
 from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_row, result_rows
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.results import Results
-from soteria_eval.rollout import get_scenario, treatment_panel
+from soteria_eval.rollout import cohort_frame, get_scenario, treatment_panel
 
 #: Quarters dropped by the ``covid_excluded`` window (lockdowns and the court backlog).
 COVID_QUARTERS: tuple[str, ...] = ("2020-Q2", "2020-Q3", "2020-Q4", "2021-Q1")
@@ -205,17 +205,8 @@ def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext)
 
 
 def cs_frame(d: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Return the frame with quarters and cohorts numbered 1..T (cohort 0: not treated).
-
-    Forces with a missing quarter are left out (Callaway–Sant'Anna needs a balanced
-    panel); returns the frame (columns ``t`` and ``g`` added) and how many were left out.
-    """
-    periods = sorted(d["period"].unique())
-    pos = {p: i for i, p in enumerate(periods)}
-    e = d.assign(t=d["period"].map(pos) + 1)
-    e["g"] = np.where(e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0)
-    keep = e.groupby("unit")["y"].transform(lambda s: s.notna().all())
-    return e[keep], int(e.loc[~keep, "unit"].nunique())
+    """Return the frame with quarters and cohorts numbered 1..T (see :func:`soteria_eval.rollout.cohort_frame`)."""
+    return cohort_frame(d, "y")
 
 
 def _staggered(

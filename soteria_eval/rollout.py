@@ -273,3 +273,24 @@ def treatment_panel(
     if sc.exposed_controls == "drop":
         out = out.loc[~out["exposed_ever"]].reset_index(drop=True)
     return out
+
+
+def cohort_frame(panel: pd.DataFrame, outcome: str = "y") -> tuple[pd.DataFrame, int]:
+    """Give a treatment panel's periods and cohorts the numbers 1..T that staggered DiD uses.
+
+    Adds ``t`` (the period's position, from 1) and ``g`` (the position of the unit's cohort,
+    0 when the unit is not treated inside the panel's periods) to a
+    :func:`treatment_panel` frame holding ``outcome``. Units with a missing outcome in any
+    period are left out (Callaway–Sant'Anna's balanced panel).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, int)
+        The frame and how many units were left out.
+    """
+    periods = sorted(panel["period"].unique())
+    pos = {p: i for i, p in enumerate(periods)}
+    e = panel.assign(t=panel["period"].map(pos) + 1)
+    e["g"] = np.where(e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0)
+    keep = e[outcome].notna().groupby(e["unit"]).transform("all")
+    return e[keep], int(e.loc[~keep, "unit"].nunique())

@@ -220,12 +220,9 @@ def _twfe_rows(
 
 
 def _cs_frame(d: pd.DataFrame) -> pd.DataFrame:
-    periods = sorted(d["period"].unique())
-    pos = {p: i for i, p in enumerate(periods)}
-    e = d.assign(t=d["period"].map(pos) + 1)
-    e["g"] = np.where(e["cohort"].isin(pos), e["cohort"].map(pos).fillna(-1) + 1, 0)
-    keep = e["y"].notna().groupby(e["unit"]).transform("all")
-    return e[keep]
+    from soteria_eval.rollout import cohort_frame
+
+    return cohort_frame(d, "y")[0]
 
 
 @dataclass(frozen=True)
