@@ -109,8 +109,18 @@ def run_seed(
 
     Returns the :data:`~soteria_eval.validation.designs.ROW_COLUMNS` plus ``seed`` and
     ``world`` (``"effect"`` or ``"no_effect"``). ``timings`` (if given) receives seconds per
-    stage: simulate, aggregate, truth, estimate, estimate_null.
+    stage: simulate, aggregate, truth, estimate, estimate_null. Runs with one BLAS thread,
+    so the same seed gives the same numbers in any process (parallel workers included).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _run_seed(seed, settings, timings)
+
+
+def _run_seed(
+    seed: int, settings: RecoverySettings | None, timings: dict[str, float] | None
+) -> pd.DataFrame:
     from soteria_eval.estimands import DID_WINDOW
     from soteria_eval.panels.aggregate import aggregate_arrays
     from soteria_eval.simulate import SimulationConfig

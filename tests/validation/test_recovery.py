@@ -219,3 +219,17 @@ def test_borderline_uses_the_standard_error_at_the_threshold() -> None:
         not v.loc["CR1", "passed"] and v.loc["CR1", "borderline"]
     )  # 40/40 vs 98%: within MC error
     assert not v.loc["CR2", "passed"] and not v.loc["CR2", "borderline"]  # 70%: clearly below
+
+
+def test_same_seeds_give_byte_identical_tables_whatever_the_jobs() -> None:
+    from soteria_eval.validation import recovery_study
+    from soteria_eval.validation.recovery import with_designs
+
+    settings = with_designs(
+        RecoverySettings(scale=0.03, designs=DesignSettings(n_boot=19)),
+        ["twfe", "callaway_santanna"],
+    )
+    one = recovery_study(2, settings=settings, n_jobs=1, progress=False).summary()
+    two = recovery_study(2, settings=settings, n_jobs=2, progress=False).summary()
+    opts = {"index": False, "float_format": "%.17g", "lineterminator": "\n"}
+    assert one.to_csv(**opts) == two.to_csv(**opts)
