@@ -41,6 +41,7 @@ inequalities. *Review of Economic Studies* 90(6).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -166,6 +167,14 @@ def _truncation(
     return end(-1.0), end(1.0)
 
 
+@functools.lru_cache(maxsize=64)
+def _subsets(m: int, r: int) -> NDArray[np.int64]:
+    """All ``r``-subsets of ``range(m)`` as rows (cached: the grid reuses them)."""
+    out = np.array(list(itertools.combinations(range(m), r)), dtype=np.int64)
+    out.setflags(write=False)
+    return out
+
+
 def _dual_vertices(x: Floats, sd: Floats) -> Floats | None:
     """All vertices of ``{lambda >= 0 : sd'lambda = 1, x'lambda = 0}`` (rows), if few."""
     m, k = x.shape
@@ -173,7 +182,7 @@ def _dual_vertices(x: Floats, sd: Floats) -> Floats | None:
     n_sets = math.comb(m, k + 1)
     if n_sets > MAX_ENUMERATED:
         return None
-    sets = np.array(list(itertools.combinations(range(m), k + 1)), dtype=np.int64)
+    sets = _subsets(m, k + 1)
     wb = w[sets].transpose(0, 2, 1)  # (n, k+1, k+1): columns = chosen rows of w
     e1 = np.zeros(k + 1)
     e1[0] = 1.0
@@ -187,15 +196,22 @@ def _dual_vertices(x: Floats, sd: Floats) -> Floats | None:
 
 
 def least_favorable_cv(
-    x: Floats, sigma: Floats, kappa: float, *, sims: int = 1000, seed: int = 0
+    x: Floats,
+    sigma: Floats,
+    kappa: float,
+    *,
+    sims: int = 1000,
+    seed: int = 0,
+    vertices: Floats | None = None,
 ) -> float:
     r"""Return the :math:`1-\kappa` quantile of :math:`\hat\eta` when every moment binds.
 
-    The moments are drawn as ``Y ~ N(0, sigma)`` (``sims`` draws, seeded).
+    The moments are drawn as ``Y ~ N(0, sigma)`` (``sims`` draws, seeded). ``vertices``
+    are the dual vertices of ``(x, sd)`` when the caller has them already.
     """
     sd = np.sqrt(np.diag(sigma))
     draws = np.random.default_rng(seed).multivariate_normal(np.zeros(len(sd)), sigma, size=sims)
-    verts = _dual_vertices(x, sd)
+    verts = vertices if vertices is not None else _dual_vertices(x, sd)
     if verts is not None:
         if len(verts) == 0:
             return math.inf
@@ -289,8 +305,8 @@ def _accept_grid(
     sig_all = a @ sigma @ a.T
     y0, slope, x = y_all[rows], a_post[rows, 0], a_post[rows, 1:]
     sig = sig_all[np.ix_(rows, rows)]
-    lf = least_favorable_cv(x, sig, kappa, seed=seed) if hybrid else None
     verts = _dual_vertices(x, np.sqrt(np.diag(sig)))
+    lf = least_favorable_cv(x, sig, kappa, seed=seed, vertices=verts) if hybrid else None
     if verts is not None:
         return _accept_grid_vertices(verts, y0, slope, sig, grid, alpha, lf, kappa)
     return np.array(

@@ -159,6 +159,38 @@ def measure_frame(
     return d
 
 
+class _Frames:
+    """Every measure's :func:`measure_frame`, built from one index of the treatment cells."""
+
+    def __init__(self, panel: pd.DataFrame, treatment: pd.DataFrame, units: Sequence[str]) -> None:
+        self.treatment = treatment.assign(treated_f=treatment["treated"].astype(float))
+        key = pd.MultiIndex.from_arrays([treatment["unit"], treatment["period"]])
+        pos = key.get_indexer(pd.MultiIndex.from_arrays([panel["unit"], panel["period"]]))
+        self.panel = panel.assign(_pos=pos)[pos >= 0]
+        self.by_measure = {m: g for m, g in self.panel.groupby("measure", sort=False)}
+        periods = sorted(treatment["period"].unique())
+        self.unit_code = pd.Index(list(units)).get_indexer(pd.Index(treatment["unit"]))
+        self.period_code = pd.Index(periods).get_indexer(pd.Index(treatment["period"]))
+        self.shape = (len(units), len(periods))
+
+    def frame(self, measure: str, kind: str) -> pd.DataFrame:
+        """As :func:`measure_frame` (same rows, order and columns)."""
+        value = np.full(len(self.treatment), np.nan)
+        rows = self.by_measure.get(measure)
+        if rows is not None:
+            value[rows["_pos"].to_numpy()] = rows["value"].to_numpy(dtype=float)
+        d = self.treatment.assign(value=value)
+        d["y"] = to_analysis_scale(d["value"], kind)
+        return d[[*self.treatment.columns.drop("treated_f"), "value", "y", "treated_f"]]
+
+    def wide(self, y: pd.Series) -> NDArray[np.float64]:
+        """Return the outcome as a units × periods array (units in the block's order)."""
+        out = np.full(self.shape, np.nan)
+        ok = (self.unit_code >= 0) & (self.period_code >= 0)
+        out[self.unit_code[ok], self.period_code[ok]] = y.to_numpy(dtype=float)[ok]
+        return out
+
+
 def _twfe_rows(
     d: pd.DataFrame, m: str, truth: float, settings: DesignSettings, seed: int
 ) -> list[dict[str, Any]]:
@@ -320,11 +352,10 @@ def _twfe_block_rows(
 
 
 def _cs_rows(
-    d: pd.DataFrame, m: str, truth: float, primary: bool, settings: DesignSettings, seed: int
+    e: pd.DataFrame, m: str, truth: float, primary: bool, settings: DesignSettings, seed: int
 ) -> list[dict[str, Any]]:
     from soteria_eval.did import callaway_santanna
 
-    e = _cs_frame(d)
     res = _quiet(
         lambda: callaway_santanna(
             e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
@@ -356,10 +387,9 @@ def _ppml_rows(d: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
     return [_row(m, "ppml", "CR1", "ATT (log rate ratio)", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"])]  # fmt: skip
 
 
-def _sa_bjs_rows(d: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
+def _sa_bjs_rows(e: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
     from soteria_eval.did import imputation_did, sun_abraham
 
-    e = _cs_frame(d)
     out = []
     sa = _quiet(lambda: sun_abraham(e, outcome="y", unit="unit", time="t", cohort="g"))
     t = sa.tidy().set_index("term").loc["overall"]
@@ -372,12 +402,11 @@ def _sa_bjs_rows(d: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
 
 
 def _honest_rows(
-    d: pd.DataFrame, m: str, truth: float, settings: DesignSettings
+    e: pd.DataFrame, m: str, truth: float, settings: DesignSettings
 ) -> list[dict[str, Any]]:
     from soteria_eval.did import callaway_santanna
     from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
 
-    e = _cs_frame(d)
     cs = _quiet(
         lambda: callaway_santanna(
             e, outcome="y", unit="unit", time="t", cohort="g",
@@ -549,29 +578,30 @@ def estimate_world(
         if settings.measures is None or m in settings.measures
     ]
     rows: list[dict[str, Any]] = []
+    frames = _Frames(fq, treatment, block.units if block is not None else sorted(treatment["unit"].unique()))  # fmt: skip
     for m in measures:
         kind = catalogue[m].type
-        d = measure_frame(fq, treatment, m, kind)
+        d = frames.frame(m, kind)
         att = truth_of(m, "ATT")
         primary = m in primaries
+        e = _cs_frame(d)  # balanced units, cohorts numbered: shared by the staggered designs
         jobs: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = []
         if block is not None:
-            wide = d.pivot(index="unit", columns="period", values="y")
-            wide = wide.reindex(index=list(block.units), columns=list(block.periods))
-            if np.isfinite(wide.to_numpy()).all():
-                balanced[m] = wide.to_numpy(dtype=float)
+            wide = frames.wide(d["y"])
+            if np.isfinite(wide).all():
+                balanced[m] = wide
             else:  # a gap: the general estimators (forces with a gap left out by RI)
                 jobs.append(("twfe", partial(_twfe_rows, d, m, att, settings, seed)))
         if settings.runs("callaway_santanna"):
             jobs.append(
-                ("callaway_santanna", partial(_cs_rows, d, m, att, primary, settings, seed))
+                ("callaway_santanna", partial(_cs_rows, e, m, att, primary, settings, seed))
             )
         if kind == "count" and settings.runs("ppml"):
             jobs.append(("ppml", partial(_ppml_rows, d, m, truth_of(m, "ATT (log rate ratio)"))))
         if primary and (settings.runs("sun_abraham") or settings.runs("imputation")):
-            jobs.append(("sun_abraham", partial(_sa_bjs_rows, d, m, att)))
+            jobs.append(("sun_abraham", partial(_sa_bjs_rows, e, m, att)))
         if primary and settings.runs("honest_did") and not null_world:
-            jobs.append(("honest_did", partial(_honest_rows, d, m, truth_of(m, "ATT event +0"), settings)))  # fmt: skip
+            jobs.append(("honest_did", partial(_honest_rows, e, m, truth_of(m, "ATT event +0"), settings)))  # fmt: skip
         if primary and settings.runs("synthetic_control"):
             per_force = {
                 e.removeprefix("ATT force "): v

@@ -233,3 +233,30 @@ def test_same_seeds_give_byte_identical_tables_whatever_the_jobs() -> None:
     two = recovery_study(2, settings=settings, n_jobs=2, progress=False).summary()
     opts = {"index": False, "float_format": "%.17g", "lineterminator": "\n"}
     assert one.to_csv(**opts) == two.to_csv(**opts)
+
+
+def test_measure_frames_from_one_index_equal_the_merge() -> None:
+    from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.validation.designs import _Frames, measure_frame
+
+    rollout = load_rollout()
+    tp = treatment_panel(rollout, level="force", freq="quarter", start="2018-Q1", end="2023-Q2")
+    rng = np.random.default_rng(3)
+    cells = tp[["unit", "period"]].sample(frac=0.9, random_state=1)  # gaps, shuffled
+    panel = pd.concat(
+        [
+            cells.assign(measure=m, value=rng.poisson(20, len(cells)).astype(float))
+            for m in ("charges", "recorded_rapes")
+        ],
+        ignore_index=True,
+    )
+    cat = load_catalogue()
+    block = TwfeBlock.from_treatment(tp)
+    frames = _Frames(panel, tp, block.units)
+    for m in ("charges", "recorded_rapes", "conviction_rate"):
+        a = measure_frame(panel, tp, m, cat[m].type).reset_index(drop=True)
+        b = frames.frame(m, cat[m].type).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+        wide = a.pivot(index="unit", columns="period", values="y")
+        wide = wide.reindex(index=list(block.units), columns=list(block.periods)).to_numpy()
+        np.testing.assert_array_equal(wide, frames.wide(b["y"]))
