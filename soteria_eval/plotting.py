@@ -387,12 +387,19 @@ def power_plot(results: Any, *, title: str = "") -> Any:
 
 
 def coverage_plot(table: pd.DataFrame, *, title: str = "") -> Any:
-    """Plot coverage by design (rows) and method (markers), with the 93–97% band shaded."""
+    """Plot coverage by design (rows) and method (markers), the accepted band shaded.
+
+    The band is the refusal rule's (:data:`~soteria_eval.validation.verdicts.COVERAGE_BAND`,
+    90–98%): a method outside it is not reported.
+    """
+    from soteria_eval.validation.verdicts import COVERAGE_BAND
+
     designs = list(dict.fromkeys(table["label"]))
     methods = list(dict.fromkeys(table["method"]))
     fig, ax = _figure(8.0, 1.6 + 0.7 * len(designs))
-    ax.axvspan(0.93, 0.97, color="#DDDDDD", label="93–97%")
-    markers = ["o", "s", "D", "^", "v", "P"]
+    lo, hi = COVERAGE_BAND
+    ax.axvspan(lo, hi, color="#DDDDDD", label=f"{lo:.0%}–{hi:.0%} (accepted)")
+    markers = ["o", "s", "D", "^", "v", "P", "X", "*", "h"]
     for j, m in enumerate(methods):
         sub = table[table["method"] == m].set_index("label").reindex(designs)
         ys = np.arange(len(designs))[::-1] + (j - (len(methods) - 1) / 2) * 0.1
@@ -405,7 +412,7 @@ def coverage_plot(table: pd.DataFrame, *, title: str = "") -> Any:
     ax.set_xlim(0, 1.02)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(frameon=False, ncol=7, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    ax.legend(frameon=False, ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return fig
 
 

@@ -18,8 +18,11 @@ from soteria_eval.inference.coverage import (
     _cr2_parts,
     _pvalues,
     _simulate,
+    actual_design,
     coverage_study,
+    coverage_verdicts,
     method_validity,
+    reference_coverage,
     soteria_designs,
 )
 from soteria_eval.inference.wild import draw_weights, wild_cluster_bootstrap
@@ -97,12 +100,26 @@ def test_quick_study_shows_the_single_treated_failure() -> None:
     pd.testing.assert_frame_equal(t.reset_index()[again.columns], again)
 
 
-def test_validity_rules_and_the_pipeline_gate() -> None:
-    assert not method_validity("WCR", n_clusters=43, treated_clusters=1)[0]
+def test_validity_comes_from_the_coverage_evidence_and_the_pipeline_gate() -> None:
+    ref = reference_coverage()
+    # The shipped evidence: one treated force breaks CR1 and the wild bootstrap.
+    ok, why = method_validity("WCR", n_clusters=43, treated_clusters=1)
+    assert not ok and "1 force of 43 treated" in why and "coverage 100%" in why
     assert not method_validity("CR1", n_clusters=43, treated_clusters=1)[0]
-    assert method_validity("RI", n_clusters=43, treated_clusters=1)[0]
-    assert not method_validity("RI", n_clusters=6, treated_clusters=1)[0]  # 6 assignments
+    # Randomization inference with one force over-covers (99.8%): outside 90-98%, refused.
+    assert not method_validity("RI", n_clusters=43, treated_clusters=1)[0]
+    assert "possible assignments" in method_validity("RI", n_clusters=6, treated_clusters=1)[1]
     assert method_validity("WCR", n_clusters=14, treated_clusters=5)[0]
+    # The evaluation's own design is the nearest for 43 forces with 12 treated.
+    assert method_validity("CS", n_clusters=43, treated_clusters=12)[0]
+    # The verdict follows the table given, not a fixed rule: a failing row refuses.
+    bad = ref.assign(coverage=np.where(ref["design"] == "areas_5_of_14", 0.5, ref["coverage"]))
+    ok, why = method_validity("WCR", n_clusters=14, treated_clusters=5, coverage=bad, design="areas_5_of_14")  # fmt: skip
+    assert not ok and "coverage 50%" in why
+    assert method_validity("HC1", n_clusters=43, treated_clusters=5) == (
+        True,
+        "HC1 is not covered by the coverage study",
+    )
     rows = pd.DataFrame(
         {
             "term": ["programme"],
@@ -119,10 +136,49 @@ def test_validity_rules_and_the_pipeline_gate() -> None:
     )
     out = refuse_invalid(rows, n_clusters=43, treated_clusters=1)
     assert out["status"].iloc[0] == "refused" and np.isnan(out["p_value"].iloc[0])
-    assert out["estimate"].iloc[0] == 1.0 and "single treated cluster" in out["note"].iloc[0]
+    assert out["estimate"].iloc[0] == 1.0 and "1 force of 43 treated" in out["note"].iloc[0]
     assert refuse_invalid(rows, n_clusters=43, treated_clusters=5).equals(rows)
     with pytest.raises(ValueError, match="method must be one of"):
         coverage_study(methods=("CR3",), n_reps=1)  # type: ignore[arg-type]
+
+
+def test_verdict_rule_and_its_monte_carlo_tolerance() -> None:
+    t = pd.DataFrame(
+        {
+            "design": ["a", "b", "c", "d"],
+            "label": ["A", "B", "C", "D"],
+            "method": ["CR1"] * 4,
+            "n_clusters": [43] * 4,
+            "treated_clusters": [5] * 4,
+            "coverage": [0.95, 0.895, 0.985, 0.80],
+            "n_reps": [1000] * 4,
+        }
+    )
+    v = coverage_verdicts(t).set_index("design")
+    assert v["passed"].tolist() == [True, False, False, False]
+    # Within 2 binomial SEs at the edge (0.019 at 90%, 0.0089 at 98%, 1000 replications).
+    assert v["borderline"].tolist() == [False, True, True, False]
+    assert "coverage 80% outside 90%–98%" in v.loc["d", "reason"]
+
+
+def test_actual_design_ramps_spills_over_and_runs_the_slow_methods() -> None:
+    des = actual_design(0)
+    assert (des.n_units, des.n_periods, des.n_clusters) == (43, 22, 43)
+    shape = des.shape
+    assert (np.diff(shape, axis=1) >= -1e-12).all()  # intensity never drops
+    exposed = (shape.sum(axis=1) > 0) & (des.start < 0)
+    assert exposed.any() and shape[exposed].max() <= 0.31  # spillover only
+    assert 0 < des.att(1.0) < 1  # a ramp: the ATT is below the full effect
+    t = coverage_study([des], methods=("CR1", "CS", "PPML"), n_reps=40, n_reps_slow=4, n_boot=49)
+    assert t.set_index("method")["n_reps"].to_dict() == {"CR1": 40, "CS": 4, "PPML": 4}
+    assert t["coverage"].between(0, 1).all()
+
+
+@pytest.mark.validate
+def test_shipped_reference_is_a_fresh_run() -> None:
+    fresh = coverage_study()
+    ref = reference_coverage()
+    pd.testing.assert_frame_equal(fresh.reset_index(drop=True), ref, check_exact=False, rtol=1e-9)
 
 
 @pytest.mark.validate
