@@ -366,6 +366,29 @@ _NOT_STUDIED = frozenset(
 )
 
 
+def _cache_folder(settings: RecoverySettings) -> Path:
+    """Cache folder of one settings and code version (see :func:`cached_recovery`)."""
+    import hashlib
+    import json
+
+    from soteria_eval import __version__
+    from soteria_eval.simulate.output import cache_dir
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(
+        json.dumps(
+            {"scale": settings.scale, "size": settings.size, "designs": repr(settings.designs),
+             "version": __version__},
+            sort_keys=True,
+        ).encode()
+    )  # fmt: skip
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] not in _NOT_STUDIED:
+            h.update(str(rel).encode() + path.read_bytes())
+    return cache_dir() / f"recovery-{__version__}-{h.hexdigest()[:12]}"
+
+
 def cached_recovery(
     n_seeds: int,
     *,
@@ -374,42 +397,47 @@ def cached_recovery(
     n_jobs: int = 1,
     progress: bool = False,
 ) -> RecoveryResults:
-    """Run the study once and reuse it: it depends on the code and settings, not on data.
+    """Run the study once per seed and reuse it: it depends on the code and settings only.
 
-    The per-seed rows are cached under the simulator's cache folder, keyed by the package
+    Each seed's rows are cached under the simulator's cache folder, keyed by the package
     version, the settings and the source of every module the study can run (all but the
     pipeline, command line, report, plotting, book and disclosure modules); a change to
-    any of them runs the study again.
+    any of them runs the study again. Studies of different lengths share their common
+    seeds: the 400-seed study of ``make validate`` reuses the 40 seeds of
+    ``make evaluate``. A cached seed is read back exactly as it was written, so a first
+    run and a cached run give identical tables.
     """
-    import hashlib
-    import json
-
-    from soteria_eval import __version__
-    from soteria_eval.simulate.output import cache_dir
+    import shutil
 
     st = settings or RecoverySettings()
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(
-        json.dumps(
-            {"n": n_seeds, "seed0": seed0, "scale": st.scale, "size": st.size,
-             "designs": repr(st.designs), "version": __version__},
-            sort_keys=True,
-        ).encode()
-    )  # fmt: skip
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if rel.parts[0] not in _NOT_STUDIED:
-            h.update(str(rel).encode() + path.read_bytes())
-    folder = cache_dir() / f"recovery-{__version__}-{h.hexdigest()[:12]}"
-    seeds_file = folder / "recovery_seeds.csv"
-    if seeds_file.is_file():
-        rows = read_seed_rows(seeds_file)
-        return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
-    res = recovery_study(n_seeds, seed0=seed0, settings=st, n_jobs=n_jobs, progress=progress)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    write_recovery(res, folder)
-    # Read back what was written, so a first run and a cached run give identical bytes.
-    rows = read_seed_rows(seeds_file)
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    folder = _cache_folder(st) / "seeds"
+    seeds = list(range(seed0, seed0 + n_seeds))
+    todo = [s for s in seeds if not (folder / f"{s}.csv").is_file()]
+    if todo:
+        folder.mkdir(parents=True, exist_ok=True)
+        runs: list[list[int]] = []  # contiguous runs of missing seeds
+        for s in todo:
+            if runs and s == runs[-1][-1] + 1:
+                runs[-1].append(s)
+            else:
+                runs.append([s])
+        rows = pd.concat(
+            [
+                recovery_study(
+                    len(r), seed0=r[0], settings=st, n_jobs=n_jobs, progress=progress
+                ).seeds
+                for r in runs
+            ],
+            ignore_index=True,
+        )
+        opts: dict[str, Any] = {"lineterminator": "\n", "float_format": "%.10g", "index": False}
+        for key, part in rows.groupby("seed", sort=True):
+            tmp = folder / f".{key}.csv.tmp"
+            part.to_csv(tmp, **opts)
+            shutil.move(tmp, folder / f"{key}.csv")
+    rows = pd.concat([read_seed_rows(folder / f"{s}.csv") for s in seeds], ignore_index=True)
     return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
 
 

@@ -260,3 +260,30 @@ def test_measure_frames_from_one_index_equal_the_merge() -> None:
         wide = a.pivot(index="unit", columns="period", values="y")
         wide = wide.reindex(index=list(block.units), columns=list(block.periods)).to_numpy()
         np.testing.assert_array_equal(wide, frames.wide(b["y"]))
+
+
+def test_cache_is_per_seed_so_longer_studies_reuse_shorter_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soteria_eval.validation import recovery as rec
+
+    monkeypatch.setenv("SOTERIA_CACHE", str(tmp_path))
+    settings = rec.with_designs(
+        RecoverySettings(scale=0.03, size=False, designs=DesignSettings(n_boot=19)), ["twfe"]
+    )
+    two = rec.cached_recovery(2, seed0=4, settings=settings)
+    ran: list[int] = []
+    real = rec.recovery_study
+
+    def counting(n: int, **kw: object) -> rec.RecoveryResults:
+        ran.extend(range(int(kw["seed0"]), int(kw["seed0"]) + n))  # type: ignore[call-overload]
+        return real(n, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rec, "recovery_study", counting)
+    three = rec.cached_recovery(3, seed0=3, settings=settings)
+    assert ran == [3]  # seeds 4 and 5 came from the cache
+    pd.testing.assert_frame_equal(
+        three.seeds[three.seeds["seed"] >= 4].reset_index(drop=True), two.seeds
+    )
+    fresh = real(3, seed0=3, settings=settings, progress=False)
+    pd.testing.assert_frame_equal(three.summary(), fresh.summary())
