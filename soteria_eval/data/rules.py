@@ -241,9 +241,14 @@ def _period_gaps(frame: pd.DataFrame, raw: RawTable, freq: Frequency) -> list[Va
 def _value_rules(
     frame: pd.DataFrame, raw: RawTable, catalogue: MeasureCatalogue
 ) -> list[ValidationIssue]:
+    from soteria_eval.panels.aggregate import OUTCOME_RATES
+
     issues: list[ValidationIssue] = []
     mtype = frame["measure"].map({k: m.type for k, m in catalogue.items()})
     value = frame["value"]
+    # An outcome rate counts outcomes of any cohort over the period's offences: it can
+    # exceed 1 in a small cell, so only the ratio's consistency is checked.
+    share = mtype.eq("proportion") & ~frame["measure"].isin(list(OUTCOME_RATES))
 
     def add(mask: pd.Series, rule: str, column: str, msg: str) -> None:
         m = mask.fillna(False).to_numpy(dtype=bool)
@@ -258,7 +263,7 @@ def _value_rules(
         "a duration cannot be negative",
     )
     add(
-        mtype.eq("proportion") & ((value < 0) | (value > 1)),
+        (mtype.eq("proportion") & (value < 0)) | (share & (value > 1)),
         "proportion-range",
         "value",
         "a proportion must lie in [0, 1] (write 0.25, not 25%)",
@@ -272,7 +277,7 @@ def _value_rules(
     if {"numerator", "denominator"} <= set(frame):
         num, den = frame["numerator"], frame["denominator"]
         add(
-            mtype.eq("proportion") & (num > den),
+            share & (num > den),
             "numerator-exceeds-denominator",
             "numerator",
             "the numerator is larger than its denominator",

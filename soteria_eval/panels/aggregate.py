@@ -162,7 +162,10 @@ class MeasureSpec:
 
     ``date`` picks the period; ``base`` selects the cases counted (the denominator, or the
     count itself for counts); ``hit`` selects the numerator among them (ratios); ``x`` is
-    the value averaged (means, medians).
+    the value averaged (means, medians). With ``hit_date`` the numerator is not a subset of
+    the denominator's cases but the cases with ``hit`` dated in the period by
+    ``hit_date`` (an *outcome rate*, as the Home Office publishes it: outcomes assigned
+    in the period over offences recorded in the period).
     """
 
     id: str
@@ -171,6 +174,7 @@ class MeasureSpec:
     base: Callable[[CaseArrays], Bool]
     hit: Callable[[CaseArrays], Bool] | None = None
     x: Callable[[CaseArrays], Floats] | None = None
+    hit_date: str | None = None
 
 
 def _has(a: CaseArrays, col: str) -> Bool:
@@ -211,7 +215,7 @@ MEASURES: tuple[MeasureSpec, ...] = (
     MeasureSpec("charges", "sum", "charge_decision_date", _charged),
     MeasureSpec("prosecutions", "sum", "first_hearing_date", lambda a: _has(a, "first_hearing_date")),
     MeasureSpec("convictions", "sum", "completion_date", lambda a: a.text["verdict"] == "convicted"),
-    MeasureSpec("police_charge_rate", "ratio", "report_date", lambda a: np.ones(a.n, dtype=bool), lambda a: a.text["outcome"] == "1"),
+    MeasureSpec("police_charge_rate", "ratio", "report_date", lambda a: np.ones(a.n, dtype=bool), lambda a: (a.text["outcome"] == "1") & _has(a, "outcome_date"), hit_date="outcome_date"),
     MeasureSpec("cps_charge_rate", "ratio", "charge_decision_date", _decided, _charged),
     MeasureSpec("conviction_rate", "ratio", "completion_date", lambda a: _has(a, "completion_date"), lambda a: a.text["verdict"] == "convicted"),
     MeasureSpec("action_plans_over_two", "ratio", "charge_decision_date", _decided, lambda a: np.nan_to_num(a.num["action_plans"]) > 2),
@@ -324,6 +328,11 @@ def aggregate_cases(
     )  # fmt: skip
 
 
+#: Measures whose numerator is dated by the outcome, not a subset of the denominator's
+#: cases (outcome rates; a small cell can exceed 1).
+OUTCOME_RATES: frozenset[str] = frozenset(m.id for m in MEASURES if m.hit_date is not None)
+
+
 def aggregate_arrays(
     a: CaseArrays,
     *,
@@ -377,7 +386,14 @@ def aggregate_arrays(
             value, num, den_out, n_small = den, den, np.full(size, np.nan), den
         elif m.statistic == "ratio":
             assert m.hit is not None
-            num = np.bincount(key[base & m.hit(a)], minlength=size).astype(float)
+            if m.hit_date is None:
+                num = np.bincount(key[base & m.hit(a)], minlength=size).astype(float)
+            else:
+                if m.hit_date not in period_cache:
+                    period_cache[m.hit_date] = _period_codes(a.day[m.hit_date], freq, first, n_p)
+                hc = period_cache[m.hit_date]
+                hits = m.hit(a) & (hc >= 0)
+                num = np.bincount((unit_code * n_p + hc)[hits], minlength=size).astype(float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(den > 0, num / den, np.nan)
             den_out, n_small = den, den

@@ -22,7 +22,13 @@ design                 inference         estimand (truth)            measures
 ``its_segmented_12m``  GLS AR(1)         national effect, 12 months  national series
 ``its_segmented_24m``  GLS AR(1)         national effect, 24 months  national series
 ``its_comparative``    Driscoll–Kraay    pathfinders, average        national series
+``twfe phase 1``/``2`` CR1, CR2          ATT phase 1 / phase 2       primary
 =====================  ================  ==========================  =================
+
+The DiD designs also run on the sample of another rollout scenario (the recovery study's
+``samples``; by default ``exposed_dropped``, the headline sample without the exposed
+forces of pathfinder Areas); their ids then carry it, e.g. ``twfe (exposed_dropped)``,
+and they are judged against that sample's own estimands (:func:`sample_design`).
 
 WCR and RI give a p-value, not an interval here: coverage is then the share of seeds in
 which the test of the true value does not reject at 5% (the interval by test inversion
@@ -107,6 +113,7 @@ DESIGNS: tuple[str, ...] = (
     "synthetic_control",
     "its_segmented",
     "its_comparative",
+    "twfe_phase",
 )
 
 
@@ -248,6 +255,29 @@ def _twfe_rows(
 
     if sub["treated_f"].sum() > 0:
         out.append(_row(m, "twfe", "RI", "ATT", est, np.nan, np.nan, truth, ri_p(truth), ri_p(0.0)))
+    return out
+
+
+def _phase_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[str, Any]]:
+    """TWFE with one treatment indicator per phase: each phase's ATT, CR1 and CR2."""
+    from soteria_eval.did import twfe
+
+    e = d.assign(
+        treated_p1=d["treated_f"] * (d["phase"] == 1), treated_p2=d["treated_f"] * (d["phase"] == 2)
+    )
+    res = _quiet(
+        partial(
+            twfe, e, outcome="y", treatment="treated_p1", covariates=["treated_p2"], unit="unit",
+            time="period",
+        )
+    )  # fmt: skip
+    out = []
+    for r, name in ((res, "CR1"), (_quiet(lambda: res.with_vcov("CR2")), "CR2")):
+        t = r.tidy().set_index("term")
+        for phase in (1, 2):
+            row = t.loc[f"treated_p{phase}"]
+            est = f"ATT phase {phase}"
+            out.append(_row(m, f"twfe phase {phase}", name, est, row["estimate"], row["ci_lower"], row["ci_upper"], truths.get(est, np.nan), None, row["p_value"]))  # fmt: skip
     return out
 
 
@@ -540,6 +570,7 @@ def estimate_world(
     seed: int,
     groups: dict[str, list[str]],
     null_world: bool = False,
+    sample: str = "default",
 ) -> pd.DataFrame:
     """Run every design on one world (see the module docstring).
 
@@ -557,6 +588,9 @@ def estimate_world(
     null_world : bool
         The world has no effect (only the size is wanted): HonestDiD bounds, which are
         not a test of no effect, are skipped.
+    sample : str
+        The rollout scenario that chose ``treatment``'s units: the design ids of any other
+        sample than ``"default"`` carry it, e.g. ``"twfe (exposed_dropped)"``.
     """
     truth_map: dict[tuple[str, str], float] = {
         (str(mm), str(est)): float(v)
@@ -602,6 +636,8 @@ def estimate_world(
             jobs.append(("sun_abraham", partial(_sa_bjs_rows, e, m, att)))
         if primary and settings.runs("honest_did") and not null_world:
             jobs.append(("honest_did", partial(_honest_rows, e, m, truth_of(m, "ATT event +0"), settings)))  # fmt: skip
+        if primary and settings.runs("twfe_phase"):
+            jobs.append(("twfe phase", partial(_phase_rows, d, m, truths_for(m))))
         if primary and settings.runs("synthetic_control"):
             per_force = {
                 e.removeprefix("ATT force "): v
@@ -630,7 +666,15 @@ def estimate_world(
                 rows.extend(_its_rows(fm, m, catalogue[m].type, truths_for(m), groups))
             except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
                 rows.append(_row(m, "its_segmented", "failed", "", np.nan, np.nan, np.nan, np.nan, None, np.nan))  # fmt: skip
-    return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    if sample != "default":
+        out["design"] = out["design"] + f" ({sample})"
+    return out
+
+
+def sample_design(design: str, scenario: str) -> str:
+    """Design id of the recovery study for a design run on a rollout scenario's sample."""
+    return design if scenario in ("default", "") else f"{design} ({scenario})"
 
 
 __all__ = [
@@ -640,4 +684,5 @@ __all__ = [
     "estimate_world",
     "measure_frame",
     "national_series",
+    "sample_design",
 ]

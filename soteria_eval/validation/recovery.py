@@ -55,6 +55,12 @@ RECOVERY_COLUMNS: tuple[str, ...] = (
 KEY = ["measure", "design", "inference"]
 
 
+#: Designs run on samples other than the default one.
+SAMPLE_DESIGNS: tuple[str, ...] = (
+    "twfe", "callaway_santanna", "ppml", "sun_abraham", "imputation", "twfe_phase",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RecoverySettings:
     """Settings of the recovery study.
@@ -67,11 +73,17 @@ class RecoverySettings:
         Also run the designs on the worlds without effects (the ``size`` column).
     designs : DesignSettings
         Which designs, measures and how many resampling draws.
+    samples : tuple of str
+        Rollout scenarios whose samples the DiD designs are run on. ``"default"`` (all 43
+        forces) runs every design; any other (e.g. ``"exposed_dropped"``, the headline
+        sample without the exposed forces of pathfinder Areas) runs the DiD designs of
+        :data:`SAMPLE_DESIGNS`, judged against that sample's own estimands.
     """
 
     scale: float = 1.0
     size: bool = True
     designs: DesignSettings = field(default_factory=DesignSettings)
+    samples: tuple[str, ...] = ("default", "exposed_dropped")
 
 
 def _prepared() -> dict[str, Any]:
@@ -84,6 +96,13 @@ def _prepared() -> dict[str, Any]:
     tp = treatment_panel(
         rollout, level="force", freq="quarter", start=DID_WINDOW[0], end=DID_WINDOW[1]
     )
+    samples = {
+        sc: treatment_panel(
+            rollout, level="force", freq="quarter", start=DID_WINDOW[0], end=DID_WINDOW[1],
+            scenario=sc,
+        )
+        for sc in ("exposed_dropped",)
+    }  # fmt: skip
     forces = rollout.table[rollout.table["level"] == "force"].set_index("unit")
     exposed = set(
         treatment_panel(rollout, level="force", freq="month", start="2016-01", end="2023-06").query(
@@ -94,7 +113,10 @@ def _prepared() -> dict[str, Any]:
         "pathfinders": sorted(forces.index[forces["phase"] == 1]),
         "comparison": sorted(set(forces.index[forces["phase"] == 3]) - exposed),
     }
-    return {"rollout": rollout, "treatment": tp, "catalogue": load_catalogue(), "groups": groups}
+    return {
+        "rollout": rollout, "treatment": tp, "samples": samples, "catalogue": load_catalogue(),
+        "groups": groups,
+    }  # fmt: skip
 
 
 def _quarter_months(window: tuple[str, str]) -> tuple[str, str]:
@@ -170,19 +192,34 @@ def _run_seed(
             cell_truth(fm1, fm0, cat, level="force", freq="month"), fm1, fm0
         )
     truth = estimand_truth(cells, prep["rollout"], cat)
+    extra = [sc for sc in st.samples if sc != "default"]
+    sample_truth = {
+        sc: estimand_truth(
+            {("force", "quarter"): cells[("force", "quarter")]}, prep["rollout"], cat, scenario=sc
+        )
+        for sc in extra
+    }
     mark("truth")
-    common = dict(
-        treatment=prep["treatment"], catalogue=cat, settings=st.designs, seed=seed, groups=prep["groups"]
-    )  # fmt: skip
-    out = [estimate_world(fq1, fm1, truth=truth, **common).assign(world="effect")]
+    common = dict(catalogue=cat, seed=seed, groups=prep["groups"])
+    sub = replace(
+        st.designs,
+        designs=tuple(d for d in SAMPLE_DESIGNS if st.designs.runs(d.removesuffix("_phase"))),
+    )
+
+    def world(fq: pd.DataFrame, fm: pd.DataFrame | None, null: bool) -> pd.DataFrame:
+        parts = []
+        if "default" in st.samples:
+            t = truth.assign(effect=0.0) if null else truth
+            parts.append(estimate_world(fq, fm, treatment=prep["treatment"], truth=t, settings=st.designs, null_world=null, **common))  # fmt: skip
+        for sc in extra:
+            t = sample_truth[sc].assign(effect=0.0) if null else sample_truth[sc]
+            parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=sub, null_world=null, sample=sc, **common))  # fmt: skip
+        return pd.concat(parts, ignore_index=True)
+
+    out = [world(fq1, fm1, False).assign(world="effect")]
     mark("estimate")
     if st.size:
-        zero = truth.assign(effect=0.0)
-        out.append(
-            estimate_world(fq0, fm0, truth=zero, null_world=True, **common).assign(
-                world="no_effect"
-            )
-        )
+        out.append(world(fq0, fm0, True).assign(world="no_effect"))
         mark("estimate_null")
     if timings is not None:
         timings.update(marks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,3 +121,44 @@ def test_km_with_ties_and_full_events() -> None:
     e = np.array([True, True, True, False, False])
     got = km_quantile_by_group(g, t, e, 2)
     assert got[0] == 5.0 and np.isnan(got[1])
+
+
+def test_police_charge_rate_is_an_outcome_rate(cases: pd.DataFrame, panels: dict) -> None:
+    """Outcome-1 outcomes dated in the period over offences recorded in the period."""
+    p = panels[("force", "quarter")]
+    rate = p[p["measure"] == "police_charge_rate"].set_index(["unit", "period"])
+    recorded = p[p["measure"] == "recorded_rapes"].set_index(["unit", "period"])["value"]
+    pd.testing.assert_series_equal(rate["denominator"], recorded, check_names=False)
+    out = cases[cases["outcome"].eq("1") & in_window(cases["outcome_date"], "quarter")]
+    q = out["outcome_date"].dt.to_period("Q").astype(str).str.replace("Q", "-Q")
+    counts = out.groupby([out["force"], q]).size()
+    got = rate["numerator"]
+    got = got[got > 0]
+    counts.index.names = got.index.names
+    pd.testing.assert_series_equal(
+        got.sort_index(), counts.astype(float).sort_index(), check_names=False
+    )
+    # A charge counts when it is made: none after the period it falls in.
+    ok = rate["denominator"] > 0
+    np.testing.assert_allclose(
+        rate.loc[ok, "value"], rate.loc[ok, "numerator"] / rate.loc[ok, "denominator"]
+    )
+
+
+def test_outcome_rate_above_one_passes_validation(tmp_path: Path) -> None:
+    from soteria_eval.data import validate_file
+
+    panel = pd.DataFrame(
+        {
+            "level": "force", "unit": "City of London", "period": ["2020-Q1", "2020-Q2"],
+            "measure": ["police_charge_rate", "police_nfa_evidential"], "value": [1.5, 1.5],
+            "numerator": [3.0, 3.0], "denominator": [2.0, 2.0], "small_cell": True,
+            "synthetic": True,
+        }
+    )  # fmt: skip
+    path = tmp_path / "panel_force_quarter.csv"
+    panel.to_csv(path, index=False)
+    report = validate_file(path)
+    # Only the share (row 3) is refused; the outcome rate (row 2) may exceed 1.
+    assert {i.rule for i in report.issues} == {"proportion-range", "numerator-exceeds-denominator"}
+    assert {i.rows for i in report.issues} == {(3,)}

@@ -65,9 +65,12 @@ def test_written_folder_validates_and_says_synthetic(small_data: Path) -> None:
     panel = pd.read_csv(small_data / "panel_force_quarter.csv")
     assert panel["synthetic"].all()
     from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.panels.aggregate import OUTCOME_RATES
 
     props = panel["measure"].map({k: m.type for k, m in load_catalogue().items()}).eq("proportion")
-    assert (panel.loc[props, "numerator"] <= panel.loc[props, "denominator"]).all()
+    shares = props & ~panel["measure"].isin(list(OUTCOME_RATES))  # outcome rates may exceed 1
+    assert (panel.loc[shares, "numerator"] <= panel.loc[shares, "denominator"]).all()
+    assert {"police_charge_rate"} == OUTCOME_RATES
 
 
 def test_dates_follow_the_journey(default_cases: pd.DataFrame) -> None:

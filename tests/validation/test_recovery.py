@@ -44,8 +44,18 @@ def test_every_design_reports_for_the_primary_measures(seed_rows: pd.DataFrame) 
         ("sun_abraham", "CR1"), ("imputation", "analytic"), ("honest_did", "Mbar = 1"),
         ("synthetic_control", "placebo"), ("its_segmented_12m", "GLS AR(1)"),
         ("its_segmented_24m", "GLS AR(1)"), ("its_comparative", "Driscoll-Kraay"),
+        ("twfe phase 1", "CR1"), ("twfe phase 2", "CR2"),
+        # The headline sample: the exposed forces of pathfinder Areas left out.
+        ("twfe (exposed_dropped)", "WCR"), ("callaway_santanna (exposed_dropped)", "bootstrap"),
+        ("twfe phase 1 (exposed_dropped)", "CR2"), ("imputation (exposed_dropped)", "analytic"),
     }  # fmt: skip
     assert expected <= pairs
+    assert not any("honest" in d and "exposed" in d for d, _ in pairs)
+    # Each sample is judged against its own estimand (its own treated cells).
+    att = eff[eff["estimand"] == "ATT"].groupby("design")["truth"].first()
+    assert att["twfe"] != att["twfe (exposed_dropped)"]
+    phase = eff[eff["design"] == "twfe phase 1"]["estimand"].unique().tolist()
+    assert phase == ["ATT phase 1"]
     assert {"ppml"} <= set(seed_rows.loc[seed_rows["measure"] == "charges", "design"])
     # The null world's truth is zero; the effect world's is the planted estimand.
     null = seed_rows[seed_rows["world"] == "no_effect"]
