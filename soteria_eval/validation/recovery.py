@@ -399,7 +399,15 @@ def read_seed_rows(path: str | Path) -> pd.DataFrame:
 
 #: Modules the study never runs: editing them does not invalidate its cache.
 _NOT_STUDIED = frozenset(
-    {"pipeline", "cli.py", "report.py", "plotting.py", "bookbuild.py", "disclosure.py"}
+    {
+        "pipeline",
+        "cli.py",
+        "report.py",
+        "plotting.py",
+        "bookbuild.py",
+        "disclosure.py",
+        "evaluation.py",
+    }
 )
 
 
@@ -438,7 +446,7 @@ def cached_recovery(
 
     Each seed's rows are cached under the simulator's cache folder, keyed by the package
     version, the settings and the source of every module the study can run (all but the
-    pipeline, command line, report, plotting, book and disclosure modules); a change to
+    pipeline, command line, evaluation, report, plotting, book and disclosure modules); a change to
     any of them runs the study again. Studies of different lengths share their common
     seeds: the 400-seed study of ``make validate`` reuses the 40 seeds of
     ``make evaluate``. A cached seed is read back exactly as it was written, so a first
