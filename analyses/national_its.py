@@ -66,6 +66,12 @@ def run(ctx: RunContext) -> AnalysisOutput:
             seasonality="dummies",
             errors="ar1",
         )
+        # Diagnostics and sensitivity: residual autocorrelation, a placebo start two years
+        # early (pre-programme months only) and the COVID-19 months left out. A failed
+        # check makes the national estimates "not credible": kept, said, not summarised.
+        checks = _checks(ctx, domain, m.id, s, res)
+        doubt = _credibility(checks, res)
+        rows_before = len(out.rows)
         terms = [t for t in res.params.index if t.startswith(("level:", "slope:"))]
         out.add(result_rows(res, analysis=ctx.spec.id, domain=domain, measure=m.id, design="its_segmented", level="national",
                             scenario="default", estimand=f"change ({units[m.type]}; slope per month)", data_label=ctx.data_label,
@@ -87,9 +93,14 @@ def run(ctx: RunContext) -> AnalysisOutput:
                     index=[0],
                 )
             )  # fmt: skip
-        # Diagnostics and sensitivity: residual autocorrelation, a placebo start two years
-        # early (pre-programme months only) and the COVID-19 months left out.
-        out.add(_checks(ctx, domain, m.id, s, res))
+        if doubt:
+            for i in range(rows_before, len(out.rows)):
+                r = out.rows[i]
+                out.rows[i] = r.assign(
+                    status=np.where(r["status"] == "ok", "not credible", r["status"]),
+                    note=[f"not credible: {doubt}; {n}" if isinstance(n, str) and n else f"not credible: {doubt}" for n in r["note"]],
+                )  # fmt: skip
+        out.add(checks)
         fig = its_plot(
             res,
             title=f"{m.title}, England and Wales: interrupted time series",
@@ -222,6 +233,33 @@ def _checks(
         n_units=43, n_treated=43, n_periods=getattr(res, "nobs", np.nan), n_obs=getattr(res, "nobs", np.nan),
         n_dropped=0, data_label=ctx.data_label, status="ok", note="",
     )  # fmt: skip
+
+
+#: A national estimate is not credible when a check fails at this level.
+CHECK_ALPHA = 0.05
+#: ... or when the AR(1) coefficient is this close to a unit root (a trend the model
+#: cannot tell from the programme).
+MAX_PHI = 0.9
+
+
+def _credibility(checks: pd.DataFrame, res: object) -> str:
+    """Return why the national ITS of a series is not credible ('' when the checks pass)."""
+    reasons = []
+    lb = checks[checks["estimand"].str.startswith("residual autocorrelation")]
+    if len(lb) and float(lb["p_value"].iloc[0]) < CHECK_ALPHA:
+        reasons.append(
+            f"residuals autocorrelated (Ljung-Box p = {float(lb['p_value'].iloc[0]):.3f})"
+        )
+    pl = checks[checks["estimand"].str.startswith("placebo")]
+    for _, r in pl.iterrows():
+        if float(r["p_value"]) < CHECK_ALPHA:
+            reasons.append(
+                f"{r['estimand']} rejects (p = {float(r['p_value']):.3f}): a pre-programme trend break"
+            )
+    phi = getattr(res, "info", {}).get("phi")
+    if isinstance(phi, float) and phi >= MAX_PHI:
+        reasons.append(f"AR(1) coefficient {phi:.2f}, near a unit root")
+    return "; ".join(reasons)
 
 
 def _norm_sf(z: float) -> float:

@@ -34,12 +34,21 @@ from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_ro
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.results import Results
 from soteria_eval.rollout import cohort_frame, get_scenario, treatment_panel
+from soteria_eval.validation.verdicts import HEADLINE_SAMPLE
 
 #: Quarters dropped by the ``covid_excluded`` window (lockdowns and the court backlog).
 COVID_QUARTERS: tuple[str, ...] = ("2020-Q2", "2020-Q3", "2020-Q4", "2021-Q1")
 
 #: The clean comparison window at force-by-quarter level (see :mod:`soteria_eval.estimands`).
 WINDOW = DID_WINDOW
+
+#: The headline sample: the rollout scenario without the exposed forces of pathfinder
+#: CPS Areas, whose spillover would make them contaminated controls. It gets the full
+#: inference (wild bootstrap, randomization), Callaway–Sant'Anna and per-phase estimates,
+#: as the default sample does; the headline row of each domain comes from it.
+HEADLINE_SCENARIO = HEADLINE_SAMPLE
+#: Samples that get every design and inference.
+FULL_SCENARIOS: tuple[str, ...] = ("default", HEADLINE_SCENARIO)
 
 
 def analysis_panel(
@@ -81,7 +90,7 @@ def _estimate(
             d, outcome="y", treatment="treated_f", unit="unit", time="period", covariates=covs
         )
         fits = [res, res.with_vcov("CR2")]
-        full = scenario == "default" and inference_default
+        full = scenario in FULL_SCENARIOS and inference_default
         if full and "wild_bootstrap" in ctx.spec.inference:
             # Few treated forces: the restricted wild cluster bootstrap (Webb weights) is
             # the inference the book leads with.
@@ -287,6 +296,34 @@ def _staggered(
     return rows, fig
 
 
+def _phase_rows(d: pd.DataFrame, m: Measure, scenario: str, ctx: RunContext) -> pd.DataFrame:
+    """TWFE with one treatment indicator per phase (CR1 and CR2): each phase's ATT.
+
+    Design ids ``twfe phase 1`` and ``twfe phase 2``, as the recovery study names them.
+    """
+    e = d.assign(
+        treated_p1=d["treated_f"] * (d["phase"] == 1), treated_p2=d["treated_f"] * (d["phase"] == 2)
+    )
+    unit = SCALES[m.type].unit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        res = twfe(e, outcome="y", treatment="treated_p1", covariates=["treated_p2"], unit="unit", time="period")  # fmt: skip
+        fits = [f for k, f in (("CR1", res), ("CR2", res.with_vcov("CR2"))) if k in ctx.spec.inference]
+    out = []
+    for r in fits:
+        for phase in (1, 2):
+            rows = result_rows(
+                r, analysis=ctx.spec.id, domain=m.domain, measure=m.id, design=f"twfe phase {phase}",
+                level="force", scenario=scenario, estimand=f"ATT phase {phase} ({unit})",
+                data_label=ctx.data_label, terms=[f"treated_p{phase}"],
+                note=f"force x quarter {WINDOW[0]} to {WINDOW[1]}; one indicator per phase",
+            )  # fmt: skip
+            rows["term"] = "programme"
+            rows["n_treated"] = int(d.loc[(d["phase"] == phase) & d["treated"].astype(bool), "unit"].nunique())  # fmt: skip
+            out.append(rows)
+    return pd.concat(out, ignore_index=True)
+
+
 def _design_failure(
     ctx: RunContext, m: Measure, design: str, scenario: str, exc: Exception
 ) -> pd.DataFrame:
@@ -410,7 +447,9 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
             d = analysis_panel(panel, m, ctx, scenario)
             for rows in _estimate(d, m, scenario, ctx):
                 out.add(rows)
-            if scenario == "default" and {"callaway_santanna", "event_study"} & set(
+            if m.primary and scenario in FULL_SCENARIOS and "twfe" in ctx.spec.designs:
+                out.add(_phase_rows(d, m, scenario, ctx))
+            if scenario in FULL_SCENARIOS and {"callaway_santanna", "event_study"} & set(
                 ctx.spec.designs
             ):
                 try:
@@ -419,7 +458,9 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
                         m,
                         scenario,
                         ctx,
-                        event_study=m.primary and "event_study" in ctx.spec.designs,
+                        event_study=m.primary
+                        and scenario == "default"
+                        and "event_study" in ctx.spec.designs,
                     )
                 except ValueError as exc:  # e.g. too few complete forces: recorded, not hidden
                     out.add(_design_failure(ctx, m, "callaway_santanna", scenario, exc))

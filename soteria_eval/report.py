@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: Where the book finds the run it publishes (set by ``soteria-eval book``).
@@ -59,8 +60,10 @@ def load_run(folder: str | Path | None = None) -> RunOutputs:
     if not (base / "results.csv").is_file():
         raise FileNotFoundError(f"no results.csv in {base}: run `soteria-eval run` first")
     results = pd.read_csv(base / "results.csv", keep_default_na=False, na_values=[""])
-    for c in ("note", "inference", "term", "domain", "measure", "design", "scenario", "data_label"):
-        results[c] = results[c].fillna("").astype(str)
+    for c in ("note", "inference", "term", "domain", "measure", "design", "scenario", "data_label",
+              "recovery_design", "recovery_inference"):  # fmt: skip
+        if c in results.columns:
+            results[c] = results[c].fillna("").astype(str)
     figures = {
         f["name"]: f for f in json.loads((base / "figures.json").read_text(encoding="utf-8"))
     }
@@ -166,14 +169,97 @@ def scenario_table(
     ).reset_index(drop=True)
 
 
+#: Readable names of the recovery study's design and inference ids.
+DESIGN_LABELS: dict[str, str] = {
+    "twfe": "two-way fixed effects",
+    "callaway_santanna": "Callaway–Sant'Anna",
+    "ppml": "Poisson (PPML)",
+    "sun_abraham": "Sun–Abraham",
+    "imputation": "imputation (BJS)",
+}
+INFERENCE_LABELS: dict[str, str] = {
+    "WCR": "wild cluster bootstrap",
+    "CR2": "CR2 standard errors",
+    "CR1": "CR1 standard errors",
+    "RI": "randomization inference",
+    "analytic": "analytic standard errors",
+    "bootstrap": "multiplier bootstrap",
+}
+
+
+def _reading(row: pd.Series, direction: str) -> str:
+    """Improved / worsened / no clear change, from the 95% interval (or the p-value)."""
+    lo, hi, p = (float(row[c]) for c in ("ci_lower", "ci_upper", "p_value"))
+    clear = (lo > 0 or hi < 0) if np.isfinite(lo) and np.isfinite(hi) else p < 0.05
+    if not clear:
+        return "no clear change"
+    better = (float(row["estimate"]) > 0) == (direction == "higher")
+    return "improved" if better else "worsened"
+
+
+def _pair_label(design: str, inference: str) -> str:
+    base = design.split(" (")[0]
+    return f"{DESIGN_LABELS.get(base, base)}, {INFERENCE_LABELS.get(inference, inference)}"
+
+
 def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
-    """One row per domain: the primary measure's effect, its uncertainty and the evidence."""
+    """One row per domain: the primary measure's validated headline and how designs agree.
+
+    When the run made the recovery study, each domain's row is its ``headline`` results
+    row (:func:`~soteria_eval.validation.verdicts.choose_headlines`): the design that
+    recovered the planted effect, its estimate and 95% interval, the reading from that
+    interval, and how many of the other designs the study passes for the measure give the
+    same reading (the disagreeing ones named). A domain without a validated design says
+    so. Without the study (older runs) the TWFE estimate with ``inference`` is shown.
+    """
     from soteria_eval.dictionary import DOMAIN_TITLES, DOMAINS, load_catalogue
 
     cat = load_catalogue()
-    rows = []
+    r = run.results
+    has_study = "headline" in r.columns and r["recovery_design"].astype(str).ne("").any()
+    rows: list[dict[str, object]] = []
     for domain in DOMAINS:
         m = cat.primary(domain)
+        if has_study:
+            head = r[(r["measure"] == m.id) & r["headline"].astype(str).eq("True")]
+            if head.empty:
+                rows.append({
+                    "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
+                    "Design": "none validated", "Effect": "—", "95% CI": "—",
+                    "Reading": "no headline: no design recovered the planted effect closely enough",
+                    "Other validated designs": "—",
+                })  # fmt: skip
+                continue
+            row = head.iloc[0]
+            reading = _reading(row, m.direction)
+            others = r[
+                (r["measure"] == m.id) & (r["term"] == "programme") & (r["status"] == "ok")
+                & r["recovery_design"].astype(str).ne("") & ~r["headline"].astype(str).eq("True")
+                & r["recovery_design"].astype(str).str.match(r"^(twfe|callaway_santanna|ppml|sun_abraham|imputation)( \(|$)")
+            ]  # fmt: skip
+            agree = [_reading(o, m.direction) == reading for _, o in others.iterrows()]
+            differ = sorted({
+                f"{_pair_label(o['recovery_design'], o['recovery_inference'])} "
+                f"({'all forces' if o['scenario'] == 'default' else 'exposed left out'}): {_reading(o, m.direction)}"
+                for (_, o), a in zip(others.iterrows(), agree, strict=True) if not a
+            })  # fmt: skip
+            agreement = (
+                f"{sum(agree)} of {len(agree)} agree"
+                + (f"; differ: {'; '.join(differ)}" if differ else "")
+                if agree
+                else "none other validated"
+            )
+            unit = str(row["estimand"]).split("(")[-1].rstrip(")")
+            rows.append({
+                "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
+                "Design": _pair_label(str(row["recovery_design"]), str(row["recovery_inference"]))
+                + " (exposed forces left out)",
+                "Effect": f"{row['estimate']:+.2f} {unit}",
+                "95% CI": f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}"
+                if np.isfinite(float(row["ci_lower"])) else f"p = {float(row['p_value']):.3f}",
+                "Reading": reading, "Other validated designs": agreement,
+            })  # fmt: skip
+            continue
         d = run.select(
             domain=domain, measure=m.id, scenario="default", term="programme", design="twfe"
         )
@@ -181,10 +267,6 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
         if d.empty:
             continue
         row = d.iloc[0]
-        better = (row["estimate"] > 0) == (m.direction == "higher")
-        verdict = (
-            "no clear change" if row["p_value"] >= 0.05 else ("improved" if better else "worsened")
-        )
         rows.append(
             {
                 "Domain": DOMAIN_TITLES[domain],
@@ -193,7 +275,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                 "95% CI": f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}",
                 "p": round(float(row["p_value"]), 3),
                 "Evidence": evidence_strength(float(row["p_value"])),
-                "Reading": verdict,
+                "Reading": _reading(row, m.direction),
             }
         )
     return pd.DataFrame(rows)

@@ -218,7 +218,9 @@ def test_plan_designs_and_inference_are_honoured(tmp_path: Path, small_data: Pat
     )
     run_evaluation(d / "plan.yaml", out=tmp_path / "out", data_dir=small_data, progress=False)
     res = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert set(res["design"]) == {"twfe"}
+    # TWFE only: the overall ATT and, for the primary measure, one per phase.
+    assert set(res["design"]) == {"twfe", "twfe phase 1", "twfe phase 2"}
+    assert set(res.loc[res["design"] != "twfe", "measure"]) == {"charges"}
     assert res["inference"].str.contains("CR2").all()
     assert set(res["measure"]) == {"charges", "cps_receipts"}
 

@@ -43,12 +43,17 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "data_label",
     "status",
     "note",
+    "headline",
+    "recovery_design",
+    "recovery_inference",
 )
 
 
 #: Columns that identify a row (and sort the table).
 SORT_KEYS: tuple[str, ...] = (*RESULT_COLUMNS[:8], "inference")
-TEXT_COLUMNS: tuple[str, ...] = (*SORT_KEYS, "data_label", "status", "note")
+TEXT_COLUMNS: tuple[str, ...] = (
+    *SORT_KEYS, "data_label", "status", "note", "recovery_design", "recovery_inference",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,9 @@ def result_rows(
             "data_label": data_label,
             "status": "ok",
             "note": note,
+            "headline": False,
+            "recovery_design": "",
+            "recovery_inference": "",
         }
     )
     return out[list(RESULT_COLUMNS)]
@@ -142,6 +150,9 @@ def failure_row(
         data_label=data_label,
         status="failed",
         note=f"{type(error).__name__}: {error}",
+        headline=False,
+        recovery_design="",
+        recovery_inference="",
     )
     return pd.DataFrame([row], columns=list(RESULT_COLUMNS))
 
@@ -157,6 +168,7 @@ def normalise_results(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     table = table.reindex(columns=list(RESULT_COLUMNS))
     for c in TEXT_COLUMNS:
         table[c] = table[c].fillna("").astype(str)
+    table["headline"] = table["headline"].astype("boolean").fillna(False).astype(bool)
     for c in ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted"]:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
     for c in ["n_units", "n_treated", "n_periods", "n_obs", "n_dropped"]:

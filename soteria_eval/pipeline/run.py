@@ -317,17 +317,23 @@ def run_evaluation(
 def _apply_recovery_verdicts(
     results: pd.DataFrame, tables: Path, notes: dict[str, list[str]]
 ) -> pd.DataFrame:
-    """Refuse the rows the recovery study shows failing (when the run made the study)."""
-    from soteria_eval.validation.verdicts import apply_verdicts
+    """Refuse the rows the recovery study shows failing and mark each domain's headline.
+
+    Only when the run made the study (its ``recovery`` and ``recovery_verdicts`` tables).
+    """
+    from soteria_eval.validation.verdicts import apply_verdicts, choose_headlines
 
     path = tables / "recovery_verdicts.csv"
     if not path.is_file():
         return results
     verdicts = pd.read_csv(path)
+    recovery = pd.read_csv(tables / "recovery.csv")
     n_seeds = int(verdicts["n_seeds"].max()) if len(verdicts) else 0
     out = apply_verdicts(results, verdicts, n_seeds)
     refused = int((out["status"] == "refused").sum() - (results["status"] == "refused").sum())
     notes.setdefault("recovery", []).append(f"{refused} result rows refused by the recovery study")
+    out = choose_headlines(out, recovery, verdicts)
+    notes["recovery"].append(f"{int(out['headline'].sum())} of 4 domains have a validated headline")
     return out
 
 

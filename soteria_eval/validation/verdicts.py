@@ -26,6 +26,24 @@ MAX_REL_BIAS = 0.25
 MAX_SIZE = 0.10
 KEY = ["measure", "design", "inference"]
 
+#: The sample the headline estimates come from (a rollout scenario): the forces of the
+#: pathfinder CPS Areas that were not pathfinders (exposed to spillover) are left out.
+HEADLINE_SAMPLE = "exposed_dropped"
+#: A headline's design must recover the planted effect more closely than reporting needs.
+HEADLINE_MAX_REL_BIAS = 0.15
+#: Order of preference among the passing designs for a domain's headline: the inference
+#: the book leads with first; a design is chosen for its place here, never for its estimate.
+HEADLINE_ORDER: tuple[tuple[str, str], ...] = (
+    ("twfe", "WCR"),
+    ("callaway_santanna", "analytic"),
+    ("twfe", "CR2"),
+    ("twfe", "RI"),
+    ("twfe", "CR1"),
+    ("ppml", "CR1"),
+)
+#: Designs whose programme row is the overall ATT (a headline candidate).
+_OVERALL = {d for d, _ in HEADLINE_ORDER}
+
 
 def _binomial_se(p: float, n: int) -> float:
     """Monte Carlo standard error of a share near ``p`` estimated from ``n`` seeds."""
@@ -79,7 +97,7 @@ def method_verdicts(recovery: pd.DataFrame, mc: pd.DataFrame | None = None) -> p
 def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str, str]:
     """Map a results row's design and inference text to the recovery study's keys."""
     text = inference.lower()
-    if design == "twfe":
+    if design == "twfe" or design.startswith("twfe phase"):
         if "randomization" in text:
             return design, "RI"
         if "wild" in text or "wcr" in text:
@@ -107,31 +125,62 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
     return design, inference
 
 
+def recovery_key(
+    design: str, inference: str, estimand: str, scenario: str, studied: set[str]
+) -> tuple[str, str] | None:
+    """Return the recovery study's ``(design, inference)`` for a results row, or ``None``.
+
+    A row of the default sample maps to the design's own id, a row of another rollout
+    scenario to ``"<design> (<scenario>)"`` (:func:`~soteria_eval.validation.designs.sample_design`);
+    ``None`` when the study did not run that design on that sample (``studied`` holds
+    the study's design ids).
+    """
+    from soteria_eval.validation.designs import sample_design
+
+    d, inf = inference_key(design, inference, estimand)
+    own = scenario in ("default", "comparative", "sensitivity")
+    key = d if own else sample_design(d, scenario)
+    return (key, inf) if key in studied else None
+
+
 def apply_verdicts(results: pd.DataFrame, verdicts: pd.DataFrame, n_seeds: int) -> pd.DataFrame:
     """Refuse every results row whose design/inference the study shows failing.
 
-    A refused row keeps its estimate; its standard error, interval and p-values are
-    blanked, ``status`` becomes ``"refused"`` and ``note`` gives the study's reason. Rows
-    of measures the study ran but pairs it did not run get ``validated: no`` in the note;
-    failed rows and rows of other measures are left as they are.
+    Each row judged by the study gets its ``recovery_design`` and ``recovery_inference``
+    (:func:`recovery_key`). A refused row keeps its estimate; its standard error,
+    interval and p-values are blanked, ``status`` becomes ``"refused"`` and ``note``
+    gives the study's reason. Programme rows of DiD designs that the study did not run
+    on their sample (another scenario or window) get ``not validated by the recovery
+    study`` in the note; failed rows and rows of other measures are left as they are.
     """
     if results.empty or verdicts.empty:
         return results
     out = results.copy()
+    for col in ("recovery_design", "recovery_inference"):
+        if col not in out.columns:
+            out[col] = ""
     table = verdicts.set_index(KEY)
     studied = set(verdicts["measure"])
+    designs = set(verdicts["design"])
     for i, row in out.iterrows():
         if row.get("status") == "failed" or row["measure"] not in studied:
             continue
-        design, inf = inference_key(str(row["design"]), str(row["inference"]), str(row["estimand"]))
-        key = (row["measure"], design, inf)
+        found = recovery_key(
+            str(row["design"]), str(row["inference"]), str(row["estimand"]),
+            str(row["scenario"]), designs,
+        )  # fmt: skip
         note = str(row["note"]) if isinstance(row["note"], str) else ""
-        if key not in table.index:
-            if design in {"twfe", "callaway_santanna", "ppml"} and row.get("term") == "programme":
+        key = (row["measure"], *found) if found is not None else None
+        if key is None or key not in table.index:
+            if (
+                str(row["design"]).startswith(("twfe", "callaway_santanna", "ppml"))
+                and row.get("term") == "programme"
+            ):
                 out.at[i, "note"] = (
                     note + "; " if note else ""
                 ) + "not validated by the recovery study"
             continue
+        out.at[i, "recovery_design"], out.at[i, "recovery_inference"] = key[1], key[2]
         v = table.loc[key]  # type: ignore[index]
         if bool(v["passed"]):
             continue
@@ -147,11 +196,58 @@ def apply_verdicts(results: pd.DataFrame, verdicts: pd.DataFrame, n_seeds: int) 
     return out
 
 
+def choose_headlines(
+    results: pd.DataFrame, recovery: pd.DataFrame, verdicts: pd.DataFrame
+) -> pd.DataFrame:
+    r"""Mark each domain's headline row (``headline = True``): at most one per domain.
+
+    The headline is the primary measure's overall programme estimate on the
+    :data:`HEADLINE_SAMPLE`, from the first design/inference pair of
+    :data:`HEADLINE_ORDER` that the recovery study passes for that measure with
+    :math:`|\text{rel\_bias}| \le` :data:`HEADLINE_MAX_REL_BIAS`. A domain where no pair
+    qualifies has no headline (the summary says so). Rows need ``recovery_design`` and
+    ``recovery_inference`` (:func:`apply_verdicts`).
+    """
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+    from soteria_eval.validation.designs import sample_design
+
+    out = results.copy()
+    out["headline"] = False
+    if recovery.empty or verdicts.empty:
+        return out
+    cat = load_catalogue()
+    rec = recovery.set_index(KEY)
+    ok = verdicts.set_index(KEY)["passed"]
+    for domain in DOMAINS:
+        m = cat.primary(domain).id
+        rows = out[
+            (out["measure"] == m) & (out["scenario"] == HEADLINE_SAMPLE)
+            & (out["term"] == "programme") & (out["status"] == "ok")
+        ]  # fmt: skip
+        for design, inf in HEADLINE_ORDER:
+            key = (m, sample_design(design, HEADLINE_SAMPLE), inf)
+            if key not in rec.index or not bool(ok.get(key, False)):
+                continue
+            rb = float(rec.loc[key, "rel_bias"])  # type: ignore[arg-type]
+            if not (np.isfinite(rb) and abs(rb) <= HEADLINE_MAX_REL_BIAS):
+                continue
+            hit = rows[(rows["recovery_design"] == key[1]) & (rows["recovery_inference"] == inf)]
+            if len(hit):
+                out.loc[hit.index[0], "headline"] = True
+                break
+    return out
+
+
 __all__ = [
     "COVERAGE_BAND",
+    "HEADLINE_MAX_REL_BIAS",
+    "HEADLINE_ORDER",
+    "HEADLINE_SAMPLE",
     "MAX_REL_BIAS",
     "MAX_SIZE",
     "apply_verdicts",
+    "choose_headlines",
     "inference_key",
     "method_verdicts",
+    "recovery_key",
 ]

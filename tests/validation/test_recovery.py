@@ -25,6 +25,7 @@ from soteria_eval.validation import (
 from soteria_eval.validation.designs import TwfeBlock, _twfe_block_rows
 from soteria_eval.validation.verdicts import apply_verdicts, inference_key, method_verdicts
 
+REPO = Path(__file__).resolve().parents[2]
 SMALL = RecoverySettings(scale=0.05, designs=DesignSettings(n_boot=49, honest_grid=50))
 
 
@@ -154,9 +155,12 @@ def test_refused_rows_keep_the_estimate_and_say_why() -> None:
          "inference": ["CR1 (clustered by unit)", "CR2 (clustered by unit), Satterthwaite df"],
          "estimand": ["ATT (log points)"] * 2, "term": ["programme"] * 2, "estimate": [0.1, 0.1],
          "std_error": [0.05, 0.05], "ci_lower": [0.0, 0.0], "ci_upper": [0.2, 0.2],
-         "p_value": [0.04, 0.05], "p_adjusted": [np.nan] * 2, "status": ["ok"] * 2, "note": ["", ""]}
+         "p_value": [0.04, 0.05], "p_adjusted": [np.nan] * 2, "status": ["ok"] * 2, "note": ["", ""],
+         "scenario": ["default"] * 2}
     )  # fmt: skip
     out = apply_verdicts(results, verdicts, 40)
+    assert out.loc[0, "recovery_design"] == "twfe" and out.loc[0, "recovery_inference"] == "CR1"
+    assert out.loc[1, "recovery_design"] == ""
     assert out.loc[0, "status"] == "refused" and out.loc[0, "estimate"] == 0.1
     assert np.isnan(out.loc[0, "ci_lower"]) and "coverage 45%" in out.loc[0, "note"]
     assert out.loc[1, "status"] == "ok" and "not validated" in out.loc[1, "note"]
@@ -168,6 +172,65 @@ def test_refused_rows_keep_the_estimate_and_say_why() -> None:
         "its_segmented_24m",
         "GLS AR(1)",
     )
+
+
+def test_rows_of_each_sample_are_judged_by_that_sample_and_one_headline_per_domain() -> None:
+    from soteria_eval.validation.verdicts import choose_headlines, recovery_key
+
+    studied = {"twfe", "twfe (exposed_dropped)", "callaway_santanna (exposed_dropped)"}
+    wcr = "wild cluster bootstrap (WCR, webb, 9999 draws) by unit"
+    assert recovery_key("twfe", wcr, "ATT", "exposed_dropped", studied) == ("twfe (exposed_dropped)", "WCR")  # fmt: skip
+    assert recovery_key("twfe", wcr, "ATT", "default", studied) == ("twfe", "WCR")
+    # A sample the study did not run is not judged by another sample's verdict.
+    assert recovery_key("twfe", wcr, "ATT", "unconfirmed_phase2", studied) is None
+    assert recovery_key("twfe phase 1", "CR2 (clustered by unit)", "ATT phase 1", "default", {"twfe phase 1"}) == ("twfe phase 1", "CR2")  # fmt: skip
+
+    def rec(design: str, inference: str, rel_bias: float, coverage: float) -> dict[str, object]:
+        return {"measure": "police_charge_rate", "design": design, "inference": inference,
+                "n_seeds": 200, "truth": 1.0, "bias": rel_bias, "rel_bias": rel_bias, "rmse": 0.1,
+                "coverage": coverage, "size": 0.05}  # fmt: skip
+
+    recovery = pd.DataFrame([
+        rec("twfe (exposed_dropped)", "WCR", 0.20, 0.93),  # passes the rule, not the headline bar
+        rec("callaway_santanna (exposed_dropped)", "analytic", -0.05, 0.95),
+        rec("twfe", "WCR", 0.02, 0.95),  # the default sample never gives the headline
+    ])  # fmt: skip
+    verdicts = method_verdicts(recovery)
+    results = pd.DataFrame(
+        {"measure": "police_charge_rate", "term": "programme", "status": "ok",
+         "scenario": ["exposed_dropped", "exposed_dropped", "default"],
+         "recovery_design": ["twfe (exposed_dropped)", "callaway_santanna (exposed_dropped)", "twfe"],
+         "recovery_inference": ["WCR", "analytic", "WCR"], "headline": False}
+    )  # fmt: skip
+    out = choose_headlines(results, recovery, verdicts)
+    assert out["headline"].tolist() == [False, True, False]
+    # No pair within 15%: no headline (the summary says so), never a silent pick.
+    worse = recovery.assign(rel_bias=0.2)
+    assert not choose_headlines(results, worse, method_verdicts(worse))["headline"].any()
+
+
+def test_national_its_is_not_credible_when_a_check_fails() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "national_its", REPO / "analyses" / "national_its.py"
+    )
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+
+    class Res:
+        def __init__(self, phi: float) -> None:
+            self.info = {"phi": phi}
+
+    checks = pd.DataFrame(
+        {"estimand": ["residual autocorrelation (Ljung-Box, 12 lags)", "placebo slope change at 2019-09",
+                      "phase 1 level change, COVID-19 months excluded"],
+         "p_value": [0.40, 0.20, 0.001]}
+    )  # fmt: skip
+    assert mod._credibility(checks, Res(0.5)) == ""  # the COVID check is a sensitivity, not a test
+    bad = checks.assign(p_value=[0.40, 0.0004, 0.001])
+    assert "placebo slope change at 2019-09 rejects" in mod._credibility(bad, Res(0.5))
+    assert "near a unit root" in mod._credibility(checks, Res(0.95))
 
 
 def test_recovery_cli_writes_the_table(tmp_path: Path) -> None:
