@@ -346,9 +346,10 @@ def robustness_table(run: RunOutputs, domain: str) -> pd.DataFrame:
 def recovered_estimates(run: RunOutputs, measure: str) -> pd.DataFrame:
     """Return the run's own estimate of each design the study judges, for one measure.
 
-    Matches the results rows (default scenario; the programme term, the 12- and 24-month
-    national effects, HonestDiD at Mbar = 1) to the study's design and inference keys
-    (:func:`soteria_eval.validation.verdicts.inference_key`). Returns ``design, inference,
+    Matches the results rows (default and headline samples; the programme term, the 12-
+    and 24-month national effects, HonestDiD at Mbar = 1) to the study's design and
+    inference keys (the rows' ``recovery_design`` and ``recovery_inference``, or
+    :func:`soteria_eval.validation.verdicts.inference_key` for older runs). Returns ``design, inference,
     estimate, ci_lower, ci_upper, p_value, status``; refused rows keep their estimate and
     have no interval.
     """
@@ -356,12 +357,19 @@ def recovered_estimates(run: RunOutputs, measure: str) -> pd.DataFrame:
 
     r = run.results
     r = r[(r["measure"] == measure) & (r["data_label"] != "")]
-    keep = (r["scenario"] == "default") & (r["term"] == "programme") | (
-        r["design"] == "honest_did"
-    ) & (r["term"] == "Mbar = 1")
+    keyed = "recovery_design" in r.columns
+    scen = r["scenario"].isin(["default", "exposed_dropped"]) if keyed else r["scenario"] == "default"
+    keep = scen & (r["term"] == "programme") | (r["design"] == "honest_did") & (
+        r["term"] == "Mbar = 1"
+    )
     rows = []
     for x in r[keep].itertuples():
-        design, inf = inference_key(str(x.design), str(x.inference), str(x.estimand))
+        if keyed and str(x.recovery_design):
+            design, inf = str(x.recovery_design), str(x.recovery_inference)
+        elif x.scenario != "default":
+            continue
+        else:
+            design, inf = inference_key(str(x.design), str(x.inference), str(x.estimand))
         rows.append((design, inf, x.estimate, x.ci_lower, x.ci_upper, x.p_value, x.status))
     cols = ["design", "inference", "estimate", "ci_lower", "ci_upper", "p_value", "status"]
     out = pd.DataFrame(rows, columns=cols)
