@@ -308,7 +308,9 @@ def _phase_rows(d: pd.DataFrame, m: Measure, scenario: str, ctx: RunContext) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FewClustersWarning)
         res = twfe(e, outcome="y", treatment="treated_p1", covariates=["treated_p2"], unit="unit", time="period")  # fmt: skip
-        fits = [f for k, f in (("CR1", res), ("CR2", res.with_vcov("CR2"))) if k in ctx.spec.inference]
+        fits = [
+            f for k, f in (("CR1", res), ("CR2", res.with_vcov("CR2"))) if k in ctx.spec.inference
+        ]
     out = []
     for r in fits:
         for phase in (1, 2):

@@ -253,7 +253,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
             rows.append({
                 "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
                 "Design": _pair_label(str(row["recovery_design"]), str(row["recovery_inference"]))
-                + " (exposed forces left out)",
+                + (" (all forces)" if row["scenario"] == "default" else " (exposed forces left out)"),
                 "Effect": f"{row['estimate']:+.2f} {unit}",
                 "95% CI": f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}"
                 if np.isfinite(float(row["ci_lower"])) else f"p = {float(row['p_value']):.3f}",
@@ -358,7 +358,9 @@ def recovered_estimates(run: RunOutputs, measure: str) -> pd.DataFrame:
     r = run.results
     r = r[(r["measure"] == measure) & (r["data_label"] != "")]
     keyed = "recovery_design" in r.columns
-    scen = r["scenario"].isin(["default", "exposed_dropped"]) if keyed else r["scenario"] == "default"
+    scen = (
+        r["scenario"].isin(["default", "exposed_dropped"]) if keyed else r["scenario"] == "default"
+    )
     keep = scen & (r["term"] == "programme") | (r["design"] == "honest_did") & (
         r["term"] == "Mbar = 1"
     )

@@ -201,11 +201,12 @@ def choose_headlines(
 ) -> pd.DataFrame:
     r"""Mark each domain's headline row (``headline = True``): at most one per domain.
 
-    The headline is the primary measure's overall programme estimate on the
-    :data:`HEADLINE_SAMPLE`, from the first design/inference pair of
-    :data:`HEADLINE_ORDER` that the recovery study passes for that measure with
-    :math:`|\text{rel\_bias}| \le` :data:`HEADLINE_MAX_REL_BIAS`. A domain where no pair
-    qualifies has no headline (the summary says so). Rows need ``recovery_design`` and
+    The headline is the primary measure's overall programme estimate from the first
+    design/inference pair of :data:`HEADLINE_ORDER` that the recovery study passes for
+    that measure with :math:`|\text{rel\_bias}| \le` :data:`HEADLINE_MAX_REL_BIAS`:
+    first on the :data:`HEADLINE_SAMPLE`, and only if no pair qualifies there, on all
+    forces (the default sample). A domain where no pair qualifies has no headline (the
+    summary says so). Rows need ``recovery_design`` and
     ``recovery_inference`` (:func:`apply_verdicts`).
     """
     from soteria_eval.dictionary import DOMAINS, load_catalogue
@@ -220,18 +221,19 @@ def choose_headlines(
     ok = verdicts.set_index(KEY)["passed"]
     for domain in DOMAINS:
         m = cat.primary(domain).id
-        rows = out[
-            (out["measure"] == m) & (out["scenario"] == HEADLINE_SAMPLE)
-            & (out["term"] == "programme") & (out["status"] == "ok")
-        ]  # fmt: skip
-        for design, inf in HEADLINE_ORDER:
-            key = (m, sample_design(design, HEADLINE_SAMPLE), inf)
+        rows = out[(out["measure"] == m) & (out["term"] == "programme") & (out["status"] == "ok")]
+        candidates = [
+            (m, sample_design(design, sample), inf)
+            for sample in (HEADLINE_SAMPLE, "default")
+            for design, inf in HEADLINE_ORDER
+        ]
+        for key in candidates:
             if key not in rec.index or not bool(ok.get(key, False)):
                 continue
             rb = float(rec.loc[key, "rel_bias"])  # type: ignore[arg-type]
             if not (np.isfinite(rb) and abs(rb) <= HEADLINE_MAX_REL_BIAS):
                 continue
-            hit = rows[(rows["recovery_design"] == key[1]) & (rows["recovery_inference"] == inf)]
+            hit = rows[(rows["recovery_design"] == key[1]) & (rows["recovery_inference"] == key[2])]
             if len(hit):
                 out.loc[hit.index[0], "headline"] = True
                 break

@@ -193,7 +193,7 @@ def test_rows_of_each_sample_are_judged_by_that_sample_and_one_headline_per_doma
     recovery = pd.DataFrame([
         rec("twfe (exposed_dropped)", "WCR", 0.20, 0.93),  # passes the rule, not the headline bar
         rec("callaway_santanna (exposed_dropped)", "analytic", -0.05, 0.95),
-        rec("twfe", "WCR", 0.02, 0.95),  # the default sample never gives the headline
+        rec("twfe", "WCR", 0.02, 0.95),  # the default sample comes second
     ])  # fmt: skip
     verdicts = method_verdicts(recovery)
     results = pd.DataFrame(
@@ -204,8 +204,14 @@ def test_rows_of_each_sample_are_judged_by_that_sample_and_one_headline_per_doma
     )  # fmt: skip
     out = choose_headlines(results, recovery, verdicts)
     assert out["headline"].tolist() == [False, True, False]
+    # Only when no pair qualifies on the headline sample does the default sample give it.
+    none_here = recovery.assign(
+        coverage=np.where(recovery["design"].str.contains("exposed"), 0.995, 0.95)
+    )
+    out = choose_headlines(results, none_here, method_verdicts(none_here))
+    assert out["headline"].tolist() == [False, False, True]
     # No pair within 15%: no headline (the summary says so), never a silent pick.
-    worse = recovery.assign(rel_bias=0.2)
+    worse = recovery.assign(rel_bias=0.2)  # every pair beyond 15%
     assert not choose_headlines(results, worse, method_verdicts(worse))["headline"].any()
 
 
