@@ -407,6 +407,7 @@ _NOT_STUDIED = frozenset(
         "bookbuild.py",
         "disclosure.py",
         "evaluation.py",
+        "validation/verdicts.py",
     }
 )
 
@@ -429,7 +430,7 @@ def _cache_folder(settings: RecoverySettings) -> Path:
     )  # fmt: skip
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
-        if rel.parts[0] not in _NOT_STUDIED:
+        if rel.parts[0] not in _NOT_STUDIED and rel.as_posix() not in _NOT_STUDIED:
             h.update(str(rel).encode() + path.read_bytes())
     return cache_dir() / f"recovery-{__version__}-{h.hexdigest()[:12]}"
 
@@ -446,10 +447,10 @@ def cached_recovery(
 
     Each seed's rows are cached under the simulator's cache folder, keyed by the package
     version, the settings and the source of every module the study can run (all but the
-    pipeline, command line, evaluation, report, plotting, book and disclosure modules); a change to
-    any of them runs the study again. Studies of different lengths share their common
-    seeds: the 400-seed study of ``make validate`` reuses the 40 seeds of
-    ``make evaluate``. A cached seed is read back exactly as it was written, so a first
+    pipeline, command line, evaluation, report, plotting, book, disclosure and verdict
+    modules); a change to any of them runs the study again. Studies of different lengths
+    share their common seeds: the 400-seed study of ``make validate`` reuses the 200 seeds
+    of ``make evaluate``. A cached seed is read back exactly as it was written, so a first
     run and a cached run give identical tables.
     """
     import shutil
