@@ -83,7 +83,9 @@ def build_book(book_dir: Path, results: Path, *, strict: bool = True) -> Path:
     if stale.exists():
         shutil.rmtree(stale)
     exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe), "build", str(book_dir), "--builder", "html"]
+    # --all: re-read every page. Sphinx otherwise reuses the pages it parsed last time
+    # (its doctrees), so a book rebuilt on refreshed results kept the old numbers.
+    cmd = [str(exe), "build", str(book_dir), "--builder", "html", "--all"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -79,3 +79,20 @@ def test_measure_catalogue_is_rendered(html: Path) -> None:
 def test_external_reference_checker_detects_cdn(tmp_path: Path) -> None:
     (tmp_path / "a.html").write_text('<script src="https://cdn.example.org/x.js"></script>')
     assert len(external_references(tmp_path)) == 1
+
+
+def test_rebuilding_on_refreshed_results_shows_the_new_numbers(html: Path) -> None:
+    """Regression: Sphinx reused the pages it had parsed, so a rebuild kept old numbers."""
+    import json
+    import shutil
+
+    book = html.parents[1]
+    results = book.parent / "results"
+    fresh = book.parent / "results_refreshed"
+    shutil.copytree(results, fresh)
+    manifest = json.loads((fresh / "manifest.json").read_text())
+    manifest["seed"] = 987654321
+    (fresh / "manifest.json").write_text(json.dumps(manifest))
+    again = build_book(book, fresh)
+    page = (again / "reproducibility.html").read_text(encoding="utf-8")
+    assert "987654321" in page
