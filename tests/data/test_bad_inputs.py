@@ -179,7 +179,10 @@ CASES: list[Case] = [
     Case(
         "numerator above denominator",
         "panel",
-        panel_with(lambda d: setcell(d, 1, "numerator", 500)),
+        # A share (an outcome rate such as police_charge_rate may exceed its denominator).
+        panel_with(
+            lambda d: setcell(setcell(d, 1, "measure", "cps_charge_rate"), 1, "numerator", 500)
+        ),
         "numerator-exceeds-denominator",
         "numerator",
         3,
@@ -187,7 +190,7 @@ CASES: list[Case] = [
     Case(
         "proportion outside [0, 1]",
         "panel",
-        panel_with(lambda d: setcell(d, 1, "value", 5.5)),
+        panel_with(lambda d: setcell(setcell(d, 1, "measure", "cps_charge_rate"), 1, "value", 5.5)),
         "proportion-range",
         "value",
         3,
@@ -376,7 +379,7 @@ def test_unknown_names_suggest_the_closest(tmp_path: Path) -> None:
 def test_all_problems_reported_in_one_pass(tmp_path: Path) -> None:
     def many(d: pd.DataFrame) -> pd.DataFrame:
         d = setcell(d, 0, "unit", "Durhamm")
-        d = setcell(d, 1, "value", 7.0)
+        d = setcell(setcell(d, 1, "measure", "cps_charge_rate"), 1, "value", 7.0)
         d = setcell(d, 2, "measure", "nonsense")
         return d.assign(extra=1)
 
