@@ -372,7 +372,8 @@ def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.D
     count_col = "numerator" if measure.type == "count" else "denominator"
     agg = d.groupby(["group", "year"], as_index=False).agg(cases=(count_col, "sum"))
     if measure.type != "count":
-        num = d.groupby(["group", "year"])["numerator"].sum().to_numpy()
+        # min_count: a median has no numerator, so its yearly value is unknown, never 0.
+        num = d.groupby(["group", "year"])["numerator"].sum(min_count=1).to_numpy()
         agg["value"] = num / agg["cases"].where(agg["cases"] > 0)
         if measure.type == "proportion":
             agg["value"] = 100 * agg["value"]

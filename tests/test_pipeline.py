@@ -6,6 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -290,3 +291,35 @@ def test_long_table_secondary_suppression() -> None:
     )
     out = suppress_long(t, ["cases"], secondary_by=["year"])
     assert list(out["cases"]) == ["[c]", 50, "[c]", 12, 40]  # 30 hides the 4 from the 2020 total
+
+
+def test_yearly_table_of_a_median_is_unknown_not_zero() -> None:
+    """Regression: a median has no numerator, and its yearly value was shown as 0.0 days."""
+    from types import SimpleNamespace
+
+    from soteria_eval.data import load_rollout
+    from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.evaluation import _descriptive
+    from soteria_eval.rollout import treatment_panel
+
+    tp = treatment_panel(
+        load_rollout(), level="force", freq="quarter", start="2018-Q1", end="2023-Q2"
+    )
+    cells = tp[["unit", "period"]]
+    panel = pd.concat(
+        [
+            cells.assign(
+                measure="days_report_to_charge", value=400.0, numerator=np.nan, denominator=40.0
+            ),
+            cells.assign(
+                measure="days_referral_to_decision", value=120.0, numerator=4800.0, denominator=40.0
+            ),
+        ],
+        ignore_index=True,
+    ).assign(level="force", small_cell=False, synthetic=True)
+    ctx = SimpleNamespace(rollout=load_rollout(), disclosure_threshold=10)
+    cat = load_catalogue()
+    median = _descriptive(panel, cat["days_report_to_charge"], ctx)  # type: ignore[arg-type]
+    assert median["value"].isna().all() and (median["cases"] > 0).all()
+    mean = _descriptive(panel, cat["days_referral_to_decision"], ctx)  # type: ignore[arg-type]
+    assert np.allclose(mean["value"].astype(float), 120.0)
