@@ -42,13 +42,10 @@ COVID_QUARTERS: tuple[str, ...] = ("2020-Q2", "2020-Q3", "2020-Q4", "2021-Q1")
 #: The clean comparison window at force-by-quarter level (see :mod:`soteria_eval.estimands`).
 WINDOW = DID_WINDOW
 
-#: The headline sample: the rollout scenario without the exposed forces of pathfinder
-#: CPS Areas, whose spillover would make them contaminated controls. It gets the full
-#: inference (wild bootstrap, randomization), Callaway–Sant'Anna and per-phase estimates,
-#: as the default sample does; the headline row of each domain comes from it.
-HEADLINE_SCENARIO = HEADLINE_SAMPLE
-#: Samples that get every design and inference.
-FULL_SCENARIOS: tuple[str, ...] = ("default", HEADLINE_SCENARIO)
+#: Samples that get every design and inference (wild bootstrap, randomization,
+#: Callaway–Sant'Anna, per-phase estimates): all forces, and the headline sample without
+#: the exposed forces of pathfinder CPS Areas (:data:`~soteria_eval.validation.verdicts.HEADLINE_SAMPLE`).
+FULL_SCENARIOS: tuple[str, ...] = ("default", HEADLINE_SAMPLE)
 
 
 def analysis_panel(

@@ -187,6 +187,10 @@ INFERENCE_LABELS: dict[str, str] = {
 }
 
 
+#: Recovery design ids of an overall ATT, on any sample (not per-phase or ITS rows).
+_OVERALL_DESIGNS = r"^(" + "|".join(DESIGN_LABELS) + r")( \(|$)"
+
+
 def _reading(row: pd.Series, direction: str) -> str:
     """Improved / worsened / no clear change, from the 95% interval (or the p-value)."""
     lo, hi, p = (float(row[c]) for c in ("ci_lower", "ci_upper", "p_value"))
@@ -235,7 +239,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
             others = r[
                 (r["measure"] == m.id) & (r["term"] == "programme") & (r["status"] == "ok")
                 & r["recovery_design"].astype(str).ne("") & ~r["headline"].astype(str).eq("True")
-                & r["recovery_design"].astype(str).str.match(r"^(twfe|callaway_santanna|ppml|sun_abraham|imputation)( \(|$)")
+                & r["recovery_design"].astype(str).str.match(_OVERALL_DESIGNS)
             ]  # fmt: skip
             agree = [_reading(o, m.direction) == reading for _, o in others.iterrows()]
             differ = sorted({

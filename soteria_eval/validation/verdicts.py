@@ -11,7 +11,8 @@ on average (``rel_bias`` undefined) only coverage and size count.
 marked ``borderline`` when the value lies within two Monte Carlo standard errors of the
 threshold it is judged against: for coverage and size the binomial standard error *at the
 threshold* (with 40 seeds about 0.047 at 90% and 0.022 at 98%; with 200 seeds 0.021
-and 0.010; with 400 seeds 0.015 and 0.007), for bias the errors' standard deviation over :math:`\sqrt S` relative to the truth.
+and 0.010; with 400 seeds 0.015 and 0.007), for bias the errors' standard deviation
+over :math:`\sqrt S` relative to the truth.
 
 A pair the study did not run is not refused, but its row says it was not validated.
 """
@@ -41,8 +42,6 @@ HEADLINE_ORDER: tuple[tuple[str, str], ...] = (
     ("twfe", "CR1"),
     ("ppml", "CR1"),
 )
-#: Designs whose programme row is the overall ATT (a headline candidate).
-_OVERALL = {d for d, _ in HEADLINE_ORDER}
 
 
 def _binomial_se(p: float, n: int) -> float:
