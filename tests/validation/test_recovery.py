@@ -161,6 +161,15 @@ def test_refused_rows_keep_the_estimate_and_say_why() -> None:
     out = apply_verdicts(results, verdicts, 40)
     assert out.loc[0, "recovery_design"] == "twfe" and out.loc[0, "recovery_inference"] == "CR1"
     assert out.loc[1, "recovery_design"] == ""
+    honest = pd.DataFrame(
+        {"measure": "charges", "design": "honest_did", "inference": "HonestDiD relative magnitudes",
+         "estimand": "ATT", "term": ["original", "Mbar = 1"], "estimate": 0.1, "std_error": np.nan,
+         "ci_lower": 0.0, "ci_upper": 0.2, "p_value": np.nan, "p_adjusted": np.nan, "status": "ok",
+         "note": "", "scenario": "sensitivity"}
+    )  # fmt: skip
+    refuse = verdicts.assign(design="honest_did", inference="Mbar = 1")
+    hout = apply_verdicts(honest, refuse, 40)
+    assert hout["status"].tolist() == ["ok", "refused"]  # only the bound the study judged
     assert out.loc[0, "status"] == "refused" and out.loc[0, "estimate"] == 0.1
     assert np.isnan(out.loc[0, "ci_lower"]) and "coverage 45%" in out.loc[0, "note"]
     assert out.loc[1, "status"] == "ok" and "not validated" in out.loc[1, "note"]
