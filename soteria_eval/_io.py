@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
 
 
 def sha256_file(path: Path) -> str:
@@ -58,37 +69,169 @@ def check_output_folder(target: Path) -> None:
     )
 
 
-class AtomicOutputDir:
-    """A temporary folder that replaces ``target`` on :meth:`commit`.
+class OutputWriteError(OSError):
+    """Writing the outputs failed (disk full, file-size limit, I/O error); nothing was replaced."""
 
-    Until commit, the previous contents of ``target`` are untouched; a leftover
-    temporary folder from a killed run is removed by the next run. Only a folder that
-    :func:`check_output_folder` allows is ever replaced.
+
+#: errno values that mean "the outputs cannot be written", not "the analysis is wrong".
+WRITE_ERRNOS = frozenset(
+    {errno.EFBIG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES}
+)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` (and the folder itself) to disk."""
+    for path in sorted(folder.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for d in [*(q for q in folder.rglob("*") if q.is_dir()), folder]:
+        _fsync_dir(d)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
+class AtomicOutputDir:
+    """A private temporary folder that replaces ``target`` on :meth:`commit`.
+
+    - Only a folder that :func:`check_output_folder` allows is ever replaced.
+    - A lock (``.<name>.lock`` beside the target, removed on release) is held from creation
+      to commit or abort: a second writer to the same target is refused with
+      :class:`OutputFolderError`.
+    - The temporary folder has a unique name (``.<name>.partial-XXXX``); leftovers of a
+      killed run are removed by the next run that holds the lock.
+    - :meth:`commit` flushes every file to disk, then swaps folders by renames; if the swap
+      fails, the previous target is put back. Until commit, ``target`` is untouched.
     """
 
     def __init__(self, target: Path) -> None:
         check_output_folder(target)
         self.target = target.resolve()
-        self.tmp = self.target.with_name(f".{self.target.name}.partial")
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
+        parent, name = self.target.parent, self.target.name
+        self._lock_fd: int | None = None
+        self._lock_path = parent / f".{name}.lock"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputFolderError(
+                f"{target}: cannot write beside it ({exc.strerror}); choose a writable folder"
+            ) from exc
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # The holder removes the lock file on release: a lock taken on a file that
+                # was removed meanwhile is not the current lock.
+                if os.stat(self._lock_path).st_ino != os.fstat(self._lock_fd).st_ino:
+                    raise BlockingIOError
+            except OSError as exc:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                raise OutputFolderError(
+                    f"{target}: another soteria-eval process is writing it; wait for it to "
+                    "finish or choose another output folder"
+                ) from exc
+        for stale in parent.iterdir():  # leftovers of killed runs: ours, since we hold the lock
+            if (
+                stale.is_dir()
+                and not stale.is_symlink()
+                and (
+                    stale.name.startswith(f".{name}.partial-")
+                    or stale.name.startswith(f".{name}.old-")
+                )
+            ):
+                shutil.rmtree(stale, ignore_errors=True)
+        try:
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent))
+        except OSError as exc:
+            self._release()
+            raise OutputFolderError(
+                f"{target}: cannot write beside it ({exc.strerror}); choose a writable folder"
+            ) from exc
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                self._lock_path.unlink()  # while still holding it (see __init__)
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
 
     def commit(self) -> None:
-        """Swap the finished temporary folder into place."""
-        (self.tmp / OUTPUT_MARKER).write_text(
-            "This folder was written by soteria-eval; the tool may replace it.\n", encoding="utf-8"
-        )
-        old = self.target.with_name(f".{self.target.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if self.target.exists():
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
-        if old.exists():
-            shutil.rmtree(old)
+        """Flush the finished temporary folder to disk and swap it into place.
+
+        Raises
+        ------
+        OutputWriteError
+            If the files cannot be flushed or the swap fails; ``target`` is then as before.
+        """
+        try:
+            (self.tmp / OUTPUT_MARKER).write_text(
+                "This folder was written by soteria-eval; the tool may replace it.\n",
+                encoding="utf-8",
+            )
+            _fsync_tree(self.tmp)
+            check_output_folder(self.target)
+        except OSError as exc:
+            self.abort()
+            raise OutputWriteError(
+                exc.errno, f"{self.target}: outputs not written ({exc}); previous outputs kept"
+            ) from exc
+        old = self.tmp.with_name(self.tmp.name.replace(".partial-", ".old-"))
+        moved = False
+        try:
+            if self.target.exists():
+                os.replace(self.target, old)
+                moved = True
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            if moved and not self.target.exists():
+                os.replace(old, self.target)
+            self.abort()
+            raise OutputWriteError(
+                exc.errno, f"{self.target}: outputs not swapped in ({exc}); previous outputs kept"
+            ) from exc
+        _fsync_dir(self.target.parent)
+        shutil.rmtree(old, ignore_errors=True)
+        self._release()
 
     def abort(self) -> None:
-        """Remove the temporary folder, leaving ``target`` as it was."""
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
+        """Remove the temporary folder (best effort), leaving ``target`` as it was."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._release()
+
+
+@contextmanager
+def interrupt_on_termination() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`KeyboardInterrupt` like SIGINT.
+
+    So a run stopped by ``kill`` or a closed terminal cleans up its temporary folder and
+    leaves the previous outputs intact. Outside the main thread it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    wanted = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous = {sig: signal.signal(sig, _raise) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

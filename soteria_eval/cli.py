@@ -95,7 +95,7 @@ def dictionary(check: bool) -> None:
     "plan_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Evaluation plan (default: analyses/plan.yaml).",
+    help="Evaluation plan (default: the plan the package ships, never the current folder's).",
 )
 @click.option(
     "--out",
@@ -130,38 +130,38 @@ def run(
     Exit codes: 0 all analyses succeeded; 1 an analysis failed (its row in the results
     says why); 2 invalid input or plan (nothing written).
     """
-    from soteria_eval._io import OutputFolderError
+    from soteria_eval._io import OutputFolderError, interrupt_on_termination
+    from soteria_eval._paths import default_plan
     from soteria_eval.data import DataValidationError
     from soteria_eval.pipeline import PlanError, run_evaluation
 
-    plan = plan_path or _default_plan()
+    plan = plan_path or default_plan()
     try:
-        summary = run_evaluation(
-            plan,
-            out=out,
-            data_dir=data_dir,
-            seed=seed,
-            jobs=jobs,
-            progress=not quiet,
-            only=only or None,
-        )
+        with interrupt_on_termination():
+            summary = run_evaluation(
+                plan,
+                out=out,
+                data_dir=data_dir,
+                seed=seed,
+                jobs=jobs,
+                progress=not quiet,
+                only=only or None,
+            )
     except (DataValidationError, PlanError, OutputFolderError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
+    except OSError as exc:  # disk full, file-size limit: the previous outputs are intact
+        click.echo(f"{out}: outputs could not be written ({exc}); previous outputs kept", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt as exc:
+        click.echo(f"{out}: run interrupted ({exc or 'SIGINT'}); previous outputs kept", err=True)
+        sys.exit(130)
     click.echo(
         f"wrote {summary.out_dir} ({summary.n_analyses} analyses, {len(summary.failed)} failed)"
     )
     if summary.failed:
         click.echo(f"failed: {', '.join(summary.failed)} (see results.csv and run.log)", err=True)
         sys.exit(1)
-
-
-def _default_plan() -> Path:
-    here = Path.cwd() / "analyses" / "plan.yaml"
-    if here.is_file():
-        return here
-    repo = Path(__file__).resolve().parents[1] / "analyses" / "plan.yaml"
-    return repo
 
 
 @main.command()
@@ -219,13 +219,17 @@ def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effect
         cfg = cfg.with_effects(NO_EFFECTS)
     import pandas as pd
 
-    from soteria_eval._io import OutputFolderError
+    from soteria_eval._io import OutputFolderError, interrupt_on_termination
 
     try:
-        folder = write_simulation(out, cfg)
+        with interrupt_on_termination():
+            folder = write_simulation(out, cfg)
     except OutputFolderError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
+    except OSError as exc:
+        click.echo(f"{out}: outputs could not be written ({exc}); previous outputs kept", err=True)
+        sys.exit(1)
     calib = pd.read_csv(folder / "calibration.csv")
     n_ok = int(calib["within_tolerance"].sum())
     click.echo(

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +91,157 @@ def test_run_refuses_the_data_folder_as_out(small_data: Path, quick_plan: Path) 
         assert res.exit_code == 2, res.output
         assert "data folder" in res.output or "not written by soteria-eval" in res.output
     assert sorted(p.name for p in small_data.iterdir()) == before
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = AtomicOutputDir(out)
+    with pytest.raises(OutputFolderError, match="another soteria-eval process is writing it"):
+        AtomicOutputDir(out)
+    (first.tmp / "a.txt").write_text("1")
+    first.commit()
+    assert (out / "a.txt").read_text() == "1"
+    assert not (tmp_path / ".out.lock").exists()  # released and removed
+    second = AtomicOutputDir(out)  # the lock is free again
+    second.abort()
+    assert (out / "a.txt").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path: Path) -> None:
+    (tmp_path / ".out.partial-abc123").mkdir()
+    (tmp_path / ".out.partial-abc123" / "half.csv").write_text("x")
+    (tmp_path / ".other.partial-zzz").mkdir()  # another target's: not ours to remove
+    writer = AtomicOutputDir(tmp_path / "out")
+    writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.partial-zzz", "out"]
+
+
+def test_a_read_only_parent_is_refused_cleanly(tmp_path: Path) -> None:
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        if os.access(parent, os.W_OK):  # running as root: permissions are not enforced
+            pytest.skip("permissions not enforced for this user")
+        with pytest.raises(OutputFolderError, match="cannot write beside it"):
+            AtomicOutputDir(parent / "out")
+        res = CliRunner().invoke(
+            main, ["simulate", "--out", str(parent / "out"), "--scale", "0.01"]
+        )
+        assert res.exit_code == 2 and "cannot write beside it" in res.output
+    finally:
+        parent.chmod(0o755)
+
+
+def _slow_plan(folder: Path, *, rows: int, sleep: float = 0.0) -> Path:
+    """A plan whose one analysis waits ``sleep`` seconds (or until a file ``go`` appears)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "writer.py").write_text(
+        "import time\nfrom pathlib import Path\nimport pandas as pd\n"
+        "from soteria_eval.pipeline import AnalysisOutput\n\n"
+        "def run(ctx):\n"
+        f"    end = time.monotonic() + {sleep}\n"
+        f"    while time.monotonic() < end and not Path({str(folder / 'go')!r}).exists():\n"
+        "        time.sleep(0.05)\n"
+        "    out = AnalysisOutput()\n"
+        f"    out.tables['big'] = pd.DataFrame({{'label': ['row %08d' % i for i in range({rows})]}})\n"
+        "    return out\n"
+    )
+    plan = folder / "plan.yaml"
+    plan.write_text("version: 1\nanalyses:\n  - id: writer\n    script: writer.py\n")
+    return plan
+
+
+def _cli(args: list[str], **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "soteria_eval.cli", "run", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def test_a_file_size_limit_leaves_the_previous_output_intact(
+    tmp_path: Path, small_data: Path
+) -> None:
+    out = tmp_path / "out"
+    good = _cli(
+        [
+            "--plan",
+            str(_slow_plan(tmp_path / "a", rows=10)),
+            "--data",
+            str(small_data),
+            "--out",
+            str(out),
+        ]
+    )
+    assert good.wait(300) == 0, good.communicate()
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    big = _cli(
+        [
+            "--plan",
+            str(_slow_plan(tmp_path / "b", rows=20_000)),
+            "--data",
+            str(small_data),
+            "--out",
+            str(out),
+        ],
+        preexec_fn=limit,
+    )
+    _, err = big.communicate(timeout=300)
+    assert big.returncode == 1, err
+    assert "outputs could not be written" in err and "previous outputs kept" in err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "out"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_clean_up_like_sigint(
+    tmp_path: Path, small_data: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    proc = _cli(
+        [
+            "--plan",
+            str(_slow_plan(tmp_path / "p", rows=10, sleep=120)),
+            "--data",
+            str(small_data),
+            "--out",
+            str(out),
+        ]
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(tmp_path.glob(".out.partial-*")), "the run never started writing"
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"stopped by signal {sig.name}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+
+
+def test_two_concurrent_runs_leave_one_output_and_one_clear_error(
+    tmp_path: Path, small_data: Path
+) -> None:
+    out = tmp_path / "out"
+    plan = str(_slow_plan(tmp_path / "p", rows=10, sleep=240))
+    first = _cli(["--plan", plan, "--data", str(small_data), "--out", str(out)])
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = _cli(["--plan", plan, "--data", str(small_data), "--out", str(out)])
+    _, err2 = second.communicate(timeout=300)
+    (tmp_path / "p" / "go").write_text("")  # let the first run finish
+    _, err1 = first.communicate(timeout=300)
+    assert first.returncode == 0, err1
+    assert second.returncode == 2 and "another soteria-eval process is writing it" in err2
+    assert (out / OUTPUT_MARKER).is_file() and (out / "tables" / "big.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p"]

@@ -63,6 +63,7 @@ def test_end_to_end_outputs(two_runs: tuple[Path, Path]) -> None:
     assert figs[0]["alt_text"].startswith("Line chart")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 20210901 and "numpy" in manifest["packages"]
+    assert manifest["disclosure_threshold"] == 10
     assert "sexual_offences_outcomes_by_force_fy.csv" in manifest["inputs"]
     assert "analysis:published_outcomes" in manifest["timings_seconds"]
 

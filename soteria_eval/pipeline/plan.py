@@ -6,7 +6,8 @@ A plan is validated before anything runs; a mistake is reported with the key pat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,45 @@ MULTIPLICITY: tuple[str, ...] = ("holm", "bh")
 WINDOWS: tuple[str, ...] = ("full", "covid_excluded")
 
 
+#: The smallest disclosure threshold a plan may set (GSS/ONS output-checking rule of 10).
+DISCLOSURE_FLOOR = 10
+#: A plan is a short text file; anything larger is refused unread.
+MAX_PLAN_BYTES = 256_000
+#: Analysis ids name output files and logs: letters, digits and underscores only.
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
 class PlanError(ValueError):
     """The plan file breaks a rule; the message names the key and the rule."""
+
+
+class _PlanLoader(yaml.SafeLoader):
+    """YAML loader for plans: no aliases (no "billion laughs"), no duplicate keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "aliases (*name) are not allowed in a plan; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Hashable, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 @dataclass(frozen=True)
@@ -99,13 +137,34 @@ def _strings(value: Any, path: Path, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_script(plan: Path, where: str, script: str) -> None:
+    """Refuse a script that is not a ``.py`` file inside the plan's folder."""
+    folder = plan.resolve().parent
+    rel = Path(script)
+    if rel.is_absolute() or ".." in rel.parts or rel.suffix != ".py":
+        raise _err(
+            plan, where, f"{script!r} must be a .py file named relative to the plan's folder"
+        )
+    target = (folder / rel).resolve()
+    if not target.is_relative_to(folder):
+        raise _err(plan, where, f"{script!r} resolves outside the plan's folder")
+    if not target.is_file():
+        raise _err(plan, where, f"no such script {script!r} beside the plan")
+
+
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a plan file."""
     p = Path(path)
     if not p.is_file():
         raise PlanError(f"{p}: plan file not found")
+    if p.stat().st_size > MAX_PLAN_BYTES:
+        raise PlanError(f"{p}: larger than {MAX_PLAN_BYTES} bytes; a plan is a short text file")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{p}: not UTF-8 text (byte {exc.start}): save the plan as UTF-8") from exc
+    try:
+        raw = yaml.load(text, Loader=_PlanLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise PlanError(f"{p}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -115,9 +174,18 @@ def load_plan(path: str | Path) -> Plan:
         raise _err(p, sorted(unknown)[0], f"unknown key; allowed: {sorted(_TOP_KEYS)}")
     if raw.get("version") != PLAN_VERSION:
         raise _err(p, "version", f"must be {PLAN_VERSION}, got {raw.get('version')!r}")
-    threshold = raw.get("disclosure_threshold", 10)
-    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
-        raise _err(p, "disclosure_threshold", f"must be a positive integer, got {threshold!r}")
+    threshold = raw.get("disclosure_threshold", DISCLOSURE_FLOOR)
+    if (
+        not isinstance(threshold, int)
+        or isinstance(threshold, bool)
+        or threshold < DISCLOSURE_FLOOR
+    ):
+        raise _err(
+            p,
+            "disclosure_threshold",
+            f"must be an integer of at least {DISCLOSURE_FLOOR} (the output-checking floor "
+            f"for counts about victims), got {threshold!r}",
+        )
     multiplicity = raw.get("multiplicity", "holm")
     if multiplicity not in MULTIPLICITY:
         raise _err(p, "multiplicity", f"must be one of {list(MULTIPLICITY)}, got {multiplicity!r}")
@@ -138,11 +206,17 @@ def load_plan(path: str | Path) -> Plan:
         for key in ("id", "script"):
             if not isinstance(item.get(key), str) or not item[key]:
                 raise _err(p, f"{where}.{key}", "is required (a string)")
+        if not _ID.fullmatch(item["id"]):
+            raise _err(
+                p,
+                f"{where}.id",
+                f"{item['id']!r} is not a safe id: a letter, then up to 63 letters, digits "
+                "or underscores",
+            )
         if item["id"] in seen:
             raise _err(p, f"{where}.id", f"duplicate id {item['id']!r}")
         seen.add(item["id"])
-        if not (p.parent / item["script"]).is_file():
-            raise _err(p, f"{where}.script", f"no such script {item['script']!r} beside the plan")
+        _check_script(p, f"{where}.script", item["script"])
         domain = item.get("domain")
         if domain is not None and domain not in DOMAINS:
             raise _err(p, f"{where}.domain", f"must be one of {DOMAINS}, got {domain!r}")

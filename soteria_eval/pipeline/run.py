@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from soteria_eval import __version__
-from soteria_eval._io import OutputFolderError
+from soteria_eval._io import WRITE_ERRNOS, OutputFolderError, OutputWriteError
 from soteria_eval._paths import bundled_data_dir, data_dictionary_dir
 from soteria_eval.data import DataValidationError, load_rollout
 from soteria_eval.dictionary import load_catalogue
@@ -36,7 +37,7 @@ from soteria_eval.pipeline.outputs import (
     write_figure,
     write_json,
 )
-from soteria_eval.pipeline.plan import AnalysisSpec, Plan, load_plan
+from soteria_eval.pipeline.plan import AnalysisSpec, Plan, PlanError, load_plan
 from soteria_eval.simulate.output import default_data
 
 #: Columns that define a multiplicity family: the same question asked of several measures.
@@ -83,7 +84,12 @@ def load_analysis(plan: Plan, spec: AnalysisSpec) -> ModuleType:
 def _run_one(
     plan: Plan, spec: AnalysisSpec, base: dict[str, Any]
 ) -> tuple[str, pd.DataFrame, list[dict[str, str]], list[str], float, str | None]:
-    """Run one analysis and write its figures and tables; never raises."""
+    """Run one analysis and write its figures and tables.
+
+    A failing analysis becomes a failure row; only an error writing the outputs (disk
+    full, file-size limit) is raised, so the run stops and replaces nothing. Every table
+    is checked for disclosure before anything of the analysis is written.
+    """
     from threadpoolctl import threadpool_limits
 
     t0 = time.perf_counter()
@@ -95,19 +101,31 @@ def _run_one(
         # intervals) can carry that last-digit noise into the results files.
         with threadpool_limits(limits=1):
             output: AnalysisOutput = module.run(ctx)
-        figures = [write_figure(f, ctx.out_dir / "figures") for f in output.figures]
         for name, table in output.tables.items():
             check_no_small_cells(
                 table, table.attrs.get("count_columns", ()), ctx.disclosure_threshold, name
             )
+        figures = [write_figure(f, ctx.out_dir / "figures") for f in output.figures]
+        for name, table in output.tables.items():
             (ctx.out_dir / "tables").mkdir(exist_ok=True)
             table.to_csv(ctx.out_dir / "tables" / f"{name}.csv", index=False, lineterminator="\n")
         rows = normalise_results(output.rows)
         return spec.id, rows, figures, output.notes, time.perf_counter() - t0, None
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:  # the outputs cannot be written: stop the run, commit nothing
+            raise OutputWriteError(exc.errno, f"analysis {spec.id}: {exc}") from exc
+        return _failed(spec, base, exc, t0)
     except Exception as exc:  # a failed analysis must not stop the others
-        logging.getLogger("soteria_eval").exception("analysis %s failed", spec.id)
-        rows = failure_row(spec.id, spec.domain, base["data_label"], exc)
-        return spec.id, rows, [], [], time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+        return _failed(spec, base, exc, t0)
+
+
+def _failed(
+    spec: AnalysisSpec, base: dict[str, Any], exc: BaseException, t0: float
+) -> tuple[str, pd.DataFrame, list[dict[str, str]], list[str], float, str | None]:
+    """Log a failed analysis (called inside its ``except``) and return its failure row."""
+    logging.getLogger("soteria_eval").exception("analysis %s failed", spec.id)
+    rows = failure_row(spec.id, spec.domain, base["data_label"], exc)
+    return spec.id, rows, [], [], time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
 
 
 def _is_synthetic(folder: Path) -> bool:
@@ -204,6 +222,15 @@ def run_evaluation(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     plan = load_plan(plan_path)
+    specs = list(plan.analyses)
+    if only is not None:
+        unknown = sorted(set(only) - {s.id for s in specs})
+        if unknown:
+            raise PlanError(
+                f"{plan.path.name}: --only: unknown analysis id(s) {unknown}; "
+                f"the plan has {[s.id for s in specs]}"
+            )
+        specs = [s for s in specs if s.id in set(only)]
     t0 = time.perf_counter()
     data_path = Path(data_dir) if data_dir is not None else default_data()
     out_path, data_real = Path(out).resolve(), data_path.resolve()
@@ -236,14 +263,6 @@ def run_evaluation(
             "data_label": data_label,
             "disclosure_threshold": plan.disclosure_threshold,
         }
-        specs = list(plan.analyses)
-        if only is not None:
-            unknown = sorted(set(only) - {s.id for s in specs})
-            if unknown:
-                raise ValueError(
-                    f"unknown analysis id(s) {unknown}; the plan has {[s.id for s in specs]}"
-                )
-            specs = [s for s in specs if s.id in set(only)]
         if jobs > 1:
             from joblib import Parallel, delayed
 
@@ -292,6 +311,7 @@ def run_evaluation(
             "plan": plan.path.name,
             "seed": seed,
             "jobs": jobs,
+            "disclosure_threshold": plan.disclosure_threshold,
             "data_label": data_label,
             "data": "embedded default (synthetic)" if data_dir is None else str(data_path),
             "inputs": {p.name: sha256_file(p) for p in files},
@@ -304,14 +324,19 @@ def run_evaluation(
         }
         write_json(target.tmp / "manifest.json", manifest)
     except BaseException:
-        logger.removeHandler(handler)
-        handler.close()
+        _close_log(logger, handler)
         target.abort()
         raise
-    logger.removeHandler(handler)
-    handler.close()
+    _close_log(logger, handler)
     target.commit()
     return RunSummary(Path(out), len(specs), failed)
+
+
+def _close_log(logger: logging.Logger, handler: logging.Handler) -> None:
+    """Detach and close the run log; a failure to flush it must not stop the clean-up."""
+    logger.removeHandler(handler)
+    with contextlib.suppress(OSError):  # e.g. the file-size limit hit while flushing
+        handler.close()
 
 
 def _apply_recovery_verdicts(
