@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from soteria_eval.disclosure import figure_data
 from soteria_eval.panels.attrition import attrition_funnel
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.plotting import GROUP_LABELS, funnel_plot
@@ -59,6 +60,10 @@ def run(ctx: RunContext) -> AnalysisOutput:
             fig,
             alt,
             f"The journey of a case, reports made in {year} ({ctx.data_label} data).",
+            data=figure_data(
+                t.loc[t["value"] == "all", ["group", "year", "stage", "cases", "share_of_reports"]],
+                count_columns=["cases"],  # already suppressed: a [c] cell is drawn as a gap
+            ),
         )
     )
     return out

@@ -21,6 +21,7 @@ Run alone: ``python analyses/coverage_study.py --out results/coverage_study``.
 
 from __future__ import annotations
 
+from soteria_eval.disclosure import figure_data
 from soteria_eval.inference.coverage import coverage_study, method_validity
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.plotting import coverage_plot
@@ -59,7 +60,13 @@ def run(ctx: RunContext) -> AnalysisOutput:
         f"in the design '{worst['label']}' at {100 * worst['coverage']:.0f}%."
     )
     out.figures.append(
-        FigureSpec("coverage_study", fig, alt, "Coverage of 95% intervals (simulation).")
+        FigureSpec(
+            "coverage_study",
+            fig,
+            alt,
+            "Coverage of 95% intervals (simulation).",
+            data=figure_data(table),  # coverage shares of simulated replications: no cases
+        )
     )
     out.notes.append(f"{reps:,} replications per design and method")
     return out

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval.dictionary import DOMAINS, load_catalogue
+from soteria_eval.disclosure import figure_data
 from soteria_eval.its import (
     Interruption,
     comparative_its,
@@ -119,6 +120,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
                 fig,
                 alt,
                 f"National interrupted time series: {m.title.lower()} ({ctx.data_label} data).",
+                data=_its_figure_data(res, panel, m),
             )
         )
         _comparative(ctx, out, panel, m, units[m.type])
@@ -172,7 +174,29 @@ def _comparative(ctx: RunContext, out: AnalysisOutput, panel: pd.DataFrame, m, u
         f"the two groups kept its pre-programme path (dashed), are drawn; the differential level change at "
         f"phase 1 is {lvl:.2f} {unit}.",
         f"Comparative interrupted time series ({ctx.data_label} data).",
+        data=_its_figure_data(res, rows, m, sorted(pathfinders), sorted(comparison)),
     ))  # fmt: skip
+
+
+def _its_figure_data(res, panel: pd.DataFrame, m, *groups: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Return what an ITS figure draws, with the cases behind each month of each series.
+
+    A count is drawn on the log scale, so it can be read back: its basis is the count
+    itself; a rate or median rests on its denominator. For a comparative figure, each
+    group's series is checked (``cases_<n>`` for the n-th group of forces).
+    """
+    data = res.counterfactual()
+    col = "numerator" if m.type == "count" else "denominator"
+    rows = panel[panel["measure"] == m.id]
+    members = groups or (sorted(rows["unit"].unique()),)
+    basis = []
+    for i, units in enumerate(members):
+        per_month = rows[rows["unit"].isin(units)].groupby("period")[col].sum(min_count=1)
+        name = f"cases_{i + 1}" if groups else "cases"
+        data[name] = data["period"].astype(str).map(per_month)
+        basis.append(name)
+    data["cases"] = data[basis].min(axis=1)  # the weakest series decides
+    return figure_data(data, basis_column="cases")
 
 
 def _checks(

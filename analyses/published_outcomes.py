@@ -21,7 +21,7 @@ import pandas as pd
 
 from soteria_eval.datasets import load_sexual_offences_outcomes
 from soteria_eval.did import did_2x2, twfe
-from soteria_eval.disclosure import suppress_table
+from soteria_eval.disclosure import figure_data, suppress_table
 from soteria_eval.linear_model import FewClustersWarning
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext, result_rows
 from soteria_eval.plotting import GROUP_LABELS, trend_plot
@@ -141,7 +141,9 @@ def _with_counts(res, sub: pd.DataFrame):  # type: ignore[no-untyped-def]
 def _trend_figure(panel: pd.DataFrame) -> FigureSpec:
     base = panel[panel["period"] == "2018/19"].set_index("unit")["log_charges"]
     d = panel.assign(rel=100 * (panel["log_charges"] - panel["unit"].map(base)))
-    g = d.groupby(["group", "period"], as_index=False)["rel"].mean()
+    g = d.groupby(["group", "period"], as_index=False).agg(
+        rel=("rel", "mean"), forces=("unit", "nunique"), charges=("charges_used", "sum")
+    )
     fig = trend_plot(
         g,
         x="period",
@@ -165,6 +167,7 @@ def _trend_figure(panel: pd.DataFrame) -> FigureSpec:
         fig,
         alt,
         "Average change in charges since 2018/19 by group of forces.",
+        data=figure_data(g, basis_column="charges"),
     )
 
 

@@ -26,7 +26,8 @@ import pandas as pd
 
 from soteria_eval.dictionary import DOMAINS, load_catalogue
 from soteria_eval.did import callaway_santanna
-from soteria_eval.evaluation import SCALES, analysis_panel, cs_frame
+from soteria_eval.disclosure import figure_data, figure_problems
+from soteria_eval.evaluation import SCALES, analysis_panel, case_basis, cs_frame
 from soteria_eval.inference import PowerDesign, power_curve
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.pipeline.outputs import failure_row
@@ -100,6 +101,7 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
            else "The conventional interval already includes zero." if lo_orig <= 0 <= hi_orig
            else "None of the intervals includes zero."),
         f"Rambachan–Roth sensitivity ({ctx.data_label} data).",
+        data=figure_data(hon.tidy()),  # intervals only: no counts drawn
     ))  # fmt: skip
     return rows
 
@@ -117,7 +119,8 @@ def _synthetic(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutp
     complete = wide_src.groupby("unit")["y"].transform(lambda s: s.notna().all())
     wide_src = wide_src[complete]
     donors = [u for u in donors if u in set(wide_src["unit"])]
-    first_fig = None
+    shown = None
+    basis = d.assign(cases=case_basis(d, m.type)).set_index(["unit", "period"])["cases"]
     for force in sorted(wide_src.loc[wide_src["phase"] == 1, "unit"].unique()):
         start = wide_src.loc[wide_src["unit"] == force, "cohort"].iloc[0]
         sub = wide_src[wide_src["unit"].isin([force, *donors])]
@@ -131,19 +134,46 @@ def _synthetic(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutp
             n_units=len(donors) + 1, n_treated=1, n_periods=int(sub["period"].nunique()), n_obs=len(sub),
             note=f"pre-period RMSPE {float(t['pre_rmspe']):.3g}; donors: national-model forces, not exposed",
         ))  # fmt: skip
-        if first_fig is None:
-            first_fig = (force, sc)
-    if first_fig is not None:
-        force, sc = first_fig
+        data = _sc_figure_data(sc, force, basis, m.type)
+        if shown is None and not figure_problems(data, ctx.disclosure_threshold):
+            shown = (force, sc, data)  # the first pathfinder whose figure discloses nothing
+    if shown is None:
+        out.notes.append(
+            f"synthetic_control_{domain}: no figure; every phase-1 pathfinder's series has "
+            f"a quarter resting on fewer than {ctx.disclosure_threshold} cases"
+        )
+    else:
+        force, sc, data = shown
         out.figures.append(FigureSpec(
             f"synthetic_control_{domain}", sc.plot(title=f"{m.title}: {force} and its synthetic control"),
             f"Left: {m.title.lower()} in {force} and in a weighted combination of {len(donors)} forces not yet in "
             f"the programme, chosen to match {force} before it started; the dashed line marks the start. "
             f"Right: the gap between them, drawn over the gaps of every donor force treated as a placebo "
             f"(mean gap after the start {sc.average_effect:.3g} {unit}, placebo p-value {sc.p_value:.2f}).",
-            f"Synthetic control ({ctx.data_label} data).",
+            f"Synthetic control ({ctx.data_label} data); the first phase-1 pathfinder, in "
+            "alphabetical order, whose series has no quarter resting on fewer cases than the "
+            "disclosure threshold.",
+            data=data,
         ))  # fmt: skip
     return rows
+
+
+def _sc_figure_data(sc, force: str, basis: pd.Series, kind: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Return what the synthetic-control figure draws, marked for the disclosure check.
+
+    The treated force's cases in each quarter are the basis. For counts (drawn on the log
+    scale, so readable back) the synthetic path is a count too: a donor with all the weight
+    would show its own counts.
+    """
+    p = sc.path.copy()
+    p["treated_cases"] = basis.reindex(
+        pd.MultiIndex.from_arrays([[force] * len(p), p["period"]])
+    ).to_numpy()
+    counts: list[str] = []
+    if kind == "count":
+        p["synthetic_count"] = np.exp(p["synthetic"])
+        counts = ["synthetic_count"]
+    return figure_data(p, count_columns=counts, basis_column="treated_cases")
 
 
 def _power(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]

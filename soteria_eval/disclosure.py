@@ -167,3 +167,58 @@ def check_no_small_cells(
                 f"{name}: column {c!r} has {int(bad.sum())} cell(s) under {threshold} "
                 f"(rows {rows}); suppress them before publishing"
             )
+
+
+def figure_data(
+    frame: pd.DataFrame,
+    *,
+    count_columns: Sequence[str] = (),
+    basis_column: str | None = None,
+) -> pd.DataFrame:
+    """Return a copy of a figure's underlying data, marked for the disclosure check.
+
+    Every figure the pipeline publishes declares the data it draws; the pipeline checks
+    them with :func:`figure_problems` before the figure is written, and publishes them
+    beside it (``figures/<name>.csv``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per plotted point (or per line segment), in plotting units.
+    count_columns : sequence of str
+        Columns drawn as counts of cases (or from which a count can be read back, such as
+        a log count): a value in ``(0, threshold)`` withholds the figure.
+    basis_column : str, optional
+        Column with the number of cases behind each plotted value (the denominator of a
+        rate, the cases of a median): a basis in ``(0, threshold)`` withholds the figure.
+    """
+    out = frame.copy()
+    missing = [
+        c for c in [*count_columns, *([basis_column] if basis_column else [])] if c not in out
+    ]
+    if missing:
+        raise KeyError(f"figure data has no column(s) {missing}")
+    out.attrs["count_columns"] = list(count_columns)
+    out.attrs["basis_column"] = basis_column
+    return out
+
+
+def figure_problems(data: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> list[str]:
+    """Return why a figure's data may not be published (empty list: it may).
+
+    A figure is disclosive when a count it draws, or the number of cases behind a value it
+    draws, lies in ``(0, threshold)``: the value could be read back from the image (SVG
+    paths carry exact coordinates).
+    """
+    problems = []
+    checks = [(c, "count") for c in data.attrs.get("count_columns", [])]
+    if data.attrs.get("basis_column"):
+        checks.append((data.attrs["basis_column"], "number of cases"))
+    for col, what in checks:
+        vals = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
+        bad = (vals > 0) & (vals < threshold)
+        if bad.any():
+            problems.append(
+                f"{int(bad.sum())} point(s) with a {what} under {threshold} (column {col!r})"
+            )
+    return problems

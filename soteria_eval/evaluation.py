@@ -21,7 +21,7 @@ import pandas as pd
 
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
-from soteria_eval.disclosure import suppress_long
+from soteria_eval.disclosure import figure_data, suppress_long
 from soteria_eval.estimands import DID_WINDOW, SCALES, to_analysis_scale
 from soteria_eval.inference.coverage import method_validity
 from soteria_eval.inference.randomization import randomization_test
@@ -46,6 +46,16 @@ WINDOW = DID_WINDOW
 #: Callaway–Sant'Anna, per-phase estimates): all forces, and the headline sample without
 #: the exposed forces of pathfinder CPS Areas (:data:`~soteria_eval.validation.verdicts.HEADLINE_SAMPLE`).
 FULL_SCENARIOS: tuple[str, ...] = ("default", HEADLINE_SAMPLE)
+
+
+def case_basis(frame: pd.DataFrame, kind: str) -> pd.Series:
+    """Return the number of cases behind each row's value (for disclosure checks).
+
+    A count is its own basis (the numerator); a rate, mean or median rests on its
+    denominator (the cases it is computed over).
+    """
+    col = "numerator" if kind == "count" else "denominator"
+    return pd.to_numeric(frame[col], errors="coerce")
 
 
 def analysis_panel(
@@ -289,6 +299,7 @@ def _staggered(
             fig_obj,
             alt,
             f"Event study for {measure.title.lower()} ({ctx.data_label} data).",
+            data=figure_data(dyn.tidy()),  # estimates only: no counts drawn
         )
     return rows, fig
 
@@ -332,7 +343,12 @@ def _design_failure(
 
 def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec:
     d = analysis_panel(panel, measure, ctx, "default", ("2018-Q1", "2023-Q2"))
-    g = d.groupby(["group", "period"])["y"].mean().reset_index()
+    d["cases"] = case_basis(d, measure.type)
+    g = (
+        d.groupby(["group", "period"])
+        .agg(y=("y", "mean"), forces=("unit", "nunique"), cases=("cases", "sum"))
+        .reset_index()
+    )
     unit = SCALES[measure.type].unit
     ylabel = f"{measure.title} ({'log scale' if unit == 'log points' else unit.replace('percentage points', '%')})"
     fig = trend_plot(
@@ -360,6 +376,7 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
         fig,
         alt,
         f"{measure.title} by group of forces ({ctx.data_label} data).",
+        data=figure_data(g, basis_column="cases"),
     )
 
 

@@ -48,6 +48,11 @@ class RunOutputs:
     def figure_markdown(self, name: str) -> str:
         """Return Markdown that shows a figure with its alt text and caption."""
         rec = self.figures[name]
+        if rec.get("withheld"):
+            return (
+                "```{note}\nA figure is withheld here under disclosure control: "
+                f"{rec['withheld']}. It would have shown: {rec['alt_text']}\n```"
+            )
         path = (self.folder / rec["png"]).as_posix()
         alt = rec["alt_text"].replace("[", "(").replace("]", ")")
         caption = f"\n\n*{rec['caption']}*" if rec.get("caption") else ""

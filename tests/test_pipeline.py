@@ -252,13 +252,18 @@ def test_default_plan_is_valid() -> None:
     }
 
 
-def test_full_default_plan_is_deterministic_across_jobs(
-    tmp_path: Path, small_data: Path, quick_plan: Path
-) -> None:
-    plan = quick_plan
-    a = run_evaluation(plan, out=tmp_path / "a", data_dir=small_data, progress=False)
-    b = run_evaluation(plan, out=tmp_path / "b", data_dir=small_data, progress=False, jobs=2)
+@pytest.fixture(scope="module")
+def full_runs(tmp_path_factory: pytest.TempPathFactory, small_data: Path, quick_plan: Path) -> Path:
+    """The default plan (quick settings) on 5%-scale data, run twice (1 and 2 jobs)."""
+    tmp_path = tmp_path_factory.mktemp("full")
+    a = run_evaluation(quick_plan, out=tmp_path / "a", data_dir=small_data, progress=False)
+    b = run_evaluation(quick_plan, out=tmp_path / "b", data_dir=small_data, progress=False, jobs=2)
     assert a.ok and b.ok
+    return tmp_path
+
+
+def test_full_default_plan_is_deterministic_across_jobs(full_runs: Path) -> None:
+    tmp_path = full_runs
     for name in ("results.csv", "results.parquet", "figures.json"):
         assert digest(tmp_path / "a" / name) == digest(tmp_path / "b" / name), name
     tables = sorted(p.name for p in (tmp_path / "a" / "tables").iterdir())
@@ -324,3 +329,75 @@ def test_yearly_table_of_a_median_is_unknown_not_zero() -> None:
     assert median["value"].isna().all() and (median["cases"] > 0).all()
     mean = _descriptive(panel, cat["days_referral_to_decision"], ctx)  # type: ignore[arg-type]
     assert np.allclose(mean["value"].astype(float), 120.0)
+
+
+def test_every_published_figure_passes_disclosure_on_small_data(full_runs: Path) -> None:
+    """Small data (5% scale) have many small cells: figures are withheld, never leaked."""
+    import json
+
+    from soteria_eval.disclosure import figure_data, figure_problems
+
+    out = full_runs / "a"
+    records = json.loads((out / "figures.json").read_text())
+    published = [r for r in records if not r.get("withheld")]
+    withheld = [r for r in records if r.get("withheld")]
+    assert published and withheld  # the check bites at this scale
+    for r in published:
+        data = pd.read_csv(out / r["data"])
+        marked = figure_data(
+            data, count_columns=r["count_columns"], basis_column=r["basis_column"] or None
+        )
+        assert not figure_problems(marked, 10), r["name"]
+        assert (out / r["png"]).is_file() and (out / r["svg"]).is_file()
+    for r in withheld:
+        assert not (out / "figures" / f"{r['name']}.png").exists()
+        assert not (out / "figures" / f"{r['name']}.csv").exists()
+    notes = json.loads((out / "notes.json").read_text())
+    said = " ".join(n for ns in notes.values() for n in ns)
+    assert all(f"figure {r['name']} withheld (disclosure control)" in said for r in withheld)
+    # Counts drawn on the log scale are their own basis: the basis is what the figure shows.
+    for r in published:
+        if r["name"] == "synthetic_control_volume":
+            d = pd.read_csv(out / r["data"])
+            assert np.allclose(np.exp(d["treated"]), d["treated_cases"])
+
+
+BLIND_FIGURE = """
+import matplotlib.pyplot as plt
+import pandas as pd
+from soteria_eval.disclosure import figure_data
+from soteria_eval.pipeline import AnalysisOutput, FigureSpec
+def run(ctx):
+    out = AnalysisOutput()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [40, 7, 55])
+    out.figures.append(FigureSpec("undeclared", fig, "a line"))
+    fig2, ax2 = plt.subplots()
+    ax2.plot([1, 2, 3], [40, 7, 55])
+    data = figure_data(pd.DataFrame({"x": [1, 2, 3], "n": [40, 7, 55]}), count_columns=["n"])
+    out.figures.append(FigureSpec("leaky_line", fig2, "a line", data=data))
+    fig3, ax3 = plt.subplots()
+    ax3.plot([1, 2, 3], [40, 0, 55])
+    data = figure_data(pd.DataFrame({"x": [1, 2, 3], "n": [40, 0, 55]}), count_columns=["n"])
+    out.figures.append(FigureSpec("safe_line", fig3, "a line", data=data))
+    return out
+"""
+
+
+def test_figures_are_checked_before_they_are_written(tmp_path: Path, small_data: Path) -> None:
+    import json
+
+    from soteria_eval.report import load_run
+
+    plan = small_plan(tmp_path, "  - id: blind\n    script: blind.py\n", {"blind.py": BLIND_FIGURE})
+    summary = run_evaluation(plan, out=tmp_path / "out", progress=False, data_dir=small_data)
+    assert summary.ok
+    figs = {r["name"]: r for r in json.loads((tmp_path / "out" / "figures.json").read_text())}
+    assert figs["undeclared"]["withheld"] == "it declares no underlying data to check"
+    assert figs["leaky_line"]["withheld"] == "1 point(s) with a count under 10 (column 'n')"
+    assert "withheld" not in figs["safe_line"]
+    written = sorted(p.name for p in (tmp_path / "out" / "figures").iterdir())
+    assert not [n for n in written if n.startswith(("undeclared", "leaky_line"))]
+    assert {"safe_line.png", "safe_line.svg", "safe_line.csv"} <= set(written)
+    md = load_run(tmp_path / "out").figure_markdown("leaky_line")
+    assert "withheld here under disclosure control" in md and "![" not in md

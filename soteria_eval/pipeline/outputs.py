@@ -58,12 +58,19 @@ TEXT_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """A figure to save, with the alt text that describes it for screen readers."""
+    """A figure to save, with the alt text that describes it for screen readers.
+
+    ``data`` is what the figure draws, marked with :func:`soteria_eval.disclosure.figure_data`
+    (its count columns and the number of cases behind each value). The pipeline checks it
+    before the figure is written and publishes it beside the figure; a figure without
+    data, or whose data fail the check, is withheld with a note saying why.
+    """
 
     name: str
     figure: Any  # matplotlib Figure
     alt_text: str
     caption: str = ""
+    data: pd.DataFrame | None = None
 
 
 @dataclass
@@ -176,9 +183,26 @@ def normalise_results(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return table.sort_values(list(SORT_KEYS), kind="stable").reset_index(drop=True)
 
 
-def write_figure(spec: FigureSpec, folder: Path) -> dict[str, str]:
-    """Save a figure as PNG and SVG (deterministic metadata); return its record."""
+def withhold_figure(spec: FigureSpec, reason: str) -> dict[str, str]:
+    """Close a figure that may not be published and return its record (no files)."""
+    import matplotlib.pyplot as plt
+
+    plt.close(spec.figure)
+    return {
+        "name": spec.name,
+        "withheld": reason,
+        "alt_text": spec.alt_text,
+        "caption": spec.caption,
+    }
+
+
+def write_figure(spec: FigureSpec, folder: Path) -> dict[str, Any]:
+    """Save a figure as PNG and SVG (deterministic metadata) and its data; return its record."""
     folder.mkdir(parents=True, exist_ok=True)
+    if spec.data is not None:
+        spec.data.to_csv(
+            folder / f"{spec.name}.csv", index=False, lineterminator="\n", float_format="%.6g"
+        )
     import matplotlib
 
     with matplotlib.rc_context({"svg.hashsalt": "soteria-eval"}):
@@ -197,6 +221,13 @@ def write_figure(spec: FigureSpec, folder: Path) -> dict[str, str]:
         "name": spec.name,
         "png": f"figures/{spec.name}.png",
         "svg": f"figures/{spec.name}.svg",
+        "data": f"figures/{spec.name}.csv" if spec.data is not None else "",
+        "count_columns": list(spec.data.attrs.get("count_columns", []))
+        if spec.data is not None
+        else [],
+        "basis_column": (spec.data.attrs.get("basis_column") or "")
+        if spec.data is not None
+        else "",
         "alt_text": spec.alt_text,
         "caption": spec.caption,
     }
@@ -211,6 +242,7 @@ __all__ = [
     "normalise_results",
     "result_rows",
     "sha256_file",
+    "withhold_figure",
     "write_figure",
     "write_json",
 ]

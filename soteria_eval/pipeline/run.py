@@ -24,7 +24,7 @@ from soteria_eval._io import WRITE_ERRNOS, OutputFolderError, OutputWriteError
 from soteria_eval._paths import bundled_data_dir, data_dictionary_dir
 from soteria_eval.data import DataValidationError, load_rollout
 from soteria_eval.dictionary import load_catalogue
-from soteria_eval.disclosure import check_no_small_cells
+from soteria_eval.disclosure import check_no_small_cells, figure_problems
 from soteria_eval.inference.multiplicity import adjust_pvalues
 from soteria_eval.pipeline.context import RunContext
 from soteria_eval.pipeline.inputs import InputData
@@ -34,6 +34,7 @@ from soteria_eval.pipeline.outputs import (
     failure_row,
     normalise_results,
     sha256_file,
+    withhold_figure,
     write_figure,
     write_json,
 )
@@ -83,7 +84,7 @@ def load_analysis(plan: Plan, spec: AnalysisSpec) -> ModuleType:
 
 def _run_one(
     plan: Plan, spec: AnalysisSpec, base: dict[str, Any]
-) -> tuple[str, pd.DataFrame, list[dict[str, str]], list[str], float, str | None]:
+) -> tuple[str, pd.DataFrame, list[dict[str, Any]], list[str], float, str | None]:
     """Run one analysis and write its figures and tables.
 
     A failing analysis becomes a failure row; only an error writing the outputs (disk
@@ -105,7 +106,19 @@ def _run_one(
             check_no_small_cells(
                 table, table.attrs.get("count_columns", ()), ctx.disclosure_threshold, name
             )
-        figures = [write_figure(f, ctx.out_dir / "figures") for f in output.figures]
+        figures = []
+        for f in output.figures:
+            problems = (
+                figure_problems(f.data, ctx.disclosure_threshold)
+                if f.data is not None
+                else ["it declares no underlying data to check"]
+            )
+            if problems:
+                reason = "; ".join(problems)
+                figures.append(withhold_figure(f, reason))
+                output.notes.append(f"figure {f.name} withheld (disclosure control): {reason}")
+                continue
+            figures.append(write_figure(f, ctx.out_dir / "figures"))
         for name, table in output.tables.items():
             (ctx.out_dir / "tables").mkdir(exist_ok=True)
             table.to_csv(ctx.out_dir / "tables" / f"{name}.csv", index=False, lineterminator="\n")
@@ -121,7 +134,7 @@ def _run_one(
 
 def _failed(
     spec: AnalysisSpec, base: dict[str, Any], exc: BaseException, t0: float
-) -> tuple[str, pd.DataFrame, list[dict[str, str]], list[str], float, str | None]:
+) -> tuple[str, pd.DataFrame, list[dict[str, Any]], list[str], float, str | None]:
     """Log a failed analysis (called inside its ``except``) and return its failure row."""
     logging.getLogger("soteria_eval").exception("analysis %s failed", spec.id)
     rows = failure_row(spec.id, spec.domain, base["data_label"], exc)

@@ -401,6 +401,9 @@ def read_seed_rows(path: str | Path) -> pd.DataFrame:
 _NOT_STUDIED = frozenset(
     {
         "pipeline",
+        "_io.py",
+        "_paths.py",
+        "panels/attrition.py",
         "cli.py",
         "report.py",
         "plotting.py",
@@ -447,8 +450,8 @@ def cached_recovery(
 
     Each seed's rows are cached under the simulator's cache folder, keyed by the package
     version, the settings and the source of every module the study can run (all but the
-    pipeline, command line, evaluation, report, plotting, book, disclosure and verdict
-    modules); a change to any of them runs the study again. Studies of different lengths
+    pipeline, file helpers, command line, evaluation, attrition, report, plotting, book,
+    disclosure and verdict modules); a change to any of them runs the study again. Studies of different lengths
     share their common seeds: the 400-seed study of ``make validate`` reuses the 200 seeds
     of ``make evaluate``. A cached seed is read back exactly as it was written, so a first
     run and a cached run give identical tables.
