@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from soteria_eval.disclosure import figure_data
-from soteria_eval.panels.attrition import attrition_funnel
+from soteria_eval.panels.attrition import attrition_tables
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.plotting import GROUP_LABELS, funnel_plot
 
@@ -27,12 +27,12 @@ def run(ctx: RunContext) -> AnalysisOutput:
     """Build the attrition tables and the funnel figure."""
     out = AnalysisOutput()
     cases = ctx.inputs.cases()
-    table = attrition_funnel(cases, ctx.rollout, threshold=ctx.disclosure_threshold)
+    # Published together, so suppressed together: a subgroup's values add up to all cases.
+    tables = attrition_tables(cases, ctx.rollout, SUBGROUPS, threshold=ctx.disclosure_threshold)
+    table = tables["all"]
     out.tables["attrition_by_group_year"] = table
     for sub in SUBGROUPS:
-        out.tables[f"attrition_by_{sub}"] = attrition_funnel(
-            cases, ctx.rollout, subgroup=sub, threshold=ctx.disclosure_threshold
-        )
+        out.tables[f"attrition_by_{sub}"] = tables[sub]
     year = int(table["year"].max())
     fig = funnel_plot(
         table, year=year, title=f"Share of reports reaching each stage, reports made in {year}"

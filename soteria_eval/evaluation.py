@@ -381,29 +381,58 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
 
 
 def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.DataFrame:
+    """Yearly cases and value by group of forces, disclosure-controlled.
+
+    Hidden counts are checked as well as the cases shown: a proportion's numerator and
+    its complement (denominator minus numerator) can be read back from the rate, and a
+    subgroup's table (plan option ``subgroup``) subtracted from the all-cases table of
+    another analysis gives the cases outside the subgroup. A row is suppressed when any
+    of these is in ``(0, threshold)``.
+    """
+    agg = _yearly(panel, measure, ctx)
+    hidden: list[str] = []
+    if measure.type == "proportion":
+        agg["_numerator"] = agg["_num"]
+        agg["_complement"] = agg["cases"] - agg["_num"]
+        hidden += ["_numerator", "_complement"]
+    if ctx.spec.options.get("subgroup"):
+        full = _yearly(ctx.inputs.panel("force", "quarter"), measure, ctx)
+        rest = agg.merge(full, on=["group", "year"], how="left", suffixes=("", "_all"))
+        agg["_outside_subgroup"] = (rest["cases_all"] - rest["cases"]).to_numpy()
+        hidden.append("_outside_subgroup")
+        if measure.type == "proportion":
+            agg["_outside_numerator"] = (rest["_num_all"] - rest["_num"]).to_numpy()
+            hidden.append("_outside_numerator")
+    agg = agg.drop(columns="_num")
+    table = suppress_long(
+        agg,
+        ["cases", *hidden],
+        ["value"] if "value" in agg else [],
+        ctx.disclosure_threshold,
+        secondary_by=["year"],
+    )
+    table = table.drop(columns=hidden)
+    table.attrs["count_columns"] = ["cases"]
+    return table
+
+
+def _yearly(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.DataFrame:
+    """Cases (the count, or the denominator), numerator and value by group and year."""
     d = analysis_panel(panel, measure, ctx, "default")
     d["year"] = d["period"].str[:4]
     count_col = "numerator" if measure.type == "count" else "denominator"
     agg = d.groupby(["group", "year"], as_index=False).agg(cases=(count_col, "sum"))
+    # min_count: a median has no numerator, so its yearly value is unknown, never 0.
+    agg["_num"] = d.groupby(["group", "year"])["numerator"].sum(min_count=1).to_numpy()
     if measure.type != "count":
-        # min_count: a median has no numerator, so its yearly value is unknown, never 0.
-        num = d.groupby(["group", "year"])["numerator"].sum(min_count=1).to_numpy()
-        agg["value"] = num / agg["cases"].where(agg["cases"] > 0)
+        agg["value"] = agg["_num"] / agg["cases"].where(agg["cases"] > 0)
         if measure.type == "proportion":
             agg["value"] = 100 * agg["value"]
     agg["cases"] = agg["cases"].astype("int64")
     if "value" in agg:
         agg["value"] = agg["value"].round(1)
     agg["group"] = agg["group"].map(GROUP_LABELS)
-    table = suppress_long(
-        agg,
-        ["cases"],
-        ["value"] if "value" in agg else [],
-        ctx.disclosure_threshold,
-        secondary_by=["year"],
-    )
-    table.attrs["count_columns"] = ["cases"]
-    return table
+    return agg
 
 
 def _panel_for(ctx: RunContext) -> pd.DataFrame:

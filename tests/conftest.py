@@ -65,3 +65,18 @@ def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (d / "plan.yaml").write_text(text)
     return d / "plan.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> Path:
+    """A data folder of 40 cases per force (CSV) and metadata: quick to validate."""
+    import json
+
+    d = tmp_path_factory.mktemp("tiny") / "data"
+    d.mkdir()
+    cases = pd.read_parquet(small_data / "case_records.parquet")
+    cases.groupby("force", group_keys=False).head(40).to_csv(
+        d / "case_records.csv", index=False, date_format="%Y-%m-%d"
+    )
+    (d / "metadata.json").write_text(json.dumps({"extract_date": "2025-12-31", "synthetic": True}))
+    return d

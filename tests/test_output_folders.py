@@ -164,7 +164,7 @@ def _cli(args: list[str], **kw: object) -> subprocess.Popen[str]:
 
 
 def test_a_file_size_limit_leaves_the_previous_output_intact(
-    tmp_path: Path, small_data: Path
+    tmp_path: Path, tiny_data: Path
 ) -> None:
     out = tmp_path / "out"
     good = _cli(
@@ -172,7 +172,7 @@ def test_a_file_size_limit_leaves_the_previous_output_intact(
             "--plan",
             str(_slow_plan(tmp_path / "a", rows=10)),
             "--data",
-            str(small_data),
+            str(tiny_data),
             "--out",
             str(out),
         ]
@@ -188,7 +188,7 @@ def test_a_file_size_limit_leaves_the_previous_output_intact(
             "--plan",
             str(_slow_plan(tmp_path / "b", rows=20_000)),
             "--data",
-            str(small_data),
+            str(tiny_data),
             "--out",
             str(out),
         ],
@@ -203,7 +203,7 @@ def test_a_file_size_limit_leaves_the_previous_output_intact(
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_clean_up_like_sigint(
-    tmp_path: Path, small_data: Path, sig: signal.Signals
+    tmp_path: Path, tiny_data: Path, sig: signal.Signals
 ) -> None:
     out = tmp_path / "out"
     proc = _cli(
@@ -211,7 +211,7 @@ def test_sigterm_and_sighup_clean_up_like_sigint(
             "--plan",
             str(_slow_plan(tmp_path / "p", rows=10, sleep=120)),
             "--data",
-            str(small_data),
+            str(tiny_data),
             "--out",
             str(out),
         ]
@@ -229,15 +229,15 @@ def test_sigterm_and_sighup_clean_up_like_sigint(
 
 
 def test_two_concurrent_runs_leave_one_output_and_one_clear_error(
-    tmp_path: Path, small_data: Path
+    tmp_path: Path, tiny_data: Path
 ) -> None:
     out = tmp_path / "out"
     plan = str(_slow_plan(tmp_path / "p", rows=10, sleep=240))
-    first = _cli(["--plan", plan, "--data", str(small_data), "--out", str(out)])
+    first = _cli(["--plan", plan, "--data", str(tiny_data), "--out", str(out)])
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    second = _cli(["--plan", plan, "--data", str(small_data), "--out", str(out)])
+    second = _cli(["--plan", plan, "--data", str(tiny_data), "--out", str(out)])
     _, err2 = second.communicate(timeout=300)
     (tmp_path / "p" / "go").write_text("")  # let the first run finish
     _, err1 = first.communicate(timeout=300)

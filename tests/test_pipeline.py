@@ -323,12 +323,53 @@ def test_yearly_table_of_a_median_is_unknown_not_zero() -> None:
         ],
         ignore_index=True,
     ).assign(level="force", small_cell=False, synthetic=True)
-    ctx = SimpleNamespace(rollout=load_rollout(), disclosure_threshold=10)
+    ctx = SimpleNamespace(
+        rollout=load_rollout(), disclosure_threshold=10, spec=SimpleNamespace(options={})
+    )
     cat = load_catalogue()
     median = _descriptive(panel, cat["days_report_to_charge"], ctx)  # type: ignore[arg-type]
     assert median["value"].isna().all() and (median["cases"] > 0).all()
     mean = _descriptive(panel, cat["days_referral_to_decision"], ctx)  # type: ignore[arg-type]
     assert np.allclose(mean["value"].astype(float), 120.0)
+
+
+def test_a_rate_resting_on_a_small_numerator_or_complement_is_suppressed() -> None:
+    """A rate and its cases give the numerator back: 1-9 charges (or not charged) is a leak."""
+    from types import SimpleNamespace
+
+    from soteria_eval.data import load_rollout
+    from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.disclosure import SUPPRESSED
+    from soteria_eval.evaluation import _descriptive
+    from soteria_eval.rollout import treatment_panel
+
+    tp = treatment_panel(
+        load_rollout(), level="force", freq="quarter", start="2018-Q1", end="2023-Q2"
+    )
+    d = tp[["unit", "period", "group"]].assign(numerator=20.0, denominator=100.0)
+    pathfinder = d["group"].eq("pathfinder")
+    d.loc[pathfinder & d["period"].str.startswith("2019"), "numerator"] = 0.0
+    first = d.index[pathfinder & d["period"].eq("2019-Q1")][0]
+    d.loc[first, "numerator"] = 3.0  # 3 charges in 2019 across the pathfinders
+    d.loc[pathfinder & d["period"].str.startswith("2020"), "numerator"] = 100.0
+    last = d.index[pathfinder & d["period"].eq("2020-Q4")][0]
+    d.loc[last, "numerator"] = 96.0  # 4 reports not charged in 2020
+    panel = d.drop(columns="group").assign(
+        measure="police_charge_rate",
+        value=d["numerator"] / d["denominator"],
+        level="force",
+        small_cell=False,
+        synthetic=True,
+    )
+    ctx = SimpleNamespace(
+        rollout=load_rollout(), disclosure_threshold=10, spec=SimpleNamespace(options={})
+    )
+    t = _descriptive(panel, load_catalogue()["police_charge_rate"], ctx)  # type: ignore[arg-type]
+    rows = t.set_index(["group", "year"])
+    pf = next(g for g in rows.index.get_level_values(0).unique() if "athfinder" in g)
+    assert rows.loc[(pf, "2019"), "value"] == SUPPRESSED
+    assert rows.loc[(pf, "2020"), "value"] == SUPPRESSED
+    assert rows.loc[(pf, "2021"), "value"] != SUPPRESSED
 
 
 def test_every_published_figure_passes_disclosure_on_small_data(full_runs: Path) -> None:

@@ -85,6 +85,7 @@ def _validate(
     geography: Geography | None = None,
     catalogue: MeasureCatalogue | None = None,
     rollout: Rollout | None = None,
+    extract_date: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame | None, TableKind | None, list[ValidationIssue], RawTable | None]:
     raw, issues = read_raw(path)
     if raw is None:
@@ -106,7 +107,7 @@ def _validate(
     frame, schema_issues = check_against_schema(raw, load_schema(kind))
     issues += schema_issues
     if kind == "case_records":
-        issues += case_rules(frame, raw, geo)
+        issues += case_rules(frame, raw, geo, extract_date)
     elif kind == "panel":
         freq, more = panel_rules(frame, raw, geo, catalogue or load_catalogue())
         issues += more
@@ -222,9 +223,12 @@ def load_panel(
     return frame
 
 
-def load_cases(path: str | Path) -> pd.DataFrame:
-    """Load and validate case records, sorted by ``force, report_date, case_id``."""
-    frame = _load(path, "case_records")
+def load_cases(path: str | Path, *, extract_date: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Load and validate case records, sorted by ``force, report_date, case_id``.
+
+    No date may be later than ``extract_date`` (default: today).
+    """
+    frame = _load(path, "case_records", extract_date=extract_date)
     return frame.sort_values(["force", "report_date", "case_id"], kind="stable").reset_index(
         drop=True
     )

@@ -27,6 +27,21 @@ CASE_DATE_ORDER: tuple[tuple[str, str], ...] = (
     ("trial_date", "completion_date"),
 )
 
+#: Journey dates later than the report are also checked against the report directly, so a
+#: missing referral date does not hide a charge dated before the report.
+CASE_DATE_ORDER += (
+    ("report_date", "charge_decision_date"),
+    ("report_date", "first_hearing_date"),
+    ("report_date", "trial_date"),
+    ("report_date", "completion_date"),
+)
+
+#: Documented range of case dates: journey dates from 2000-01-01 (the Home Office outcomes
+#: framework starts later), offence dates from 1900-01-01 (non-recent offences), and no
+#: date after the extract date (or today, when the extract date is not known).
+DATE_FLOOR = pd.Timestamp("2000-01-01")
+OFFENCE_DATE_FLOOR = pd.Timestamp("1900-01-01")
+
 #: (column, value that needs it, column that must then be filled)
 CASE_REQUIRES: tuple[tuple[str, str | None, str], ...] = (
     ("outcome", "1", "outcome_date"),
@@ -70,9 +85,40 @@ def check_units(
     return issues
 
 
-def case_rules(frame: pd.DataFrame, raw: RawTable, geo: Geography) -> list[ValidationIssue]:
-    """Rules for case records: known forces, dates in journey order, linked fields."""
+def case_rules(
+    frame: pd.DataFrame,
+    raw: RawTable,
+    geo: Geography,
+    extract_date: pd.Timestamp | None = None,
+) -> list[ValidationIssue]:
+    """Rules for case records: known forces, dates in range and journey order, linked fields.
+
+    Every date must lie in the documented range: from :data:`DATE_FLOOR`
+    (:data:`OFFENCE_DATE_FLOOR` for ``offence_date``) to ``extract_date`` (default today).
+    """
     issues = check_units(frame, "force", geo.forces, raw, "force")
+    ceiling = extract_date if extract_date is not None else pd.Timestamp.today().normalize()
+    for col in frame.columns:
+        if not pd.api.types.is_datetime64_any_dtype(frame[col]):
+            continue
+        floor = OFFENCE_DATE_FLOOR if col == "offence_date" else DATE_FLOOR
+        vals = frame[col]
+        low = (vals < floor).to_numpy(dtype=bool)
+        high = (vals > ceiling).to_numpy(dtype=bool)
+        for mask, what in ((low, f"before {floor.date()}"), (high, f"after {ceiling.date()}")):
+            if mask.any():
+                first = vals[mask].iloc[0].date()
+                where = "the extract date" if extract_date is not None else "today"
+                issues.append(
+                    ValidationIssue(
+                        raw.file,
+                        "date-range",
+                        f"{first} is {what}; dates must lie between {floor.date()} and "
+                        f"{ceiling.date()} ({where})",
+                        col,
+                        rows_of(mask, raw),
+                    )
+                )
     for early, late in CASE_DATE_ORDER:
         if early in frame and late in frame:
             bad = (frame[late] < frame[early]).fillna(False).to_numpy(dtype=bool)
@@ -190,11 +236,31 @@ def panel_rules(
             )
     freq, f_issues = panel_frequency(frame, raw)
     issues += f_issues
-    if freq is not None and {"level", "unit", "measure", "period"} <= set(frame):
+    ranged = _period_range(frame, raw) if freq is not None and "period" in frame else []
+    issues += ranged
+    if freq is not None and not ranged and {"level", "unit", "measure", "period"} <= set(frame):
         issues += _period_gaps(frame, raw, freq)
     if {"measure", "value"} <= set(frame):
         issues += _value_rules(frame, raw, catalogue)
     return freq, issues
+
+
+def _period_range(frame: pd.DataFrame, raw: RawTable) -> list[ValidationIssue]:
+    """Periods must start from :data:`DATE_FLOOR`'s year and not after next year."""
+    year = pd.to_numeric(frame["period"].astype(str).str[:4], errors="coerce")
+    last = pd.Timestamp.today().year + 1
+    bad = ((year < DATE_FLOOR.year) | (year > last)).fillna(False)
+    if not bad.any():
+        return []
+    return [
+        ValidationIssue(
+            raw.file,
+            "period-range",
+            f"period {frame.loc[bad, 'period'].iloc[0]!r} is outside {DATE_FLOOR.year} to {last}",
+            "period",
+            rows_of(bad, raw),
+        )
+    ]
 
 
 def _period_gaps(frame: pd.DataFrame, raw: RawTable, freq: Frequency) -> list[ValidationIssue]:

@@ -37,9 +37,12 @@ def _parse(
         num = pd.to_numeric(col.where(present), errors="coerce")
         bad = present & num.isna()
         kind = "a whole number" if field.type == "integer" else "a number"
+        # inf, Infinity, 1e400 (and a Parquet float's inf) parse as infinite: refused.
+        infinite = present & num.notna() & ~np.isfinite(num.to_numpy(dtype=float, na_value=0.0))
         if field.type == "integer":
-            frac = present & num.notna() & (num != np.floor(num))
+            frac = present & num.notna() & ~infinite & (num != np.floor(num))
             bad = bad | frac
+        huge = present & ~infinite & (num.abs() >= 2.0**53).fillna(False)
         if bad.any():
             example = col[bad].iloc[0]
             issues.append(
@@ -47,6 +50,28 @@ def _parse(
                     file, "type", f"expected {kind}, got {example!r}", field.name, rows_of(bad, raw)
                 )
             )
+        if infinite.any():
+            issues.append(
+                ValidationIssue(
+                    file,
+                    "not-finite",
+                    f"expected a finite number, got {col[infinite].iloc[0]!r}",
+                    field.name,
+                    rows_of(infinite, raw),
+                )
+            )
+        if huge.any():
+            issues.append(
+                ValidationIssue(
+                    file,
+                    "out-of-range",
+                    f"{col[huge].iloc[0]!r} is too large to be a count or a measure here "
+                    "(at least 2^53)",
+                    field.name,
+                    rows_of(huge, raw),
+                )
+            )
+        bad = bad | infinite | huge
         num = num.where(~bad)
         out = num.astype("Int64") if field.type == "integer" else num.astype("float64")
     elif field.type == "date":

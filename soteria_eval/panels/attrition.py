@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from soteria_eval.disclosure import SUPPRESSED, secondary_rows
+from soteria_eval.disclosure import SUPPRESSED, protect_linked
 from soteria_eval.geography import load_geography
 from soteria_eval.rollout import Rollout, treatment_panel
 
@@ -84,13 +84,57 @@ def attrition_funnel(
         many days before the extract date.
     threshold : int
         Cells with fewer cases are suppressed (``[c]``), and so are their shares and
-        medians; a suppressed stage suppresses the later stages of its row too.
+        medians; a suppressed stage suppresses the later stages of its row too. Secondary
+        suppression treats each year and stage's national total as known. Tables that
+        are published together must be suppressed together: use :func:`attrition_tables`.
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`FUNNEL_COLUMNS`; disclosure-controlled (publishable).
     """
+    raw = raw_funnel(cases, rollout, subgroup=subgroup, min_follow_up=min_follow_up, years=years)
+    return suppress_funnels({"table": raw}, threshold)["table"]
+
+
+def attrition_tables(
+    cases: pd.DataFrame,
+    rollout: Rollout,
+    subgroups: Sequence[str] = (),
+    *,
+    min_follow_up: int = 730,
+    threshold: int = 10,
+    years: Sequence[int] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Return the funnel for all cases and by each subgroup, suppressed as one linked set.
+
+    A subgroup table's values add up to the all-cases table, so suppressing each table
+    alone lets a reader undo a suppressed cell by subtraction across tables (all cases
+    minus the published subgroup values). Here the cells of every table are protected
+    together (:func:`soteria_eval.disclosure.protect_linked`).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``"all"`` and one table per subgroup, each as :func:`attrition_funnel` returns.
+    """
+    raws = {"all": raw_funnel(cases, rollout, min_follow_up=min_follow_up, years=years)}
+    for sub in subgroups:
+        raws[sub] = raw_funnel(
+            cases, rollout, subgroup=sub, min_follow_up=min_follow_up, years=years
+        )
+    return suppress_funnels(raws, threshold)
+
+
+def raw_funnel(
+    cases: pd.DataFrame,
+    rollout: Rollout,
+    *,
+    subgroup: str | None = None,
+    min_follow_up: int = 730,
+    years: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Return the funnel before disclosure control (numbers, not for publication)."""
     if subgroup is not None and subgroup not in SUBGROUPS:
         raise ValueError(f"subgroup must be one of {SUBGROUPS}, got {subgroup!r}")
     extract = pd.Timestamp(cases.attrs.get("extract_date") or cases["report_date"].max())
@@ -139,15 +183,77 @@ def attrition_funnel(
     order = {name: i for i, (name, _) in enumerate(STAGES)}
     out["stage_order"] = out["stage"].map(order)
     out = out.sort_values([*keys, "stage_order"]).reset_index(drop=True)
-    # Disclosure: a small cell hides its share and median, and every later stage of its row.
-    small = out["cases"].lt(threshold) & out["cases"].gt(0)
-    # Groups of a year and stage add up to a total: protect a lone suppressed group.
-    small = secondary_rows(out["cases"].astype(float), small, out[["year", "sub", "stage"]])
-    small = small.groupby([out[k] for k in keys]).cummax()
-    out["cases"] = out["cases"].astype(object)
+    out = out.rename(columns={"sub": "value"}).assign(subgroup=subgroup or "all")
+    return out[list(FUNNEL_COLUMNS)]
+
+
+def _stage_rule(frame: pd.DataFrame, small: np.ndarray) -> np.ndarray:
+    """Hide the later stages of a suppressed stage's row (their shares would reveal it)."""
+    keys = ["table", "group", "year", "value"]
+    return pd.Series(small, index=frame.index).groupby([frame[k] for k in keys]).cummax().to_numpy()
+
+
+def suppress_funnels(raws: dict[str, pd.DataFrame], threshold: int) -> dict[str, pd.DataFrame]:
+    """Suppress raw funnel tables published together, as one linked set of cells.
+
+    Relations a reader can use: the cells of a year and stage (every group, every subgroup
+    value) add up to the national total of all cases, treated as known (it is published
+    elsewhere); a subgroup table's values add up to the all-cases table's cell (when the
+    ``"all"`` table is in the set). National totals by subgroup value are not published,
+    so they are free unknowns. Small cells (``0 < cases <
+    threshold``) are suppressed, later stages of a suppressed row too, then
+    :func:`~soteria_eval.disclosure.protect_linked` adds complementary cells until no
+    suppressed cell can be recovered; shares and medians go with their cell.
+    """
+    frame = pd.concat(
+        [t.assign(table=name) for name, t in raws.items()], ignore_index=True
+    ).reset_index(drop=True)
+    n = len(frame)
+    values = frame["cases"].to_numpy(dtype=float)
+    blocks: list[np.ndarray] = []  # each: member cells; the block's total is a known cell
+    # National totals of all cases by year and stage are published elsewhere (Home Office,
+    # CPS): known. A table's cells of one year and stage add up to them (over groups, and
+    # over subgroup values); national totals by subgroup value are not known.
+    national = frame[frame["table"] == "all"] if "all" in raws else frame
+    for _, idx in national.groupby(["table", "year", "stage"], sort=True).indices.items():
+        blocks.append(national.index.to_numpy()[idx])
+    totals = np.array([values[b].sum() for b in blocks])
+    links: list[tuple[np.ndarray, int]] = []  # (parts, total cell) within the tables
+    if "all" in raws:
+        all_rows = frame[frame["table"] == "all"]
+        where = {k: int(i) for k, i in zip(
+            zip(all_rows["group"], all_rows["year"], all_rows["stage"], strict=True),
+            all_rows.index, strict=True,
+        )}  # fmt: skip
+        subs = frame[frame["table"] != "all"]
+        grouped = subs.groupby(["table", "group", "year", "stage"]).indices
+        for key, idx in grouped.items():
+            cell = where.get(tuple(key)[1:])  # type: ignore[arg-type]
+            if cell is not None:
+                links.append((subs.index.to_numpy()[idx], cell))
+    n_rel = len(blocks) + len(links)
+    rel = np.zeros((n_rel, n + len(blocks)))
+    for r, b in enumerate(blocks):
+        rel[r, b] = 1.0
+        rel[r, n + r] = -1.0
+    for r, (parts, total) in enumerate(links, start=len(blocks)):
+        rel[r, parts] = 1.0
+        rel[r, total] = -1.0
+    all_values = np.concatenate([values, totals])
+    small = (values > 0) & (values < threshold)
+    small = _stage_rule(frame, small)
+    keep = np.r_[np.zeros(n, dtype=bool), np.ones(len(blocks), dtype=bool)]
+    s = protect_linked(all_values, np.r_[small, np.zeros(len(blocks), dtype=bool)], rel, keep=keep)
+    small = _stage_rule(frame, s[:n])
+    out = frame.copy()
     for col in ("cases", "share_of_reports", "median_days_from_previous"):
         out[col] = out[col].astype(object)
         out.loc[small, col] = SUPPRESSED
-    out = out.rename(columns={"sub": "value"}).assign(subgroup=subgroup or "all")
-    out.attrs["count_columns"] = ["cases"]
-    return out[list(FUNNEL_COLUMNS)]
+    result = {}
+    for name in raws:
+        t = out[out["table"] == name][list(FUNNEL_COLUMNS)].reset_index(drop=True)
+        t.attrs["count_columns"] = ["cases"]
+        t.attrs["threshold"] = threshold
+        t.attrs["suppressed_rows"] = int(small[(frame["table"] == name).to_numpy()].sum())
+        result[name] = t
+    return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import logging
 import platform
 import subprocess
@@ -27,7 +26,7 @@ from soteria_eval.dictionary import load_catalogue
 from soteria_eval.disclosure import check_no_small_cells, figure_problems
 from soteria_eval.inference.multiplicity import adjust_pvalues
 from soteria_eval.pipeline.context import RunContext
-from soteria_eval.pipeline.inputs import InputData
+from soteria_eval.pipeline.inputs import InputData, folder_issues, read_metadata
 from soteria_eval.pipeline.outputs import (
     AnalysisOutput,
     AtomicOutputDir,
@@ -142,10 +141,9 @@ def _failed(
 
 
 def _is_synthetic(folder: Path) -> bool:
-    meta = folder / "metadata.json"
-    if not meta.is_file():
-        return False
-    return bool(json.loads(meta.read_text(encoding="utf-8")).get("synthetic", False))
+    """Return True only when ``metadata.json`` says ``"synthetic": true`` (JSON boolean)."""
+    meta, _ = read_metadata(folder)
+    return meta.get("synthetic") is True
 
 
 def _git_commit(start: Path) -> str:
@@ -252,6 +250,9 @@ def run_evaluation(
             f"{out}: is the data folder or contains it; write the results to another folder"
         )
     timings["prepare_data"] = time.perf_counter() - t0
+    early = folder_issues(data_path)  # links and misnamed files, before any file is read
+    if early:
+        raise DataValidationError(early)
     rollout_file = data_path / "rollout.csv" if (data_path / "rollout.csv").exists() else None
     t0 = time.perf_counter()
     rollout = load_rollout(rollout_file)

@@ -121,6 +121,10 @@ CASE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: Longest gap between offence and report, in days (70 years).
+MAX_OFFENCE_LAG = 70 * 365
+
+
 def _day(iso: str) -> int:
     return int(np.datetime64(iso, "D").astype(np.int64))
 
@@ -428,7 +432,11 @@ def simulate_arrays(
     non_recent = rs.uniform("non_recent", n) < P_NON_RECENT
     offence = np.where(
         non_recent,
-        report - np.maximum(365, rs.lognormal("offence_old", 2900.0, 0.8, n)).astype(np.int64),
+        # Non-recent: a year or more before the report, and at most 70 years (a lifetime).
+        report
+        - np.clip(rs.lognormal("offence_old", 2900.0, 0.8, n), 365, MAX_OFFENCE_LAG).astype(
+            np.int64
+        ),
         report
         - np.minimum(-7.0 * np.log1p(-rs.uniform("offence_recent", n)), 364).astype(np.int64),
     )

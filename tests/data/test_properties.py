@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -96,3 +97,48 @@ def test_one_invalid_cell_is_caught_and_located(df: pd.DataFrame, data: st.DataO
     assert not report.ok
     located = [i for i in report.issues if i.column == column and (row + 2) in i.rows]
     assert located, [str(i) for i in report.issues]
+
+
+HOSTILE = [
+    "", "inf", "-inf", "Infinity", "NaN", "nan", "1e400", "-1", "0", "1e30", "9999-12-31",
+    "1890-01-01", "2099-01-01", "2021-02-30", "21/09/2021", "true", "yes", "maybe", "Kent",
+    "Atlantis", "charge", "\u00e9\u00e8", "\u202e", "0x10", " 5", "5 ", "1,000", "=1+1",
+]  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _valid_cases() -> pd.DataFrame:
+    from soteria_eval.simulate.output import default_data
+
+    cases = pd.read_parquet(default_data() / "case_records.parquet")
+    sample = cases.groupby("force", group_keys=False).head(3)
+    return sample.astype({c: "string" for c in sample.columns}).astype(object)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_case_records_exit_cleanly_never_a_traceback(data: st.DataObject) -> None:
+    """Random cells of valid case records replaced by hostile text: a clean pass or issues."""
+    from soteria_eval.data import DataValidationError, load_rollout
+    from soteria_eval.pipeline.inputs import InputData
+
+    df = _valid_cases().copy()
+    dates = {c: df[c].str[:10] for c in df.columns if c.endswith("_date")}
+    for c, v in dates.items():
+        df[c] = v
+    df = df.fillna("")
+    for _ in range(data.draw(st.integers(1, 3))):
+        column = data.draw(st.sampled_from(list(df.columns)))
+        row = data.draw(st.integers(0, len(df) - 1))
+        value = data.draw(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12)))
+        df.loc[row, column] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        df.to_csv(folder / "case_records.csv", index=False)
+        report = validate_file(folder / "case_records.csv", "case_records")
+        for issue in report.issues:
+            assert issue.file and issue.rule, str(issue)
+        try:
+            InputData(folder, load_rollout()).validate_all()
+        except DataValidationError as exc:
+            assert exc.issues
