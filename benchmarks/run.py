@@ -27,6 +27,7 @@ OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_cs  # noqa: E402
 import bench_its  # noqa: E402
+import bench_memory  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_power  # noqa: E402
 import bench_recovery  # noqa: E402
@@ -143,6 +144,8 @@ def main() -> None:
     its = bench_its.main()
     power = bench_power.main()
     recovery = bench_recovery.main()
+    memory = bench_memory.run()
+    print(f"5-million-row case file: {memory}")
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     (OUT / "results.json").write_text(
@@ -156,6 +159,7 @@ def main() -> None:
                 "interrupted_time_series": its,
                 "power": power,
                 "recovery": recovery,
+                "case_file_memory": memory,
             },
             indent=2,
         )

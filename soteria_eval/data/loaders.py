@@ -8,6 +8,8 @@ problem is collected in one pass and raised together as a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pandas as pd
 
 from soteria_eval._paths import bundled_data_dir
 from soteria_eval.data.errors import DataValidationError, ValidationIssue
-from soteria_eval.data.reader import RawTable, read_raw
+from soteria_eval.data.reader import RawTable, iter_raw
 from soteria_eval.data.rules import (
     case_rules,
     geography_rules,
@@ -87,9 +89,35 @@ def _validate(
     rollout: Rollout | None = None,
     extract_date: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame | None, TableKind | None, list[ValidationIssue], RawTable | None]:
-    raw, issues = read_raw(path)
-    if raw is None:
+    chunks, issues = iter_raw(path)
+    if chunks is None:
         return None, kind, issues, None
+    try:
+        first = next(chunks)
+    except pd.errors.ParserError as exc:
+        return (
+            None,
+            kind,
+            [ValidationIssue(str(path), "malformed-csv", f"cannot parse the CSV: {exc}")],
+            None,
+        )
+    if kind is None:
+        kind = detect_kind(first.header)
+    if kind == "case_records":
+        return _validate_cases_chunked(first, chunks, geography, extract_date)
+    try:
+        rest = list(chunks)
+    except pd.errors.ParserError as exc:
+        return (
+            None,
+            kind,
+            [ValidationIssue(str(path), "malformed-csv", f"cannot parse the CSV: {exc}")],
+            None,
+        )
+    raw = first
+    if rest:
+        frame = pd.concat([first.frame, *(c.frame for c in rest)], ignore_index=True)
+        raw = RawTable(first.file, frame, first.header, first.first_row)
     if kind is None:
         kind = detect_kind(raw.header)
         if kind is None:
@@ -121,6 +149,115 @@ def _validate(
     elif kind == "sexual_offences_outcomes":
         issues += outcomes_rules(frame, raw, geo)
     return frame, kind, issues, raw
+
+
+_HEADER_RULES = frozenset({"duplicate-column", "missing-column", "extra-column"})
+
+
+def _merge_issues(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    """One issue per file, rule and column across chunks: the first message, all rows."""
+    merged: dict[tuple[str, str, str | None], ValidationIssue] = {}
+    for i in issues:
+        key = (i.file, i.rule, i.column)
+        if key in merged:
+            m = merged[key]
+            merged[key] = ValidationIssue(m.file, m.rule, m.message, m.column, m.rows + i.rows)
+        else:
+            merged[key] = i
+    return list(merged.values())
+
+
+def _concat_by_column(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Join frames row-wise one column at a time, freeing each part's column as it goes.
+
+    Peak memory is the result plus one column, not twice the result (as ``pd.concat``).
+    """
+    columns = list(parts[0].columns)
+    out: dict[str, pd.Series] = {}
+    for c in columns:
+        out[c] = pd.concat([p.pop(c) for p in parts], ignore_index=True)
+    return pd.DataFrame(out, copy=False)
+
+
+def _duplicated(values: pd.Series, hashes: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Rows whose value appears more than once (missing values never count).
+
+    Candidates are found on 64-bit hashes by sorting (a few bytes a row), then confirmed
+    on the values themselves, so a hash collision cannot report a false duplicate.
+    """
+    h = hashes[present]
+    srt = np.sort(h)
+    repeated = np.unique(srt[1:][srt[1:] == srt[:-1]])
+    cand = present & np.isin(hashes, repeated)
+    out = np.zeros(len(values), dtype=bool)
+    if cand.any():
+        idx = np.flatnonzero(cand)
+        out[idx] = values.iloc[idx].duplicated(keep=False).to_numpy()
+    return out
+
+
+def _validate_cases_chunked(
+    first: RawTable,
+    chunks: Iterator[RawTable],
+    geography: Geography | None,
+    extract_date: pd.Timestamp | None,
+) -> tuple[pd.DataFrame | None, TableKind | None, list[ValidationIssue], RawTable | None]:
+    """Validate case records chunk by chunk: memory bounded by the typed result.
+
+    Each chunk's strings are checked against the schema and typed, then dropped; the
+    typed chunks are joined, and the rules across rows (unique ids, dates in order,
+    forces known) run on the typed whole.
+    """
+    schema = load_schema("case_records")
+    unique_cols = [f.name for f in schema.fields if f.unique and f.name in first.header]
+    hashes: dict[str, list[np.ndarray]] = {c: [] for c in unique_cols}
+    has: dict[str, list[np.ndarray]] = {c: [] for c in unique_cols}
+    issues: list[ValidationIssue] = []
+    typed: list[pd.DataFrame] = []
+    chunk: RawTable | None = first
+    n_rows = 0
+    while chunk is not None:
+        frame, found = check_against_schema(chunk, schema)
+        # The header is checked once, "no-rows" only if the file has none; uniqueness is
+        # checked over the whole file below.
+        skip = {"unique"} | (_HEADER_RULES | {"no-rows"} if typed else set())
+        found = [i for i in found if i.rule not in skip]
+        issues += found
+        for col in unique_cols:  # 64-bit hashes per chunk: no whole-column hash table
+            present = frame[col].notna().to_numpy()
+            h = pd.util.hash_pandas_object(frame[col], index=False).to_numpy()
+            hashes[col].append(np.where(present, h, 0))
+            has[col].append(present)
+        typed.append(frame)
+        n_rows += len(frame)
+        try:
+            chunk = next(chunks, None)
+        except pd.errors.ParserError as exc:
+            issues.append(
+                ValidationIssue(first.file, "malformed-csv", f"cannot parse the CSV: {exc}")
+            )
+            return None, "case_records", issues, None
+    frame = typed[0] if len(typed) == 1 else _concat_by_column(typed)
+    del typed
+    whole = RawTable(first.file, pd.DataFrame(index=range(n_rows)), first.header, first.first_row)
+    for col in unique_cols:
+        if col not in frame:
+            continue
+        dup = _duplicated(frame[col], np.concatenate(hashes.pop(col)), np.concatenate(has[col]))
+        if dup.any():
+            issues.append(
+                ValidationIssue(
+                    first.file,
+                    "unique",
+                    f"values must be unique; {frame.loc[dup, col].iloc[0]!r} appears more "
+                    "than once",
+                    col,
+                    rows_of(dup, whole),
+                )
+            )
+    issues = _merge_issues(issues)
+    issues += case_rules(frame, whole, geography or load_geography(), extract_date)
+    return frame, "case_records", issues, whole
 
 
 def _panel_rollout_rules(
@@ -223,15 +360,48 @@ def load_panel(
     return frame
 
 
+def _release_free_memory() -> None:
+    """Hand memory freed while reading a big file back to the system (glibc only)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if sys.platform != "linux":
+        return
+    name = ctypes.util.find_library("c")
+    if name is None:  # pragma: no cover
+        return
+    with contextlib.suppress(OSError, AttributeError):  # musl and others: no malloc_trim
+        ctypes.CDLL(name).malloc_trim(0)
+
+
 def load_cases(path: str | Path, *, extract_date: pd.Timestamp | None = None) -> pd.DataFrame:
     """Load and validate case records, sorted by ``force, report_date, case_id``.
 
     No date may be later than ``extract_date`` (default: today).
     """
     frame = _load(path, "case_records", extract_date=extract_date)
-    return frame.sort_values(["force", "report_date", "case_id"], kind="stable").reset_index(
-        drop=True
+    # Sort one column at a time (a whole-frame sort would hold two copies of the records);
+    # the order comes from Arrow's multi-key sort, which builds no hash table of the ids.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table(
+        {
+            "force": pd.factorize(frame["force"], sort=True)[0],
+            "report_date": frame["report_date"].to_numpy(dtype="datetime64[us]").view("int64"),
+            "case_id": pa.array(frame["case_id"].astype("str").array),
+        }
     )
+    order = pc.sort_indices(
+        keys,
+        sort_keys=[("force", "ascending"), ("report_date", "ascending"), ("case_id", "ascending")],
+    ).to_numpy()
+    del keys
+    for c in list(frame.columns):
+        frame[c] = frame[c].take(order).reset_index(drop=True)
+    _release_free_memory()
+    return frame.reset_index(drop=True)
 
 
 def load_rollout(path: str | Path | None = None) -> Rollout:

@@ -118,8 +118,17 @@ def _parse(
         values = pd.array(np.where(true, True, False), dtype="boolean")
         values[np.asarray(missing | bad)] = pd.NA
         out = pd.Series(values, index=col.index)
+    elif field.unique:  # identifiers: compact Arrow-backed strings (millions of them)
+        out = col.where(present).astype("str")  # type: ignore[assignment]
     else:
-        out = col.where(present, None).astype(object)
+        # Codes and categories, then one shared Python object per distinct value: the
+        # column stays plain object dtype, at 8 bytes a row instead of a string each.
+        codes, uniques = pd.factorize(col.where(present, None), use_na_sentinel=True)
+        objects = np.asarray(uniques, dtype=object)
+        shared = np.full(len(col), None, dtype=object)
+        ok = codes >= 0
+        shared[ok] = objects[codes[ok]]
+        out = pd.Series(shared, index=col.index, dtype=object)
     return out
 
 

@@ -74,7 +74,8 @@ class CaseArrays:
         """Take the columns the measures need from a case-records frame."""
         day = {}
         for c in cases.columns:
-            if c.endswith("_date"):
+            # The offence date dates no measure: not copied (memory on big extracts).
+            if c.endswith("_date") and c != "offence_date":
                 vals = cases[c].to_numpy(dtype="datetime64[D]")
                 day[c] = np.where(np.isnat(vals), np.nan, vals.astype(np.int64).astype(float))
         flag = {

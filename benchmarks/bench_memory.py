@@ -1,0 +1,74 @@
+"""Peak memory of validating and aggregating a large case-record file.
+
+A national extract of several years has millions of rows. This benchmark writes a
+5-million-row ``case_records.csv`` (the simulated default cases, repeated with new ids),
+then, in a fresh process, validates the folder and builds the force-by-quarter panel,
+and reports the process's peak resident memory. The target is below 2 GB.
+
+Run alone: ``python benchmarks/bench_memory.py [n_rows]``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from soteria_eval.data import load_rollout
+from soteria_eval.pipeline.inputs import InputData
+t0 = time.perf_counter()
+inputs = InputData(Path(sys.argv[1]), load_rollout())
+inputs.validate_all()
+t1 = time.perf_counter()
+panel = inputs.panel("force", "quarter")
+t2 = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": len(inputs.cases()), "validate_s": round(t1 - t0, 1),
+                  "aggregate_s": round(t2 - t1, 1), "peak_mb": round(peak)}))
+"""
+
+
+def make_big(folder: Path, n_rows: int) -> Path:
+    """Write ``n_rows`` case records (copies of the default cases with new ids) as CSV."""
+    from soteria_eval.simulate.output import default_data
+
+    base = pd.read_parquet(default_data() / "case_records.parquet")
+    path = folder / "case_records.csv"
+    written, copy = 0, 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        while written < n_rows:
+            part = base.iloc[: n_rows - written].copy()
+            part["case_id"] = part["case_id"] + f"-{copy}"
+            part.to_csv(fh, index=False, header=copy == 0, date_format="%Y-%m-%d")
+            written += len(part)
+            copy += 1
+    (folder / "metadata.json").write_text(json.dumps({"extract_date": "2025-12-31"}))
+    return path
+
+
+def run(n_rows: int = 5_000_000) -> dict[str, float]:
+    """Return rows, file size, seconds and peak memory (MB) of validating ``n_rows`` cases."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        path = make_big(folder, n_rows)
+        size_mb = path.stat().st_size / 1e6
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(folder)], capture_output=True, text=True, check=True
+        )
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        res["file_mb"] = round(size_mb)
+        res["write_s"] = round(time.perf_counter() - t0, 1)
+        return res
+
+
+if __name__ == "__main__":
+    print(run(int(sys.argv[1]) if len(sys.argv) > 1 else 5_000_000))
