@@ -51,7 +51,7 @@ class RunOutputs:
         if rec.get("withheld"):
             return (
                 "```{note}\nA figure is withheld here under disclosure control: "
-                f"{rec['withheld']}. It would have shown: {rec['alt_text']}\n```"
+                f"{rec['withheld']}. It would have shown: {rec.get('caption') or rec['name']}\n```"
             )
         path = (self.folder / rec["png"]).as_posix()
         alt = rec["alt_text"].replace("[", "(").replace("]", ")")

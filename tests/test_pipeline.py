@@ -442,3 +442,5 @@ def test_figures_are_checked_before_they_are_written(tmp_path: Path, small_data:
     assert {"safe_line.png", "safe_line.svg", "safe_line.csv"} <= set(written)
     md = load_run(tmp_path / "out").figure_markdown("leaky_line")
     assert "withheld here under disclosure control" in md and "![" not in md
+    # Alt text is written from the data: a withheld figure's must not be published.
+    assert "alt_text" not in figs["leaky_line"] and "a line" not in md

@@ -188,12 +188,8 @@ def withhold_figure(spec: FigureSpec, reason: str) -> dict[str, str]:
     import matplotlib.pyplot as plt
 
     plt.close(spec.figure)
-    return {
-        "name": spec.name,
-        "withheld": reason,
-        "alt_text": spec.alt_text,
-        "caption": spec.caption,
-    }
+    # No alt text: it is written from the figure's data and would publish what is withheld.
+    return {"name": spec.name, "withheld": reason, "caption": spec.caption}
 
 
 def write_figure(spec: FigureSpec, folder: Path) -> dict[str, Any]:
