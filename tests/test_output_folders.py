@@ -153,7 +153,9 @@ def _slow_plan(folder: Path, *, rows: int, sleep: float = 0.0) -> Path:
     return plan
 
 
-def _cli(args: list[str], **kw: object) -> subprocess.Popen[str]:
+def _cli(plan: Path, data: Path, out: Path, **kw: object) -> subprocess.Popen[str]:
+    """Start ``soteria-eval run`` in its own process, as a user's shell would."""
+    args = ["--plan", str(plan), "--data", str(data), "--out", str(out)]
     return subprocess.Popen(
         [sys.executable, "-m", "soteria_eval.cli", "run", "--quiet", *args],
         stdout=subprocess.PIPE,
@@ -163,37 +165,26 @@ def _cli(args: list[str], **kw: object) -> subprocess.Popen[str]:
     )
 
 
+def _wait_until_writing(folder: Path, timeout: float = 120) -> None:
+    """Wait until a run has made its temporary output folder in ``folder``."""
+    deadline = time.monotonic() + timeout
+    while not list(folder.glob(".out.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(folder.glob(".out.partial-*")), "the run never started writing"
+
+
 def test_a_file_size_limit_leaves_the_previous_output_intact(
     tmp_path: Path, tiny_data: Path
 ) -> None:
     out = tmp_path / "out"
-    good = _cli(
-        [
-            "--plan",
-            str(_slow_plan(tmp_path / "a", rows=10)),
-            "--data",
-            str(tiny_data),
-            "--out",
-            str(out),
-        ]
-    )
+    good = _cli(_slow_plan(tmp_path / "a", rows=10), tiny_data, out)
     assert good.wait(300) == 0, good.communicate()
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
-    big = _cli(
-        [
-            "--plan",
-            str(_slow_plan(tmp_path / "b", rows=20_000)),
-            "--data",
-            str(tiny_data),
-            "--out",
-            str(out),
-        ],
-        preexec_fn=limit,
-    )
+    big = _cli(_slow_plan(tmp_path / "b", rows=20_000), tiny_data, out, preexec_fn=limit)
     _, err = big.communicate(timeout=300)
     assert big.returncode == 1, err
     assert "outputs could not be written" in err and "previous outputs kept" in err
@@ -206,20 +197,8 @@ def test_sigterm_and_sighup_clean_up_like_sigint(
     tmp_path: Path, tiny_data: Path, sig: signal.Signals
 ) -> None:
     out = tmp_path / "out"
-    proc = _cli(
-        [
-            "--plan",
-            str(_slow_plan(tmp_path / "p", rows=10, sleep=120)),
-            "--data",
-            str(tiny_data),
-            "--out",
-            str(out),
-        ]
-    )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert list(tmp_path.glob(".out.partial-*")), "the run never started writing"
+    proc = _cli(_slow_plan(tmp_path / "p", rows=10, sleep=120), tiny_data, out)
+    _wait_until_writing(tmp_path)
     time.sleep(0.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -232,12 +211,10 @@ def test_two_concurrent_runs_leave_one_output_and_one_clear_error(
     tmp_path: Path, tiny_data: Path
 ) -> None:
     out = tmp_path / "out"
-    plan = str(_slow_plan(tmp_path / "p", rows=10, sleep=240))
-    first = _cli(["--plan", plan, "--data", str(tiny_data), "--out", str(out)])
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    second = _cli(["--plan", plan, "--data", str(tiny_data), "--out", str(out)])
+    plan = _slow_plan(tmp_path / "p", rows=10, sleep=240)
+    first = _cli(plan, tiny_data, out)
+    _wait_until_writing(tmp_path)
+    second = _cli(plan, tiny_data, out)
     _, err2 = second.communicate(timeout=300)
     (tmp_path / "p" / "go").write_text("")  # let the first run finish
     _, err1 = first.communicate(timeout=300)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from soteria_eval._paths import bundled_data_dir
 from soteria_eval.data.errors import DataValidationError, ValidationIssue
-from soteria_eval.data.reader import RawTable, iter_raw
+from soteria_eval.data.reader import RawTable, iter_raw, join_chunks, malformed_csv
 from soteria_eval.data.rules import (
     case_rules,
     geography_rules,
@@ -94,49 +94,28 @@ def _validate(
         return None, kind, issues, None
     try:
         first = next(chunks)
-    except pd.errors.ParserError as exc:
-        return (
-            None,
-            kind,
-            [ValidationIssue(str(path), "malformed-csv", f"cannot parse the CSV: {exc}")],
-            None,
-        )
-    if kind is None:
-        kind = detect_kind(first.header)
-    if kind == "case_records":
-        return _validate_cases_chunked(first, chunks, geography, extract_date)
-    try:
-        rest = list(chunks)
-    except pd.errors.ParserError as exc:
-        return (
-            None,
-            kind,
-            [ValidationIssue(str(path), "malformed-csv", f"cannot parse the CSV: {exc}")],
-            None,
-        )
-    raw = first
-    if rest:
-        frame = pd.concat([first.frame, *(c.frame for c in rest)], ignore_index=True)
-        raw = RawTable(first.file, frame, first.header, first.first_row)
-    if kind is None:
-        kind = detect_kind(raw.header)
         if kind is None:
-            issues.append(
-                ValidationIssue(
-                    raw.file,
-                    "unknown-table",
-                    "cannot tell which table this is from its header "
-                    f"({', '.join(raw.header[:8])}); pass --kind, one of {', '.join(TABLE_KINDS)}",
-                    rows=(1,),
-                )
+            kind = detect_kind(first.header)
+        if kind == "case_records":  # the big table: checked chunk by chunk
+            return _validate_cases_chunked(first, chunks, geography, extract_date)
+        raw = join_chunks(first, chunks)
+    except pd.errors.ParserError as exc:
+        return None, kind, [malformed_csv(path, exc)], None
+    if kind is None:
+        issues.append(
+            ValidationIssue(
+                raw.file,
+                "unknown-table",
+                "cannot tell which table this is from its header "
+                f"({', '.join(raw.header[:8])}); pass --kind, one of {', '.join(TABLE_KINDS)}",
+                rows=(1,),
             )
-            return None, None, issues, raw
+        )
+        return None, None, issues, raw
     geo = geography or load_geography()
     frame, schema_issues = check_against_schema(raw, load_schema(kind))
     issues += schema_issues
-    if kind == "case_records":
-        issues += case_rules(frame, raw, geo, extract_date)
-    elif kind == "panel":
+    if kind == "panel":
         freq, more = panel_rules(frame, raw, geo, catalogue or load_catalogue())
         issues += more
         frame.attrs["freq"] = freq
@@ -230,13 +209,7 @@ def _validate_cases_chunked(
             has[col].append(present)
         typed.append(frame)
         n_rows += len(frame)
-        try:
-            chunk = next(chunks, None)
-        except pd.errors.ParserError as exc:
-            issues.append(
-                ValidationIssue(first.file, "malformed-csv", f"cannot parse the CSV: {exc}")
-            )
-            return None, "case_records", issues, None
+        chunk = next(chunks, None)  # a ParserError goes to _validate
     frame = typed[0] if len(typed) == 1 else _concat_by_column(typed)
     del typed
     whole = RawTable(first.file, pd.DataFrame(index=range(n_rows)), first.header, first.first_row)

@@ -43,63 +43,28 @@ def _as_strings(col: pd.Series) -> pd.Series:
 
 
 def read_raw(path: str | Path) -> tuple[RawTable | None, list[ValidationIssue]]:
-    """Read a file as strings; return the table or the issues that stop it being read."""
-    p = Path(path)
-    name = str(path)
-    if not p.exists():
-        return None, [ValidationIssue(name, "file", "file does not exist")]
-    if p.is_dir():
-        return None, [ValidationIssue(name, "file", "expected a file, got a folder")]
-    if p.suffix.lower() in {".parquet", ".pq"}:
-        try:
-            df = pd.read_parquet(p)
-        except Exception as exc:  # pyarrow raises several types
-            return None, [ValidationIssue(name, "format", f"not a readable Parquet file: {exc}")]
-        frame = pd.DataFrame({i: _as_strings(df[c]) for i, c in enumerate(df.columns)})
-        return RawTable(name, frame, tuple(str(c) for c in df.columns), 1), []
-    data = p.read_bytes()
-    if not data.strip():
-        return None, [ValidationIssue(name, "empty-file", "the file is empty (no header, no rows)")]
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return None, [ValidationIssue(name, "encoding", "the file is UTF-16; save it as UTF-8 CSV")]
+    """Read a whole file as strings; return the table or the issues that stop it being read."""
+    chunks, issues = iter_raw(path)
+    if chunks is None:
+        return None, issues
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, [
-            ValidationIssue(
-                name,
-                "encoding",
-                f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}); "
-                "save it as UTF-8 CSV",
-                rows=(line,),
-            )
-        ]
-    first_line = text.splitlines()[0]
-    if "," not in first_line:
-        for delim, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-            if delim in first_line:
-                return None, [
-                    ValidationIssue(
-                        name,
-                        "delimiter",
-                        f"the header is separated by {label}, not commas; save the file as "
-                        "comma-separated CSV",
-                        rows=(1,),
-                    )
-                ]
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        return join_chunks(next(chunks), chunks), []
     except pd.errors.ParserError as exc:
-        return None, [ValidationIssue(name, "malformed-csv", f"cannot parse the CSV: {exc}")]
-    header = tuple(str(c) for c in df.columns)
-    # pandas renames duplicate headers to "x.1": report them from the raw first line instead
-    raw_header = next(iter(pd.read_csv(io.StringIO(first_line), header=None, dtype=str).values))
-    raw_names = tuple("" if isinstance(v, float) else str(v) for v in raw_header)
-    if len(raw_names) == len(header):
-        header = raw_names
-    df.columns = pd.Index(range(len(header)))
-    return RawTable(name, df, header, 2), []
+        return None, [malformed_csv(path, exc)]
+
+
+def join_chunks(first: RawTable, rest: Iterator[RawTable]) -> RawTable:
+    """Join the chunks of :func:`iter_raw` into one table (may raise ``ParserError``)."""
+    more = [c.frame for c in rest]
+    if not more:
+        return first
+    frame = pd.concat([first.frame, *more], ignore_index=True)
+    return RawTable(first.file, frame, first.header, first.first_row)
+
+
+def malformed_csv(path: str | Path, exc: Exception) -> ValidationIssue:
+    """Return the issue for a CSV that pandas cannot parse (found reading its chunks)."""
+    return ValidationIssue(str(path), "malformed-csv", f"cannot parse the CSV: {exc}")
 
 
 #: Case-record files are read and checked in chunks of this many rows (bounded memory).

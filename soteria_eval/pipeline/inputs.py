@@ -47,6 +47,8 @@ METADATA_SCHEMA: dict[str, tuple[type, ...]] = {
     "files": (dict,),
 }
 MAX_METADATA_BYTES = 1_000_000
+#: Suffixes of files a data folder's near-miss check looks at.
+_DATA_SUFFIXES = {".csv", ".parquet", ".pq", ".json", ".txt"}
 
 
 def read_metadata(folder: Path) -> tuple[dict[str, Any], list[ValidationIssue]]:
@@ -137,8 +139,8 @@ def folder_issues(folder: Path) -> list[ValidationIssue]:
         if p.name in expected or not p.is_file() or p.suffix.lower() not in _DATA_SUFFIXES:
             continue
         close = difflib.get_close_matches(p.name.lower(), expected, n=1, cutoff=0.8)
-        if close or p.name.lower() in {e.lower() for e in expected}:
-            hint = close[0] if close else next(e for e in expected if e.lower() == p.name.lower())
+        if close:
+            hint = close[0]
             issues.append(
                 ValidationIssue(
                     str(p), "file-name",
@@ -146,9 +148,6 @@ def folder_issues(folder: Path) -> list[ValidationIssue]:
                 )
             )  # fmt: skip
     return issues
-
-
-_DATA_SUFFIXES = {".csv", ".parquet", ".pq", ".json", ".txt"}
 
 
 def panel_file(level: str, freq: str) -> str:
