@@ -63,8 +63,8 @@ SHOWN = (
 
 def _planted_truth(ctx: RunContext) -> pd.DataFrame | None:
     """Return the simulated data's own truth for the primary measures (effects only, no counts)."""
-    path = ctx.inputs.folder / "truth.csv"
-    if not ctx.inputs.synthetic or not path.is_file():
+    path = ctx.inputs.planted_truth_file()
+    if path is None:
         return None
     t = pd.read_csv(path, low_memory=False)
     cat = load_catalogue()

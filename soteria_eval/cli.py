@@ -38,11 +38,15 @@ def main() -> None:
     help="For panels: check units and pre-periods against this rollout (default: bundled).",
 )
 def validate(files: tuple[Path, ...], kind: str | None, rollout_path: Path | None) -> None:
-    """Validate FILES against the data dictionary; exit 2 if any problem is found.
+    """Validate FILES (input files or data folders) against the data dictionary.
 
-    Every problem is printed with the file, column, row(s) and rule.
+    A folder is checked as `run --data` reads it: every input it holds, `metadata.json`
+    against its schema, panels against the folder's own rollout.csv; files a run does not
+    read (SYNTHETIC.txt, calibration.csv, truth.csv) are named, not checked. Every
+    problem is printed with the file, column, row(s) and rule; exit 2 if any is found.
     """
-    from soteria_eval.data import DataValidationError, load_rollout, validate_file
+    from soteria_eval.data import DataValidationError, load_rollout
+    from soteria_eval.pipeline.inputs import check_path
 
     try:
         rollout = load_rollout(rollout_path)
@@ -51,16 +55,24 @@ def validate(files: tuple[Path, ...], kind: str | None, rollout_path: Path | Non
         sys.exit(EXIT_INVALID)
     bad = False
     for f in files:
-        report = validate_file(f, kind, rollout=rollout)  # type: ignore[arg-type]
-        if report.ok:
-            click.echo(f"{f}: OK ({report.kind}, {report.n_rows} rows)")
-        else:
+        if not f.exists():
             bad = True
-            click.echo(
-                f"{f}: {len(report.issues)} problem(s) ({report.kind or 'unknown table'})", err=True
-            )
-            for issue in report.issues:
-                click.echo(f"  - {issue}", err=True)
+            click.echo(f"{f}: no such file or folder", err=True)
+            continue
+        for check in check_path(
+            f, kind, rollout=None if rollout_path is None and f.is_dir() else rollout
+        ):
+            if check.status == "ok":
+                click.echo(f"{check.file}: OK ({check.detail})")
+            elif check.status == "not used":
+                click.echo(f"{check.file}: not used by a run ({check.detail}); not checked")
+            else:
+                bad = True
+                click.echo(
+                    f"{check.file}: {len(check.issues)} problem(s) ({check.detail})", err=True
+                )
+                for issue in check.issues:
+                    click.echo(f"  - {issue}", err=True)
     if bad:
         sys.exit(EXIT_INVALID)
 

@@ -64,7 +64,11 @@ def test_end_to_end_outputs(two_runs: tuple[Path, Path]) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 20210901 and "numpy" in manifest["packages"]
     assert manifest["disclosure_threshold"] == 10
-    assert "sexual_offences_outcomes_by_force_fy.csv" in manifest["inputs"]
+    roles = {(i["role"], i["source"], Path(i["path"]).name) for i in manifest["inputs"]}
+    assert ("published_outcomes", "bundled", "sexual_offences_outcomes_by_force_fy.csv") in roles
+    assert ("rollout", "bundled", "rollout.csv") in roles
+    # only what the run read: this plan runs the published-data analysis alone
+    assert not any(r == "case_records" for r, _, _ in roles)
     assert "analysis:published_outcomes" in manifest["timings_seconds"]
 
 

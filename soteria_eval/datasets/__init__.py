@@ -6,8 +6,9 @@ returns a typed DataFrame whose ``attrs["provenance"]`` says where the data came
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 import pandas as pd
@@ -17,6 +18,7 @@ from soteria_eval.data.loaders import _load
 from soteria_eval.datasets.quality import FLAG_COLUMNS, outcomes_quality_flags
 
 __all__ = [
+    "BUNDLED_PART_YEARS",
     "DATASETS",
     "FLAG_COLUMNS",
     "Provenance",
@@ -98,31 +100,62 @@ def _bundled(name: str, kind: str) -> pd.DataFrame:
     return frame
 
 
-def load_sexual_offences_outcomes(*, with_flags: bool = True) -> pd.DataFrame:
+#: Incomplete financial years of the bundled outcomes file (2025/26: April to December).
+BUNDLED_PART_YEARS: tuple[str, ...] = ("2025/26",)
+
+
+def load_sexual_offences_outcomes(
+    path: str | Path | None = None,
+    *,
+    with_flags: bool = True,
+    part_years: str | Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Load the Home Office sexual-offences outcomes by force and financial year.
 
     Parameters
     ----------
+    path : str or Path, optional
+        A refreshed copy of the file (same columns as the bundled one, any span of years),
+        validated against the same schema. Default: the bundled file.
     with_flags : bool
         Add a ``quality_flags`` column naming the warning checks of
         :func:`outcomes_quality_flags` that the row fails (empty string if none). Rows are
         never dropped here: excluding them is an explicit, counted choice of an analysis.
+    part_years : str or sequence of str, optional
+        Incomplete financial years, left out of the flags' reference medians. Default:
+        :data:`BUNDLED_PART_YEARS` for the bundled file, none for a refreshed one (say
+        which years are incomplete).
 
     Returns
     -------
     pandas.DataFrame
-        528 rows: 43 territorial forces and British Transport Police by 12 financial years.
+        The bundled file has 528 rows: 43 territorial forces and British Transport Police
+        by 12 financial years. ``attrs["source"]`` is the file read and
+        ``attrs["part_years"]`` the incomplete years used for the flags.
     """
-    frame = _bundled("sexual_offences_outcomes", "sexual_offences_outcomes")
+    if path is None:
+        frame = _bundled("sexual_offences_outcomes", "sexual_offences_outcomes")
+        source = bundled_data_dir() / DATASETS["sexual_offences_outcomes"].file
+        default_parts: tuple[str, ...] = BUNDLED_PART_YEARS
+    else:
+        frame = _load(Path(path), "sexual_offences_outcomes")
+        source, default_parts = Path(path), ()
+    parts = default_parts if part_years is None else _years(part_years)
     frame = frame.sort_values(["force", "fy"], kind="stable").reset_index(drop=True)
     if with_flags:
-        flags = outcomes_quality_flags(frame)
+        flags = outcomes_quality_flags(frame, part_years=parts)
         warn = flags[flags["severity"] == "warning"]
         joined = warn.groupby(["force", "fy"])["check"].agg(lambda s: ";".join(sorted(set(s))))
         key = pd.MultiIndex.from_frame(frame[["force", "fy"]])
         frame["quality_flags"] = joined.reindex(key).fillna("").to_numpy()
     frame.attrs["provenance"] = DATASETS["sexual_offences_outcomes"]
+    frame.attrs["source"] = str(source)
+    frame.attrs["part_years"] = parts
     return frame
+
+
+def _years(value: str | Sequence[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def load_moj_rape_timeliness() -> pd.DataFrame:

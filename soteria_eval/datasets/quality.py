@@ -11,6 +11,8 @@ count reported.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -37,7 +39,9 @@ FLAG_COLUMNS: tuple[str, ...] = (
 )
 
 
-def outcomes_quality_flags(data: pd.DataFrame, part_year: str | None = "2025/26") -> pd.DataFrame:
+def outcomes_quality_flags(
+    data: pd.DataFrame, part_years: str | Sequence[str] | None = ("2025/26",)
+) -> pd.DataFrame:
     """Flag suspect rows of the sexual-offences outcomes table.
 
     Checks (each row of the result is one flag):
@@ -64,16 +68,25 @@ def outcomes_quality_flags(data: pd.DataFrame, part_year: str | None = "2025/26"
     ----------
     data : pandas.DataFrame
         Columns ``force, fy, closed_oocd, closed_charge, recorded_oocd, recorded_charge``.
-    part_year : str or None
-        Label of an incomplete financial year, excluded from the medians.
+    part_years : str, sequence of str or None
+        Labels of incomplete financial years (any number), excluded from the medians and
+        from the checks that compare a year with them. Default: the bundled file's
+        2025/26.
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`FLAG_COLUMNS`, sorted by force, year and check.
     """
+    parts: tuple[str, ...] = (
+        ()
+        if part_years is None
+        else (part_years,)
+        if isinstance(part_years, str)
+        else tuple(part_years)
+    )
     d = data.reset_index(drop=True)
-    full = d["fy"] != part_year
+    full = ~d["fy"].isin(parts)
     med = d[full].groupby("force")["closed_charge"].median()
     ref = d["force"].map(med).astype(float)
     ratio = d["closed_charge"] / ref.replace(0, np.nan)
@@ -143,7 +156,8 @@ def outcomes_quality_flags(data: pd.DataFrame, part_year: str | None = "2025/26"
     )
     d = d.assign(_o=d["fy"].str[:4].astype(int)).sort_values(["force", "_o"])
     prev = d.groupby("force")["closed_charge"].shift(1)
-    both = (d["closed_charge"] >= JUMP_MIN_COUNT) & (prev >= JUMP_MIN_COUNT) & full
+    prev_full = d.groupby("force")["fy"].shift(1).isin(parts).eq(False)
+    both = (d["closed_charge"] >= JUMP_MIN_COUNT) & (prev >= JUMP_MIN_COUNT) & full & prev_full
     fold = np.exp(np.abs(np.log(d["closed_charge"].where(both) / prev.where(both))))
     add(
         pd.Series(fold > JUMP_FACTOR, index=d.index),
@@ -154,7 +168,7 @@ def outcomes_quality_flags(data: pd.DataFrame, part_year: str | None = "2025/26"
         f"closed-basis charges changed more than {JUMP_FACTOR} times from the previous year: an erratic series",
     )
     d = d.sort_index()
-    if part_year is not None:
+    if parts:
         add(
             ~full,
             "closed_charge",

@@ -20,13 +20,19 @@ import pandas as pd
 
 from soteria_eval import __version__
 from soteria_eval._io import WRITE_ERRNOS, OutputFolderError, OutputWriteError
-from soteria_eval._paths import bundled_data_dir, data_dictionary_dir
+from soteria_eval._paths import bundled_data_dir, data_dictionary_dir, default_plan
 from soteria_eval.data import DataValidationError, load_rollout
 from soteria_eval.dictionary import load_catalogue
 from soteria_eval.disclosure import check_no_small_cells, figure_problems
 from soteria_eval.inference.multiplicity import adjust_pvalues
 from soteria_eval.pipeline.context import RunContext
-from soteria_eval.pipeline.inputs import InputData, folder_issues, read_metadata
+from soteria_eval.pipeline.inputs import (
+    InputData,
+    InputRead,
+    MissingInputError,
+    folder_issues,
+    read_metadata,
+)
 from soteria_eval.pipeline.outputs import (
     AnalysisOutput,
     AtomicOutputDir,
@@ -60,6 +66,7 @@ class RunSummary:
     out_dir: Path
     n_analyses: int
     failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,9 +88,12 @@ def load_analysis(plan: Plan, spec: AnalysisSpec) -> ModuleType:
     return module
 
 
-def _run_one(
-    plan: Plan, spec: AnalysisSpec, base: dict[str, Any]
-) -> tuple[str, pd.DataFrame, list[dict[str, Any]], list[str], float, str | None]:
+_Outcome = tuple[
+    str, pd.DataFrame, list[dict[str, Any]], list[str], float, str | None, list[InputRead]
+]
+
+
+def _run_one(plan: Plan, spec: AnalysisSpec, base: dict[str, Any]) -> _Outcome:
     """Run one analysis and write its figures and tables.
 
     A failing analysis becomes a failure row; only an error writing the outputs (disk
@@ -94,6 +104,7 @@ def _run_one(
 
     t0 = time.perf_counter()
     ctx = RunContext(spec=spec, **base)
+    ctx.inputs.reads.clear()  # this analysis's reads only (workers get a copy)
     try:
         module = load_analysis(plan, spec)
         # One BLAS thread, in the main process as in parallel workers: a threaded matrix
@@ -122,7 +133,15 @@ def _run_one(
             (ctx.out_dir / "tables").mkdir(exist_ok=True)
             table.to_csv(ctx.out_dir / "tables" / f"{name}.csv", index=False, lineterminator="\n")
         rows = normalise_results(output.rows)
-        return spec.id, rows, figures, output.notes, time.perf_counter() - t0, None
+        reads = list(ctx.inputs.reads.values())
+        return spec.id, rows, figures, output.notes, time.perf_counter() - t0, None, reads
+    except MissingInputError as exc:  # the folder holds a subset of the inputs: not a failure
+        logging.getLogger("soteria_eval").info("analysis %s skipped: %s", spec.id, exc)
+        row = failure_row(spec.id, spec.domain, base["data_label"], exc)
+        row["status"] = "skipped"
+        row["note"] = f"not run: {exc}"
+        reads = list(ctx.inputs.reads.values())
+        return spec.id, row, [], [f"not run: {exc}"], time.perf_counter() - t0, None, reads
     except OSError as exc:
         if exc.errno in WRITE_ERRNOS:  # the outputs cannot be written: stop the run, commit nothing
             raise OutputWriteError(exc.errno, f"analysis {spec.id}: {exc}") from exc
@@ -131,13 +150,13 @@ def _run_one(
         return _failed(spec, base, exc, t0)
 
 
-def _failed(
-    spec: AnalysisSpec, base: dict[str, Any], exc: BaseException, t0: float
-) -> tuple[str, pd.DataFrame, list[dict[str, Any]], list[str], float, str | None]:
+def _failed(spec: AnalysisSpec, base: dict[str, Any], exc: BaseException, t0: float) -> _Outcome:
     """Log a failed analysis (called inside its ``except``) and return its failure row."""
     logging.getLogger("soteria_eval").exception("analysis %s failed", spec.id)
     rows = failure_row(spec.id, spec.domain, base["data_label"], exc)
-    return spec.id, rows, [], [], time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
+    reads = list(base["inputs"].reads.values())
+    err = f"{type(exc).__name__}: {exc}"
+    return spec.id, rows, [], [], time.perf_counter() - t0, err, reads
 
 
 def _is_synthetic(folder: Path) -> bool:
@@ -146,7 +165,28 @@ def _is_synthetic(folder: Path) -> bool:
     return meta.get("synthetic") is True
 
 
-def _git_commit(start: Path) -> str:
+def _bundled_rollout() -> Path:
+    return bundled_data_dir() / "rollout.csv"
+
+
+def _installed_from() -> str:
+    """How the package is installed: a source checkout (editable) or an installed wheel."""
+    from soteria_eval._paths import PACKAGE_DIR
+
+    return (
+        "source checkout"
+        if (PACKAGE_DIR.parent / "pyproject.toml").is_file()
+        else "installed package"
+    )
+
+
+def _git_commit() -> str:
+    """Commit of the source checkout the package runs from ("not a git checkout" otherwise)."""
+    from soteria_eval._paths import PACKAGE_DIR
+
+    start = PACKAGE_DIR.parent
+    if not (start / ".git").exists():
+        return "not a git checkout (see soteria_eval_version)"
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -288,8 +328,13 @@ def run_evaluation(
                 _run_one(plan, s, base)
                 for s in tqdm(specs, desc="analyses", disable=not progress, file=sys.stderr)
             ]
-        frames, figures, notes, failed = [], [], {}, []
-        for aid, rows, figs, nts, secs, err in outputs:
+        frames, figures, notes, failed, skipped = [], [], {}, [], []
+        reads: dict[tuple[str, str], InputRead] = {}
+        for aid, rows, figs, nts, secs, err, used in outputs:
+            for r in used:
+                reads.setdefault((r.role, r.path), r)
+            if len(rows) and (rows["status"] == "skipped").all():
+                skipped.append(aid)
             frames.append(rows)
             figures.extend(figs)
             notes[aid] = nts
@@ -313,27 +358,33 @@ def run_evaluation(
         results.to_parquet(target.tmp / "results.parquet", index=False)
         write_json(target.tmp / "figures.json", sorted(figures, key=lambda f: f["name"]))
         write_json(target.tmp / "notes.json", notes)
-        files = [
-            *sorted(bundled_data_dir().glob("*.csv")),
-            data_dictionary_dir() / "measures.csv",
-            plan.path,
-        ]
-        files += sorted(p for p in data_path.iterdir() if p.is_file())
+        inputs.reads.clear()
+        inputs.record(
+            "rollout", rollout_file or _bundled_rollout(), "user" if rollout_file else "bundled"
+        )
+        inputs.record("data_dictionary", data_dictionary_dir() / "measures.csv", "bundled")
+        reads.update(inputs.reads)
         timings["total"] = time.perf_counter() - t_start
         manifest = {
             "soteria_eval_version": __version__,
-            "plan": plan.path.name,
+            "plan": str(plan.path),
+            "plan_source": "packaged default" if plan.path == default_plan() else "user",
             "seed": seed,
             "jobs": jobs,
             "disclosure_threshold": plan.disclosure_threshold,
             "data_label": data_label,
             "data": "embedded default (synthetic)" if data_dir is None else str(data_path),
-            "inputs": {p.name: sha256_file(p) for p in files},
+            "inputs": [
+                {"role": r.role, "source": r.source, "path": r.path, "sha256": r.sha256}
+                for r in sorted(reads.values(), key=lambda r: (r.role, r.source, r.path))
+            ],
             "packages": _versions(),
-            "git_commit": _git_commit(plan.analyses_dir),
+            "installed_from": _installed_from(),
+            "git_commit": _git_commit(),
             "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
             "analyses": [s.id for s in specs],
             "failed": failed,
+            "skipped": skipped,
             "results_sha256": sha256_file(target.tmp / "results.csv"),
         }
         write_json(target.tmp / "manifest.json", manifest)
@@ -343,7 +394,7 @@ def run_evaluation(
         raise
     _close_log(logger, handler)
     target.commit()
-    return RunSummary(Path(out), len(specs), failed)
+    return RunSummary(Path(out), len(specs), failed, skipped)
 
 
 def _close_log(logger: logging.Logger, handler: logging.Handler) -> None:
