@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= results
+SITE ?= site
 SEED ?= 20210901
 
-.PHONY: evaluate test validate bench book lint typecheck env clean constraints
+.PHONY: evaluate test validate bench book lint typecheck env clean constraints installed-check
 
 $(BIN)/.installed: pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +18,15 @@ env: $(BIN)/.installed
 ## Run the whole evaluation on the embedded default data: results, figures, book.
 evaluate: env
 	$(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
-	$(BIN)/soteria-eval book --results $(OUT)
+	$(BIN)/soteria-eval book --results $(OUT) --out $(SITE)
 
 ## Lint, type-check and run the quick test suite.
 test: env lint typecheck
 	$(BIN)/python -m pytest -q
+
+## The installed package from a temporary folder: wheel, fresh venv, run, init, book.
+installed-check: env
+	bash tests/installed/check_installed.sh $(abspath $(BIN))/python
 
 lint: env
 	$(BIN)/ruff check soteria_eval tests analyses benchmarks
@@ -44,7 +49,7 @@ bench: env
 ## Build the book from the latest results (runs the evaluation first if none exist).
 book: env
 	test -f $(OUT)/manifest.json || $(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
-	$(BIN)/soteria-eval book --results $(OUT)
+	$(BIN)/soteria-eval book --results $(OUT) --out $(SITE)
 
 ## Regenerate the constraints file from a fresh environment (maintainers only).
 constraints:
@@ -54,4 +59,4 @@ constraints:
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(OUT) book/_build book/_generated .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(OUT) $(SITE) book/_build book/_generated .pytest_cache .mypy_cache .ruff_cache

@@ -35,3 +35,25 @@ def default_plan() -> Path:
     if in_wheel.is_file():
         return in_wheel
     return PACKAGE_DIR.parent / "analyses" / "plan.yaml"
+
+
+def default_book() -> Path:
+    """Return the book sources the package ships (``book/``; ``_book`` inside a wheel)."""
+    in_wheel = PACKAGE_DIR / "_book"
+    if in_wheel.is_dir():
+        return in_wheel
+    return PACKAGE_DIR.parent / "book"
+
+
+def is_source_checkout() -> bool:
+    """Return True when the package runs from a source checkout (an editable install)."""
+    return (PACKAGE_DIR.parent / "pyproject.toml").is_file() and not (
+        PACKAGE_DIR / "_book"
+    ).is_dir()
+
+
+def install_hint(extra: str) -> str:
+    """Return the command that installs an extra, for the way the package was installed."""
+    if is_source_checkout():
+        return f"pip install -e '.[{extra}]' (in the source checkout)"
+    return f"pip install 'soteria-eval[{extra}]'"

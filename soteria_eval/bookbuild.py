@@ -1,8 +1,11 @@
 """Build the evaluation book (Jupyter Book 1) offline from a run's outputs.
 
-Steps: copy the run's outputs into ``book/_generated/results`` (pages read them from
-there), copy a local MathJax 3 into the site (no CDN), build with warnings as errors, then
-check that no page loads a script or style sheet from the internet.
+Steps, all inside a private temporary folder beside ``out`` (nothing is written anywhere
+else, and the book sources are only read): copy the book sources (the packaged book, or
+an editable copy made by ``soteria-eval init``), copy the run's outputs into its
+``_generated/results`` (pages read them from there) and a local MathJax 3 into the site
+(no CDN), build with warnings as errors, check that no page loads a script or style sheet
+from the internet, then swap the finished site into ``out`` atomically.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ class BookError(RuntimeError):
 
 
 def _mathjax_dir() -> Path:
+    from soteria_eval._paths import install_hint
+
     try:
         import mathjax  # provided by the Python package django-static-mathjax
     except ImportError as exc:  # pragma: no cover - the book extra installs it
         raise BookError(
-            "MathJax is missing: install the book extra (pip install -e '.[book]')"
+            f"MathJax is missing: install the book extra: {install_hint('book')}"
         ) from exc
     es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
     if not (es5 / "tex-chtml.js").is_file():  # pragma: no cover
@@ -45,9 +50,7 @@ def prepare(book_dir: Path, results: Path) -> None:
         raise BookError(
             f"{results} has no results.csv: run `soteria-eval run --out {results}` first"
         )
-    gen = book_dir / "_generated"
-    if gen.exists():
-        shutil.rmtree(gen)
+    gen = book_dir / "_generated"  # a fresh copy of the sources: never there before
     shutil.copytree(results, gen / "results", ignore=shutil.ignore_patterns("run.log", "*.parquet"))
     shutil.copytree(
         _mathjax_dir(),
@@ -76,24 +79,80 @@ def external_references(html_dir: Path) -> list[str]:
     return hits
 
 
-def build_book(book_dir: Path, results: Path, *, strict: bool = True) -> Path:
-    """Build the book; return the HTML folder. Raises :class:`BookError` on failure."""
-    prepare(book_dir, results)
-    stale = book_dir / "_build" / "html"
-    if stale.exists():
-        shutil.rmtree(stale)
+def _jupyter_book() -> Path:
+    from soteria_eval._paths import install_hint
+
     exe = Path(sys.executable).with_name("jupyter-book")
-    # --all: re-read every page. Sphinx otherwise reuses the pages it parsed last time
-    # (its doctrees), so a book rebuilt on refreshed results kept the old numbers.
-    cmd = [str(exe), "build", str(book_dir), "--builder", "html", "--all"]
-    if strict:
-        cmd += ["-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        raise BookError(f"jupyter-book build failed:\n{tail}")
-    html = book_dir / "_build" / "html"
-    hits = external_references(html)
-    if hits:
-        raise BookError("pages load resources from the internet:\n" + "\n".join(hits[:20]))
-    return html
+    if not exe.is_file():
+        raise BookError(f"jupyter-book is missing: install the book extra: {install_hint('book')}")
+    return exe
+
+
+def build_book(
+    results: Path, out: Path, *, source: Path | None = None, strict: bool = True
+) -> Path:
+    """Build the book from a run's outputs into ``out``; return ``out``.
+
+    Parameters
+    ----------
+    results : Path
+        Outputs of ``soteria-eval run`` (a folder with ``results.csv``).
+    out : Path
+        The site folder to write (``out/index.html``); replaced atomically, and only if it
+        is empty or was written by soteria-eval.
+    source : Path, optional
+        Book sources (a folder with ``_config.yml`` and ``_toc.yml``). Default: the book the
+        package ships.
+    strict : bool
+        Treat Sphinx warnings as errors.
+
+    Raises
+    ------
+    BookError
+        The sources or results are missing, the build failed or a page loads a resource
+        from the internet; ``out`` is then as before.
+    soteria_eval._io.OutputFolderError
+        ``out`` may not be replaced.
+    """
+    from soteria_eval._io import AtomicOutputDir
+    from soteria_eval._paths import default_book
+
+    src = Path(source) if source is not None else default_book()
+    if not (src / "_config.yml").is_file() or not (src / "_toc.yml").is_file():
+        raise BookError(
+            f"{src}: not a book folder (no _config.yml and _toc.yml); pass --book-dir a "
+            "folder made by `soteria-eval init`, or leave it out to use the packaged book"
+        )
+    if not (results / "results.csv").is_file():
+        raise BookError(
+            f"{results} has no results.csv: run `soteria-eval run --out {results}` first"
+        )
+    exe = _jupyter_book()
+    target = AtomicOutputDir(Path(out))
+    try:
+        work = target.tmp / "_source"
+        shutil.copytree(
+            src, work, ignore=shutil.ignore_patterns("_build", "_generated", "__pycache__", ".*")
+        )
+        prepare(work, results)
+        # --all: re-read every page. Sphinx otherwise reuses the pages it parsed last time
+        # (its doctrees), so a book rebuilt on refreshed results kept the old numbers.
+        cmd = [str(exe), "build", str(work), "--builder", "html", "--all"]
+        if strict:
+            cmd += ["-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=target.tmp)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+            raise BookError(f"jupyter-book build failed:\n{tail}")
+        html = work / "_build" / "html"
+        hits = external_references(html)
+        if hits:
+            raise BookError("pages load resources from the internet:\n" + "\n".join(hits[:20]))
+        for item in html.iterdir():
+            shutil.move(str(item), target.tmp / item.name)
+        shutil.rmtree(work)
+    except BaseException:
+        target.abort()
+        raise
+    target.commit()
+    return Path(out)

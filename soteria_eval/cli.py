@@ -1,4 +1,4 @@
-"""Command line: ``soteria-eval validate | dictionary | run``.
+"""Command line: ``soteria-eval validate | dictionary | run | book | init | simulate | recovery``.
 
 Exit codes: 0 success; 1 an analysis failed; 2 the input is invalid (nothing written).
 """
@@ -148,6 +148,7 @@ def run(
     from soteria_eval.pipeline import PlanError, run_evaluation
 
     plan = plan_path or default_plan()
+    click.echo(f"plan: {plan}{'' if plan_path else ' (packaged default)'}", err=True)
     try:
         with interrupt_on_termination():
             summary = run_evaluation(
@@ -169,8 +170,14 @@ def run(
         click.echo(f"{out}: run interrupted ({exc or 'SIGINT'}); previous outputs kept", err=True)
         sys.exit(130)
     click.echo(
-        f"wrote {summary.out_dir} ({summary.n_analyses} analyses, {len(summary.failed)} failed)"
+        f"wrote {summary.out_dir} ({summary.n_analyses} analyses, {len(summary.failed)} failed, "
+        f"{len(summary.skipped)} skipped)"
     )
+    if summary.skipped:
+        click.echo(
+            f"skipped (an input is missing): {', '.join(summary.skipped)} (see results.csv)",
+            err=True,
+        )
     if summary.failed:
         click.echo(f"failed: {', '.join(summary.failed)} (see results.csv and run.log)", err=True)
         sys.exit(1)
@@ -187,19 +194,58 @@ def run(
 @click.option(
     "--book-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("book"),
-    show_default=True,
+    default=None,
+    help="Book sources to build (default: the book the package ships; "
+    "`soteria-eval init` writes an editable copy). Only read.",
 )
-def book(results: Path, book_dir: Path) -> None:
-    """Build the evaluation book offline into BOOK_DIR/_build/html."""
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("site"),
+    show_default=True,
+    help="Folder the HTML site is written to (OUT/index.html), replaced atomically; "
+    "nothing is written outside it.",
+)
+def book(results: Path, book_dir: Path | None, out: Path) -> None:
+    """Build the evaluation book offline from a run's outputs into OUT."""
+    from soteria_eval._io import OutputFolderError, interrupt_on_termination
+    from soteria_eval._paths import default_book
     from soteria_eval.bookbuild import BookError, build_book
 
+    click.echo(f"book sources: {book_dir or f'{default_book()} (packaged)'}", err=True)
     try:
-        html = build_book(book_dir, results)
+        with interrupt_on_termination():
+            html = build_book(results, out, source=book_dir)
+    except OutputFolderError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
     except BookError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo(f"{out}: book build interrupted; previous site kept", err=True)
+        sys.exit(130)
     click.echo(f"built {html / 'index.html'}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path) -> None:
+    """Write an editable copy of the plan, the analysis scripts and the book into FOLDER.
+
+    FOLDER must not exist or be empty. Then: `soteria-eval run --plan
+    FOLDER/analyses/plan.yaml` and `soteria-eval book --book-dir FOLDER/book`.
+    """
+    from soteria_eval.workspace import WorkspaceError, init_workspace
+
+    try:
+        made = init_workspace(folder)
+    except WorkspaceError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"wrote {made}")
+    click.echo(f"  run:  soteria-eval run --plan {made / 'analyses' / 'plan.yaml'} --out results")
+    click.echo(f"  book: soteria-eval book --book-dir {made / 'book'} --results results --out site")
 
 
 @main.command()

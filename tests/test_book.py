@@ -30,11 +30,12 @@ def html(tmp_path_factory: pytest.TempPathFactory, small_data: Path, quick_plan:
     tmp = tmp_path_factory.mktemp("book")
     results = tmp / "results"
     run_evaluation(quick_plan, out=results, progress=False, data_dir=small_data)
-    import shutil
-
-    book = tmp / "book"
-    shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", "_generated"))
-    return build_book(book, results)
+    sources = sorted(p.relative_to(REPO) for p in (REPO / "book").rglob("*") if p.is_file())
+    site = build_book(results, tmp / "site")  # the packaged book, as `soteria-eval book` builds it
+    # The sources were only read: nothing was added to the book folder.
+    assert sorted(p.relative_to(REPO) for p in (REPO / "book").rglob("*") if p.is_file()) == sources
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith(".")]  # no temporary left
+    return site
 
 
 def test_expected_pages_exist(html: Path) -> None:
@@ -86,13 +87,12 @@ def test_rebuilding_on_refreshed_results_shows_the_new_numbers(html: Path) -> No
     import json
     import shutil
 
-    book = html.parents[1]
-    results = book.parent / "results"
-    fresh = book.parent / "results_refreshed"
+    results = html.parent / "results"
+    fresh = html.parent / "results_refreshed"
     shutil.copytree(results, fresh)
     manifest = json.loads((fresh / "manifest.json").read_text())
     manifest["seed"] = 987654321
     (fresh / "manifest.json").write_text(json.dumps(manifest))
-    again = build_book(book, fresh)
+    again = build_book(fresh, html)  # replaces the site it wrote before
     page = (again / "reproducibility.html").read_text(encoding="utf-8")
     assert "987654321" in page

@@ -44,9 +44,7 @@ def site(
         pytest.skip("chromium is not installed (make validate installs it)")
     tmp = tmp_path_factory.mktemp("render")
     run_evaluation(quick_plan, out=tmp / "results", progress=False, data_dir=small_data)
-    book = tmp / "book"
-    shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", "_generated"))
-    html = build_book(book, tmp / "results")
+    html = build_book(tmp / "results", tmp / "site")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
