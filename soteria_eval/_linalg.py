@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # imported where used: `from soteria_eval.did import twfe` stays quick
+    import scipy.sparse as sp
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -36,6 +39,8 @@ def indicator(codes: IntArray, n_levels: int | None = None) -> sp.csr_matrix:
     """Return the sparse ``levels × N`` indicator matrix of integer codes ``0..L-1``."""
     n = codes.shape[0]
     levels = int(codes.max()) + 1 if n_levels is None else n_levels
+    import scipy.sparse as sp
+
     return sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(levels, n))
 
 
@@ -106,6 +111,8 @@ class Absorber:
     def _direct_parts(self) -> tuple[sp.csr_matrix, FloatArray]:
         """Stacked indicators ``D'`` (levels × N) and the pseudo-inverse of ``D'WD``."""
         if "d" not in self._direct:
+            import scipy.sparse as sp
+
             d = sp.vstack(self._ind).tocsr()
             dw = d if self.weights is None else d @ sp.diags(self.weights)
             gram = np.asarray((dw @ d.T).toarray(), dtype=float)
@@ -127,6 +134,8 @@ class Absorber:
             return 0
         if len(self.codes) == 1:
             return self.n_levels[0]
+        import scipy.sparse as sp
+
         d = sp.vstack(self._ind).T.tocsc()
         # Rank of D = total levels - dim(null space); the null space of two-way indicators
         # has one dimension per connected component of the bipartite graph.

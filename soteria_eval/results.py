@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 #: Columns of every ``tidy()`` table, in order.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -75,6 +74,8 @@ class Results:
 
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
         """Return one row per term with the columns :data:`TIDY_COLUMNS`."""
+        from scipy import stats  # imported here: `import soteria_eval.did` stays quick
+
         se = self.std_errors
         stat = self.params / se
         df = self.df.reindex(self.params.index).to_numpy(dtype=float)

@@ -55,7 +55,7 @@ m = json.load(open("quick/manifest.json"))
 assert m["plan_source"] == "packaged default", m["plan"]
 assert m["installed_from"] == "installed package"
 roles = {(i["role"], i["source"]) for i in m["inputs"]}
-assert ("published_outcomes", "bundled") in roles and ("case_records", "user") in roles, roles
+assert ("published_outcomes", "bundled") in roles and ("panel", "user") in roles, roles
 print("manifest:", m["plan_source"], "plan;", len(m["inputs"]), "inputs by role")
 PY
 
