@@ -403,10 +403,15 @@ def callaway_santanna(
         missing outcome or covariate) are dropped with a warning and counted in
         ``n_dropped`` — R ``did``'s default — unless ``allow_unbalanced_panel``.
     outcome, unit, time : str
-        Column names; ``time`` is numeric (consecutive periods need not differ by 1).
+        Column names. ``time`` is numeric (consecutive periods need not differ by 1), or
+        the package's period labels (``"2016-Q1"``, ``"2016-01"``, ``"2016/17"``, as
+        :func:`~soteria_eval.rollout.treatment_panel` writes them), which are numbered
+        1..T in time order (``settings["period_labels"]`` keeps the labels).
     cohort : str
-        First treated period of each unit (constant within unit); 0 or missing for
-        units never treated.
+        First treated period of each unit (constant within unit), in the same units as
+        ``time``; 0, missing or empty for units never treated. A cohort after the last
+        period is not treated in the data: its units are recoded as never treated (as R
+        ``did`` does), with a warning that counts them.
     control_group : {"never_treated", "not_yet_treated"}
         Comparison units.
     method : {"dr", "ipw", "reg"}
@@ -441,6 +446,10 @@ def callaway_santanna(
     if missing:
         raise ValueError(f"column(s) not in data: {missing}")
     d = data[list(dict.fromkeys(cols))].copy()
+    period_labels: tuple[str, ...] = ()
+    late_labels: dict[Any, str] = {}
+    if not pd.api.types.is_numeric_dtype(d[time]):
+        d, period_labels, late_labels = _number_periods(d, unit, time, cohort)
     d[cohort] = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
     incomplete = d[[outcome, time, *covariates]].isna().any(axis=1)
     if allow_unbalanced_panel:
@@ -460,6 +469,21 @@ def callaway_santanna(
         )
     tlist = np.sort(d[time].unique()).astype(float)
     first = tlist[0]
+    late = d[cohort] > tlist[-1]
+    if late.any():
+        late_units = d.loc[late, [unit, cohort]].drop_duplicates(unit)
+        names = sorted(
+            {
+                late_labels.get(u, f"{g:g}")
+                for u, g in zip(late_units[unit], late_units[cohort], strict=True)
+            }
+        )
+        warnings.warn(
+            f"{d.loc[late, unit].nunique()} unit(s) of cohort(s) {names} start after the last "
+            "period: they are not treated in the data and are counted as never treated",
+            stacklevel=2,
+        )
+        d.loc[late, cohort] = 0
     early = set(d.loc[(d[cohort] > 0) & (d[cohort] <= first + anticipation), unit])
     if early:
         warnings.warn(
@@ -608,7 +632,7 @@ def callaway_santanna(
             "outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
             "control_group": control_group, "method": method, "covariates": tuple(covariates),
             "base_period": base_period, "anticipation": anticipation, "alpha": alpha, "cluster": cluster,
-            "allow_unbalanced_panel": allow_unbalanced_panel,
+            "allow_unbalanced_panel": allow_unbalanced_panel, "period_labels": period_labels,
         },
         n_dropped=len(drop) if not allow_unbalanced_panel else n_rows_dropped,
     )  # fmt: skip
@@ -618,3 +642,61 @@ def callaway_santanna(
     att_gt["ci_lower"] = att_gt["estimate"] - z * se
     att_gt["ci_upper"] = att_gt["estimate"] + z * se
     return res
+
+
+def _number_periods(
+    d: pd.DataFrame, unit: str, time: str, cohort: str
+) -> tuple[pd.DataFrame, tuple[str, ...], dict[Any, str]]:
+    """Give the package's period labels the numbers 1..T in time order; cohorts the same way.
+
+    A cohort label after the last period gets T + 1 (not treated in the data); one before
+    the first period gets 1 (treated from the start, so without a pre-period). Returns the
+    frame, the labels in order, and the late cohort label of each unit with one.
+    """
+    from soteria_eval.periods import infer_frequency, parse_period
+
+    labels = sorted({str(v) for v in d[time].dropna()})
+    freqs = {infer_frequency(v) for v in labels}
+    if len(freqs) != 1 or None in freqs:
+        bad = next((v for v in labels if infer_frequency(v) is None), labels[0] if labels else "")
+        raise ValueError(
+            f"{time!r} must be numeric or the package's period labels of one frequency "
+            f"('2016-Q1', '2016-01' or '2016/17'); got {bad!r}. Number the periods first, "
+            "e.g. with soteria_eval.rollout.cohort_frame (adds t and g columns)"
+        )
+    freq = freqs.pop()
+    assert freq is not None
+    order = sorted(labels, key=lambda v: parse_period(v, freq).ordinal)
+    pos = {v: i + 1 for i, v in enumerate(order)}
+    first, last = parse_period(order[0], freq).ordinal, parse_period(order[-1], freq).ordinal
+
+    def cohort_number(v: Any) -> float:
+        if (
+            v is None
+            or (isinstance(v, float) and np.isnan(v))
+            or str(v) in ("", "0", "nan", "<NA>")
+        ):
+            return 0.0
+        label = str(v)
+        if infer_frequency(label) != freq:
+            raise ValueError(
+                f"{cohort!r} holds {label!r}, not a {freq} label like the periods of {time!r}"
+            )
+        if label in pos:
+            return float(pos[label])
+        o = parse_period(label, freq).ordinal
+        if o > last:
+            return float(len(order) + 1)
+        if o < first:
+            return 1.0
+        raise ValueError(f"{cohort!r} holds {label!r}, which is not one of the periods of {time!r}")
+
+    out = d.copy()
+    out[time] = d[time].astype(str).map(pos).astype(float)
+    out[cohort] = [cohort_number(v) for v in d[cohort].astype(object)]
+    late = out[cohort] > len(order)
+    return (
+        out,
+        tuple(order),
+        dict(zip(d.loc[late, unit], d.loc[late, cohort].astype(str), strict=True)),
+    )
