@@ -35,7 +35,7 @@ def codes_of(values: pd.Series) -> IntArray:
     return np.asarray(codes, dtype=np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LinearResults(Results):
     """Results of a linear model; re-inference returns a new object."""
 

@@ -39,6 +39,23 @@ def _figure(width: float = 7.5, height: float = 4.2) -> tuple[Any, Any]:
     return fig, ax
 
 
+def time_ticks(labels: Sequence[str], max_ticks: int = 12) -> list[int]:
+    """Positions of the tick marks of a time axis: the start of each year where possible.
+
+    Month (``2021-01``) and quarter (``2021-Q1``) labels get a tick at January or Q1 of
+    every year (every second year, and so on, when there are more than ``max_ticks``
+    years); other labels a tick every ``ceil(n / max_ticks)`` periods.
+    """
+    import re
+
+    starts = [i for i, v in enumerate(labels) if re.fullmatch(r"\d{4}-(01|Q1)", str(v))]
+    if len(starts) >= 2:
+        step = -(-len(starts) // max_ticks)
+        return starts[::step]
+    step = max(1, -(-len(labels) // max_ticks))
+    return list(range(0, len(labels), step))
+
+
 def trend_plot(
     data: pd.DataFrame,
     *,
@@ -86,7 +103,8 @@ def trend_plot(
                 fontsize=8,
                 color="#333333",
             )
-    ax.set_xticks(range(len(periods)), periods, rotation=45, ha="right")
+    ticks = time_ticks(periods, max_ticks=16)
+    ax.set_xticks(ticks, [periods[i] for i in ticks], rotation=45, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
@@ -202,7 +220,11 @@ def its_plot(
     """Plot an interrupted time series: observed, fitted and the counterfactual with its band.
 
     Vertical dashed lines mark the interruptions (programme ones in black, shocks in grey).
+    The x axis is ticked at the start of each year (:func:`time_ticks`); the y label
+    defaults to the outcome's name.
     """
+    if not ylabel:
+        ylabel = str(getattr(results, "info", {}).get("outcome", ""))
     cf = results.counterfactual(alpha)
     x = np.arange(len(cf))
     fig, ax = _figure(8.0, 4.4)
@@ -246,8 +268,8 @@ def its_plot(
             ax.annotate(
                 it.name, (pos - 0.3, 1.0), xycoords=("data", "axes fraction"), va="top", fontsize=8
             )
-    step = max(1, len(x) // max_ticks)
-    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
+    ticks = time_ticks(labels, max_ticks)
+    ax.set_xticks(x[ticks], [labels[i] for i in ticks], rotation=45, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)

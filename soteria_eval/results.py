@@ -1,9 +1,11 @@
 """The results base class shared by every estimator.
 
 Every estimator returns an object with the same face: ``tidy()`` (a DataFrame with
-fixed columns), ``conf_int()``, ``summary()``, ``str()`` and an HTML representation for
-notebooks and the book. Re-inference (another covariance, a bootstrap) returns a *new*
-results object; nothing is changed in place.
+fixed columns), ``conf_int()``, ``summary()``, ``str()``, a one-line ``repr()``, an HTML
+representation for notebooks and the book (long tables cut to :data:`HTML_MAX_ROWS` rows
+with a count of the rest) and ``plot()``, which calls the matching function of
+:mod:`soteria_eval.plotting` and returns a matplotlib figure. Re-inference (another
+covariance, a bootstrap) returns a *new* results object; nothing is changed in place.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+#: Longest table an HTML view shows in full; longer ones show the first and last rows.
+HTML_MAX_ROWS = 20
 
 #: Columns of every ``tidy()`` table, in order.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -30,7 +35,26 @@ TIDY_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+def html_table(table: pd.DataFrame, max_rows: int = HTML_MAX_ROWS) -> str:
+    """Render a table as HTML, cutting one longer than ``max_rows`` with a count of the rest."""
+    fmt = "{:.4g}".format
+    if len(table) <= max_rows:
+        return table.to_html(index=False, float_format=fmt)
+    tail = max_rows // 3
+    head = max_rows - tail
+    cut = len(table) - head - tail
+    gap = pd.DataFrame([["…"] * table.shape[1]], columns=table.columns)
+    shown = pd.concat([table.head(head).astype(object), gap, table.tail(tail).astype(object)])
+    note = f"<p><em>{cut} of {len(table)} rows not shown; use <code>tidy()</code> for all.</em></p>"
+    return shown.to_html(index=False, float_format=fmt) + note
+
+
+def short_repr(obj: object, parts: list[str]) -> str:
+    """Return ``<ClassName: part; part; ...>`` (the one-line ``repr`` of a results object)."""
+    return f"<{type(obj).__name__}: {'; '.join(p for p in parts if p)}>"
+
+
+@dataclass(frozen=True, repr=False)
 class Results:
     """Estimates with their covariance and the settings that produced them.
 
@@ -128,11 +152,29 @@ class Results:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        first = ""
+        if len(self.params):
+            t = self.tidy().iloc[0]
+            first = f"{t['term']} = {t['estimate']:.4g} (SE {t['std_error']:.3g})"
+            if len(self.params) > 1:
+                first += f" and {len(self.params) - 1} more term(s)"
+        return short_repr(
+            self, [self.estimator, f"{self.nobs} obs", f"inference {self.inference}", first]
+        )
+
     def _repr_html_(self) -> str:
         head = "<br>".join(
             html.escape(line) for line in self.summary().split("\n\n")[0].split("\n")
         )
-        table = (
-            self.tidy().drop(columns="inference").to_html(index=False, float_format="{:.4g}".format)
-        )
-        return f"<div><p>{head}</p>{table}</div>"
+        return f"<div><p>{head}</p>{html_table(self.tidy().drop(columns='inference'))}</div>"
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Plot the estimates with their intervals (:func:`soteria_eval.plotting.estimate_plot`).
+
+        Keyword arguments go to the plotting function; returns a matplotlib figure.
+        """
+        from soteria_eval.plotting import estimate_plot
+
+        kwargs.setdefault("title", self.estimator)
+        return estimate_plot(self.tidy(), label="term", **kwargs)

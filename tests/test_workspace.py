@@ -22,7 +22,9 @@ def test_init_writes_an_editable_plan_analyses_and_book(tmp_path: Path) -> None:
     assert (ws / "analyses" / "plan.yaml").read_bytes() == default_plan().read_bytes()
     scripts = sorted(p.name for p in default_plan().parent.glob("*.py"))
     assert sorted(p.name for p in (ws / "analyses").glob("*.py")) == scripts
-    assert (ws / "book" / "_config.yml").read_bytes() == (default_book() / "_config.yml").read_bytes()
+    assert (ws / "book" / "_config.yml").read_bytes() == (
+        default_book() / "_config.yml"
+    ).read_bytes()
     assert (ws / "book" / "_ext" / "offline_assets.py").is_file()
     assert not list(ws.rglob("__pycache__")) and not list(ws.rglob("_build"))
     assert "soteria-eval run --plan" in (ws / "README.txt").read_text()
@@ -53,7 +55,15 @@ def test_book_refuses_a_folder_that_is_not_a_book_or_not_ours(tmp_path: Path) ->
     results = tmp_path / "results"
     results.mkdir()
     (results / "results.csv").write_text("x\n")
-    code, out = invoke("book", "--results", str(results), "--book-dir", str(tmp_path), "--out", str(tmp_path / "site"))
+    code, out = invoke(
+        "book",
+        "--results",
+        str(results),
+        "--book-dir",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "site"),
+    )
     assert code == 1 and "not a book folder" in out
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -37,7 +37,7 @@ from scipy import stats
 
 from soteria_eval._options import check_option
 from soteria_eval.did._drdid import ESTIMATORS, ESTIMATORS_RC
-from soteria_eval.results import Results
+from soteria_eval.results import Results, html_table, short_repr
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Method = Literal["dr", "ipw", "reg"]
@@ -59,7 +59,7 @@ ATT_GT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CallawaySantAnnaResults:
     """Group-time ATTs with their influence functions and the settings that made them.
 
@@ -263,8 +263,27 @@ class CallawaySantAnnaResults:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        s = self.settings
+        return short_repr(
+            self,
+            [
+                f"Callaway–Sant'Anna ATT(g,t) of {s.get('outcome')}",
+                f"{len(self.att_gt)} group-time cells",
+                f"{self.n_units} units ({self.n_dropped} dropped)",
+                f"control {s.get('control_group')}",
+                "aggregate() for overall and event-time effects",
+            ],
+        )
+
     def _repr_html_(self) -> str:
-        return f"<div><p>{self.summary().splitlines()[0]}</p>{self.att_gt.to_html(index=False, float_format='{:.4g}'.format)}</div>"
+        return f"<div><p>{self.summary().splitlines()[0]}</p>{html_table(self.att_gt)}</div>"
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Heatmap of the group-time effects (:func:`soteria_eval.plotting.group_time_heatmap`)."""
+        from soteria_eval.plotting import group_time_heatmap
+
+        return group_time_heatmap(self, **kwargs)
 
 
 def _cluster_sums(values: Floats, clusters: NDArray[np.int64]) -> Floats:
@@ -278,7 +297,7 @@ def _cluster_sums(values: Floats, clusters: NDArray[np.int64]) -> Floats:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AggregatedResults(Results):
     """An aggregation of group-time effects; keeps influence functions for re-inference."""
 
@@ -376,6 +395,19 @@ class AggregatedResults(Results):
         return pd.DataFrame(
             {"ci_lower": self.params - crit * se, "ci_upper": self.params + crit * se}
         )
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Plot the aggregation: an event study for ``"dynamic"``, else the estimates.
+
+        Calls :func:`soteria_eval.plotting.event_study_plot` or
+        :func:`~soteria_eval.plotting.estimate_plot`; returns a matplotlib figure.
+        """
+        if self.info.get("aggregation") == "dynamic":
+            from soteria_eval.plotting import event_study_plot
+
+            kwargs.setdefault("ylabel", f"Effect on {self.info.get('outcome', 'the outcome')}")
+            return event_study_plot(self, **kwargs)
+        return super().plot(**kwargs)
 
 
 def callaway_santanna(

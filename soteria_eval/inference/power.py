@@ -261,7 +261,7 @@ def _chunk(
     return _reject_cs(y, design, alpha)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PowerResults:
     """Rejection rates by effect size.
 
@@ -292,6 +292,19 @@ class PowerResults:
         if j == 0:
             return float(e[0])
         return float(e[j - 1] + (power - p[j - 1]) * (e[j] - e[j - 1]) / (p[j] - p[j - 1]))
+
+    def __repr__(self) -> str:
+        from soteria_eval.results import short_repr
+
+        t = self.table
+        return short_repr(
+            self,
+            [
+                f"power at {len(t)} effect sizes",
+                f"{int(t['n_sims'].max())} simulations each",
+                f"MDE (80%) = {self.mde():.3g}",
+            ],
+        )
 
     def plot(self, *, title: str = "") -> Any:
         """Power against effect size with Monte Carlo intervals and the 80% line."""

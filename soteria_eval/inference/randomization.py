@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 Floats = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RandomizationResult:
     """Outcome of a randomization test."""
 
@@ -41,6 +41,18 @@ class RandomizationResult:
     n_assignments: int
     exact: bool
     null_estimates: Floats
+
+    def __repr__(self) -> str:
+        from soteria_eval.results import short_repr
+
+        kind = "exact" if self.exact else "Monte Carlo"
+        return short_repr(
+            self,
+            [
+                f"estimate {self.estimate:.4g}",
+                f"p = {self.p_value:.3g} ({kind}, {self.n_assignments:,} assignments)",
+            ],
+        )
 
     def tidy(self) -> pd.DataFrame:
         """One row in the package's tidy layout (interval not available)."""

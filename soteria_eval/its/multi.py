@@ -81,7 +81,7 @@ class _UnitBatch:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MultiUnitITSResults(Results):
     """Pooled effects (``params``), with every unit's own fit (:attr:`unit_results`)."""
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ class Interruption:
             raise ValueError(f"phase_in must be >= 0 periods, got {self.phase_in}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ITSResults(Results):
     """Segmented-regression results with what counterfactuals and effects need.
 
@@ -120,6 +120,16 @@ class ITSResults(Results):
             for kind in ("level", "slope")
         )
         return np.array([t in terms for t in self.params.index])
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Observed, fitted and counterfactual series (:func:`soteria_eval.plotting.its_plot`).
+
+        The y label defaults to the outcome's name; returns a matplotlib figure.
+        """
+        from soteria_eval.plotting import its_plot
+
+        kwargs.setdefault("ylabel", str(self.info.get("outcome", "")))
+        return its_plot(self, **kwargs)
 
     def counterfactual(self, alpha: float = 0.05) -> pd.DataFrame:
         """Observed, fitted and counterfactual series with confidence and prediction bands.

@@ -393,7 +393,7 @@ def _identified_bounds(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HonestResults:
     """Robust confidence sets over a grid of restriction sizes.
 
@@ -424,6 +424,20 @@ class HonestResults:
         t = self.table[self.table["restriction"] != "original"]
         hit = t[(t["lb"] <= 0) & (t["ub"] >= 0)]
         return float(hit["m"].min()) if len(hit) else float("nan")
+
+    def __repr__(self) -> str:
+        from soteria_eval.results import short_repr
+
+        t = self.table[self.table["restriction"] != "original"]
+        kinds = ", ".join(sorted({str(r) for r in t["restriction"]}))
+        return short_repr(
+            self,
+            [
+                f"HonestDiD robust sets ({kinds})",
+                f"{len(t)} values of m",
+                f"breakdown m = {self.breakdown():.3g}",
+            ],
+        )
 
     def plot(self, *, title: str = "") -> Any:
         """Robust intervals against ``m``, with the original interval first."""

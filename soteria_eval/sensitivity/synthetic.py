@@ -155,7 +155,7 @@ def _wide(data: pd.DataFrame, outcome: str, unit: str, time: str) -> pd.DataFram
     return wide.astype(float)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SyntheticControlResults:
     """A synthetic control fit with its placebo-in-space distribution.
 
@@ -202,6 +202,21 @@ class SyntheticControlResults:
                 "n_placebos": [len(p) - 1],
                 "inference": ["placebo in space (rank of post/pre RMSPE ratio)"],
             }
+        )
+
+    def __repr__(self) -> str:
+        from soteria_eval.results import short_repr
+
+        top = self.weights.sort_values(ascending=False).head(3)
+        donors = ", ".join(f"{k} {v:.2f}" for k, v in top.items() if v > 0)
+        return short_repr(
+            self,
+            [
+                f"synthetic control for {self.unit} from {self.start}",
+                f"average effect {self.average_effect:.4g}",
+                f"placebo p = {self.p_value:.3g}",
+                f"top donors {donors}",
+            ],
         )
 
     def plot(self, *, title: str = "") -> Any:
@@ -302,7 +317,7 @@ def synthetic_control(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SyntheticDiDResults:
     """Synthetic DiD estimate with its weights and placebo standard error."""
 
@@ -314,6 +329,18 @@ class SyntheticDiDResults:
     n_placebo: int
     zeta: float
     path: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def __repr__(self) -> str:
+        from soteria_eval.results import short_repr
+
+        return short_repr(
+            self,
+            [
+                f"synthetic DiD estimate {self.estimate:.4g} (SE {self.std_error:.3g})",
+                f"{self.n_treated} treated",
+                f"{self.n_placebo} placebos",
+            ],
+        )
 
     def plot(self, *, title: str = "") -> Any:
         """Plot the treated average against the unit-weighted controls, with time weights.
