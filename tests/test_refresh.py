@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,15 @@ def run_cli(*args: str) -> tuple[int, str]:
 def runs(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> tuple[Path, Path, Path]:
     tmp = tmp_path_factory.mktemp("refresh")
     data = refreshed_folder(tmp, part_years=["2025/26"])
-    code, out = run_cli(
-        "run", "--data", str(data), "--out", str(tmp / "new"), "--quiet",
-        "--only", "published_outcomes", "--only", "volume",
-    )  # fmt: skip
+    here = os.getcwd()
+    os.chdir(tmp)  # a relative --data, as a user types it
+    try:
+        code, out = run_cli(
+            "run", "--data", data.name, "--out", str(tmp / "new"), "--quiet",
+            "--only", "published_outcomes", "--only", "volume",
+        )  # fmt: skip
+    finally:
+        os.chdir(here)
     assert code == 0, out
     # A folder without an outcomes file: the bundled one is read (the run to compare with).
     code, out = run_cli(
@@ -102,6 +108,7 @@ def test_the_manifest_names_the_file_read_by_role_and_hash(runs: tuple[Path, Pat
         }
     ]
     assert sha256_file(data / OUTCOMES_FILE) != sha256_file(BUNDLED)
+    assert manifest["data"] == str(data.resolve())  # absolute, whatever was typed
     assert manifest["plan_source"] == "packaged default"
     assert manifest["plan"] == str(default_plan())
 

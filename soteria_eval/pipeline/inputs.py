@@ -264,9 +264,10 @@ class InputData:
         """Note that ``path`` was read as ``role`` (for the manifest)."""
         from soteria_eval._io import sha256_file
 
-        key = (role, str(path))
+        full = str(Path(path).resolve())  # absolute, as the manifest records it
+        key = (role, full)
         if key not in self.reads:
-            self.reads[key] = InputRead(role, str(path), source, sha256_file(path))
+            self.reads[key] = InputRead(role, full, source, sha256_file(path))
 
     def validate_all(self) -> None:
         """Validate every input file; raise one error listing every problem found."""
