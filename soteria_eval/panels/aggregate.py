@@ -77,7 +77,9 @@ class CaseArrays:
             # The offence date dates no measure: not copied (memory on big extracts).
             if c.endswith("_date") and c != "offence_date":
                 vals = cases[c].to_numpy(dtype="datetime64[D]")
-                day[c] = np.where(np.isnat(vals), np.nan, vals.astype(np.int64).astype(float))
+                days = vals.view(np.int64).astype(float)  # one copy: big extracts
+                days[np.isnat(vals)] = np.nan
+                day[c] = days
         flag = {
             c: cases[c].fillna(False).to_numpy(dtype=bool)
             for c in (
@@ -111,7 +113,8 @@ class CaseArrays:
         force = cases["force"].to_numpy(dtype=object) if "force" in cases else None
         met = None
         if force is not None and "case_id" in cases:
-            met = cases["case_id"].to_numpy(dtype=object)[force == "Metropolitan Police"]
+            # Only the Met's ids become Python strings (all of them would cost ~60 bytes each).
+            met = cases.loc[force == "Metropolitan Police", "case_id"].to_numpy(dtype=object)
         return cls(
             len(cases),
             day,
@@ -133,11 +136,16 @@ class CaseArrays:
         else:
             if self.force is None:
                 raise ValueError("case records have no force column")
-            cat = pd.Categorical(self.force, categories=forces).codes
-            if (cat < 0).any():
-                unknown = sorted(set(self.force[cat < 0]))
+            # factorize hashes the ~44 distinct names; a Categorical of millions of strings
+            # would need several times the memory on a national extract.
+            codes, uniques = pd.factorize(self.force)
+            if (codes < 0).any():
+                raise ValueError("case records have a missing force")
+            where = pd.Index(forces).get_indexer(pd.Index(uniques))
+            if (where < 0).any():
+                unknown = sorted(str(u) for u in np.asarray(uniques)[where < 0])
                 raise ValueError(f"case records name unknown forces {unknown[:5]}")
-            fcodes = np.asarray(cat, dtype=np.int64)
+            fcodes = where.astype(np.int64)[codes]
         if level == "force":
             return fcodes, forces
         units = list(geo.areas)
@@ -243,14 +251,15 @@ NOT_FROM_CASES: tuple[str, ...] = ("judges_directions_on_time", "trials_effectiv
 
 def _period_codes(
     days: Floats, freq: Frequency, first: pd.Period, n_periods: int
-) -> NDArray[np.int64]:
+) -> NDArray[np.int32]:
     """Period index (0 = ``first``) of each date, -1 outside the window or missing.
 
     Uses pandas' period ordinals computed arithmetically: months since 1970-01, quarters
     since 1970Q1, and financial years numbered by the calendar year they end in, minus 1970.
+    32-bit codes: an aggregation keeps one array per date column (memory on big extracts).
     """
     ok = ~np.isnan(days)
-    out = np.full(days.shape, -1, dtype=np.int64)
+    out = np.full(days.shape, -1, dtype=np.int32)
     if ok.any():
         months = (
             days[ok]
@@ -373,7 +382,7 @@ def aggregate_arrays(
     n_u = len(units)
     size = n_u * n_p
     specs = [m for m in MEASURES if measures is None or m.id in measures]
-    period_cache: dict[str, NDArray[np.int64]] = {}
+    period_cache: dict[str, NDArray[np.int32]] = {}
     frames = []
     synthetic = a.synthetic
     for m in specs:
@@ -415,13 +424,15 @@ def aggregate_arrays(
             value = _group_median(key[ok], x[ok], size)
             num, den_out, n_small = np.full(size, np.nan), den, den
         else:  # km_median: days from report to charge among referred cases, by report cohort
-            t_end = np.where(_charged(a), a.day["charge_decision_date"], np.nan)
-            censor = np.where(
-                _has(a, "charge_decision_date"), a.day["charge_decision_date"], a.extract
+            # On the base cases only (memory on big extracts): an event is a charge with a
+            # decision date; others are censored at their decision date or the extract date.
+            sel = np.flatnonzero(base)
+            dec = a.day["charge_decision_date"][sel]
+            event = _charged(a)[sel] & ~np.isnan(dec)
+            stop = np.where(np.isnan(dec), a.extract, dec)
+            value = km_quantile_by_group(
+                key[sel], stop - a.day["report_date"][sel], event, size, 0.5
             )
-            event = _charged(a) & ~np.isnan(t_end)
-            time = np.where(event, t_end, censor) - a.day["report_date"]
-            value = km_quantile_by_group(key[base], time[base], event[base], size, 0.5)
             num, den_out, n_small = np.full(size, np.nan), den, den
         frames.append(
             pd.DataFrame(
