@@ -21,6 +21,7 @@ import pandas as pd
 
 from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
+from soteria_eval.did.phases import phase_att
 from soteria_eval.disclosure import figure_data, suppress_long
 from soteria_eval.estimands import DID_WINDOW, SCALES, to_analysis_scale
 from soteria_eval.inference.coverage import method_validity
@@ -256,6 +257,19 @@ def _staggered(
         simple, design="callaway_santanna", estimand=f"ATT ({unit})", note=note, **common
     )
     rows.append(r.assign(term="programme", n_periods=len(periods)))
+    if measure.primary:  # each phase's ATT from its cohorts: no already-treated controls
+        for phase in (1, 2):
+            try:
+                pa = phase_att(res, e, phase)
+            except ValueError:  # the phase has no cohort in this sample: nothing to report
+                continue
+            r = result_rows(
+                pa, design=f"callaway_santanna phase {phase}",
+                estimand=f"ATT phase {phase} ({unit})", note=note + "; the phase's cohorts",
+                **common,
+            )  # fmt: skip
+            n_treated = int(e.loc[(e["phase"] == phase) & (e["g"] > 0), "unit"].nunique())
+            rows.append(r.assign(term="programme", n_periods=len(periods), n_treated=n_treated))
     fig = None
     if event_study:
         dyn = res.aggregate("dynamic", min_e=-8, max_e=7).bootstrap(

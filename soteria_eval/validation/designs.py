@@ -23,6 +23,8 @@ design                 inference         estimand (truth)            measures
 ``its_segmented_24m``  GLS AR(1)         national effect, 24 months  national series
 ``its_comparative``    Driscoll–Kraay    pathfinders, average        national series
 ``twfe phase 1``/``2`` CR1, CR2          ATT phase 1 / phase 2       primary
+``callaway_santanna    analytic          ATT phase 1 / phase 2       primary
+phase 1``/``2``
 =====================  ================  ==========================  =================
 
 The DiD designs also run on the sample of another rollout scenario (the recovery study's
@@ -114,6 +116,7 @@ DESIGNS: tuple[str, ...] = (
     "its_segmented",
     "its_comparative",
     "twfe_phase",
+    "cs_phase",
 )
 
 
@@ -278,6 +281,24 @@ def _phase_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[
             row = t.loc[f"treated_p{phase}"]
             est = f"ATT phase {phase}"
             out.append(_row(m, f"twfe phase {phase}", name, est, row["estimate"], row["ci_lower"], row["ci_upper"], truths.get(est, np.nan), None, row["p_value"]))  # fmt: skip
+    return out
+
+
+def _cs_phase_rows(e: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[str, Any]]:
+    """Callaway–Sant'Anna (not-yet-treated controls): each phase's ATT from its cohorts."""
+    from soteria_eval.did import callaway_santanna
+    from soteria_eval.did.phases import phase_att
+
+    res = _quiet(
+        lambda: callaway_santanna(
+            e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
+        )
+    )
+    out = []
+    for phase in (1, 2):
+        t = phase_att(res, e, phase).tidy().iloc[0]
+        est = f"ATT phase {phase}"
+        out.append(_row(m, f"callaway_santanna phase {phase}", "analytic", est, t["estimate"], t["ci_lower"], t["ci_upper"], truths.get(est, np.nan), None, t["p_value"]))  # fmt: skip
     return out
 
 
@@ -638,6 +659,8 @@ def estimate_world(
             jobs.append(("honest_did", partial(_honest_rows, e, m, truth_of(m, "ATT event +0"), settings)))  # fmt: skip
         if primary and settings.runs("twfe_phase"):
             jobs.append(("twfe phase", partial(_phase_rows, d, m, truths_for(m))))
+        if primary and settings.runs("cs_phase"):
+            jobs.append(("callaway_santanna phase", partial(_cs_phase_rows, e, m, truths_for(m))))
         if primary and settings.runs("synthetic_control"):
             per_force = {
                 e.removeprefix("ATT force "): v

@@ -57,8 +57,12 @@ KEY = ["measure", "design", "inference"]
 
 #: Designs run on samples other than the default one.
 SAMPLE_DESIGNS: tuple[str, ...] = (
-    "twfe", "callaway_santanna", "ppml", "sun_abraham", "imputation", "twfe_phase",
+    "twfe", "callaway_santanna", "ppml", "sun_abraham", "imputation", "twfe_phase", "cs_phase",
 )  # fmt: skip
+
+
+#: The design a per-phase design comes with (run on the samples when its parent is run).
+_PARENT = {"twfe_phase": "twfe", "cs_phase": "callaway_santanna"}
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,9 @@ def _run_seed(
     common = dict(catalogue=cat, seed=seed, groups=prep["groups"])
     sub = replace(
         st.designs,
-        designs=tuple(d for d in SAMPLE_DESIGNS if st.designs.runs(d.removesuffix("_phase"))),
+        designs=tuple(
+            d for d in SAMPLE_DESIGNS if st.designs.runs(d) or st.designs.runs(_PARENT.get(d, d))
+        ),
     )
 
     def world(fq: pd.DataFrame, fm: pd.DataFrame | None, null: bool) -> pd.DataFrame:

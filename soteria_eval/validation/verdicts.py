@@ -104,6 +104,8 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
         return design, "CR2" if "cr2" in text else "CR1"
     if design in ("callaway_santanna", "event_study_cs"):
         return "callaway_santanna", "bootstrap" if "bootstrap" in text else "analytic"
+    if design.startswith("callaway_santanna phase"):
+        return design, "analytic"
     if design == "ppml":
         return design, "CR1"
     if design == "its_segmented":

@@ -181,6 +181,10 @@ def test_refused_rows_keep_the_estimate_and_say_why() -> None:
         "its_segmented_24m",
         "GLS AR(1)",
     )
+    assert inference_key("callaway_santanna phase 2", "analytic (influence function)") == (
+        "callaway_santanna phase 2",
+        "analytic",
+    )
 
 
 def test_rows_of_each_sample_are_judged_by_that_sample_and_one_headline_per_domain() -> None:
