@@ -373,7 +373,9 @@ def run_evaluation(
             "jobs": jobs,
             "disclosure_threshold": plan.disclosure_threshold,
             "data_label": data_label,
-            "data": "embedded default (synthetic)" if data_dir is None else str(data_path.resolve()),
+            "data": "embedded default (synthetic)"
+            if data_dir is None
+            else str(data_path.resolve()),
             "inputs": [
                 {"role": r.role, "source": r.source, "path": r.path, "sha256": r.sha256}
                 for r in sorted(reads.values(), key=lambda r: (r.role, r.source, r.path))
