@@ -18,8 +18,9 @@ A registry maps names to estimators; unknown names and options are rejected.
     (``type = "CR2"``) with ``coef_test(test = "Satterthwaite")``.
 
 ``K`` counts every estimated parameter, fixed effects included (``fe_dof="full"``, as in
-an ``lm`` with dummies); ``fe_dof="nested"`` leaves out fixed effects nested in the
-cluster variable, as ``fixest`` and ``reghdfe`` do.
+an ``lm`` with dummies); ``fe_dof="nested"`` leaves out the levels of fixed effects nested
+in the cluster variable but one per such fixed effect, as ``fixest`` does
+(``ssc(fixef.K = "nested")``: ``K = K_full - sum(levels_f - 1)``).
 """
 
 from __future__ import annotations
@@ -73,12 +74,17 @@ class LinearFit:
         return int(self.x.shape[0])
 
     def nested_fe_dof(self, clusters: IntArray) -> int:
-        """Fixed-effect dof of the fixed effects whose levels are nested in the clusters."""
+        """Fixed-effect dof that ``fe_dof="nested"`` leaves out of ``K``.
+
+        For each fixed effect whose levels are nested in the clusters, its levels minus
+        one: ``fixest`` (``ssc(fixef.K = "nested")``) removes the nested levels but keeps
+        one per fully nested fixed effect, ``K = K_full - sum(levels_f - 1)``.
+        """
         nested = 0
         for codes, n in zip(self.absorber.codes, self.absorber.n_levels, strict=True):
             pairs = np.unique(np.stack([codes, clusters]), axis=1)
             if pairs.shape[1] == n:  # each level sits in exactly one cluster
-                nested += n
+                nested += n - 1
         return min(nested, self.k_fe)
 
 

@@ -32,9 +32,9 @@ def test_sun_abraham_matches_diff_diff(mpdta: pd.DataFrame) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = sun_abraham(mpdta, fe_dof="nested", **KW)  # type: ignore[arg-type]
-    # Same sandwich; diff-diff counts the intercept in its small-sample factor (one
-    # parameter more than fixest's convention used here): a 2e-4 relative difference.
-    check(res, R["sun_abraham"], se_rtol=5e-4)
+    # Same sandwich and fixest's nested small-sample factor (the unit effects, nested in
+    # the unit clusters, keep one level in K): equal to rounding.
+    check(res, R["sun_abraham"], se_rtol=1e-10)
 
 
 def test_imputation_matches_diff_diff(mpdta: pd.DataFrame) -> None:

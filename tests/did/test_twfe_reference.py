@@ -78,7 +78,9 @@ def test_nested_fe_dof_matches_fixest_convention(panel: pd.DataFrame) -> None:
     n, k = full.nobs, 2
     n_units, n_times = panel["unit"].nunique(), panel["time"].nunique()
     k_full = k + n_units + n_times - 1
-    k_nested = k + n_times - 1  # unit effects are nested in unit clusters
+    # unit effects are nested in unit clusters: fixest drops their levels but one
+    # (K = K_full - (n_units - 1)), as pyfixest's port of its ssc() does
+    k_nested = k_full - (n_units - 1)
     ratio = np.sqrt((n - k_full) / (n - k_nested))
     np.testing.assert_allclose(nested.std_errors / full.std_errors, ratio, rtol=1e-12)
 
