@@ -445,6 +445,9 @@ def _yearly(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.DataFr
     agg["cases"] = agg["cases"].astype("int64")
     if "value" in agg:
         agg["value"] = agg["value"].round(1)
+    # A year the window cuts (e.g. 2023: January to June) must not read as a collapse.
+    quarters = d.groupby("year")["period"].nunique()
+    agg["quarters"] = agg["year"].map(quarters).astype("int64")
     agg["group"] = agg["group"].map(GROUP_LABELS)
     return agg
 

@@ -7,6 +7,7 @@ code executed at build time.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from dataclasses import dataclass
@@ -385,3 +386,38 @@ def recovered_estimates(run: RunOutputs, measure: str) -> pd.DataFrame:
     cols = ["design", "inference", "estimate", "ci_lower", "ci_upper", "p_value", "status"]
     out = pd.DataFrame(rows, columns=cols)
     return out.drop_duplicates(["design", "inference"]).reset_index(drop=True)
+
+
+#: Column names (lower case) that hold p-values.
+_P_COLUMNS = ("p", "p_value", "p value", "p-value", "p_adjusted", "adjusted p", "p (holm)")
+
+
+def format_p(p: float) -> str:
+    """Write a p-value for readers: ``< 0.001`` below 0.001, else three decimals."""
+    if not np.isfinite(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def styled(frame: pd.DataFrame, precision: int = 3) -> Any:
+    """Return a table styled for the book: one number format per column, no index.
+
+    Columns of whole numbers (counts, forces, periods) show as integers with thousands
+    separators; p-value columns (named ``p``, ``p_value``, ``Adjusted p`` ...) as
+    :func:`format_p`; other numbers with ``precision`` decimals; missing values as "—".
+    """
+    formats: dict[str, Any] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        name = str(col).strip().lower()
+        vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+        finite = vals[np.isfinite(vals)]
+        if name in _P_COLUMNS or name.startswith("p ") or name.endswith(" p"):
+            formats[col] = lambda v: html.escape(format_p(v))  # the table is HTML: "&lt;"
+        elif finite.size and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 1e15):
+            formats[col] = lambda v: "—" if not np.isfinite(v) else f"{v:,.0f}"
+        else:
+            formats[col] = lambda v, d=precision: "—" if not np.isfinite(v) else f"{v:.{d}f}"
+    return frame.style.format(formats, na_rep="—").hide(axis="index")

@@ -96,3 +96,17 @@ def test_rebuilding_on_refreshed_results_shows_the_new_numbers(html: Path) -> No
     again = build_book(fresh, html)  # replaces the site it wrote before
     page = (again / "reproducibility.html").read_text(encoding="utf-8")
     assert "987654321" in page
+
+
+def test_no_figure_is_shown_twice_and_no_chapter_promises_what_exists(html: Path) -> None:
+    for page in ("volume", "quality", "timeliness", "victim_experience"):
+        text = (html / f"{page}.html").read_text(encoding="utf-8")
+        srcs = re.findall(r'<img[^>]+src="([^"]+)"', text)
+        assert len(srcs) == len(set(srcs)), page
+        assert "still to come" not in text, page
+
+
+def test_tables_show_counts_as_integers_and_small_p_values_in_words(html: Path) -> None:
+    text = (html / "published.html").read_text(encoding="utf-8")
+    assert not re.search(r">\s*\d+\.000\s*<", text)  # e.g. forces shown as 43.000
+    assert ">0.000<" not in text

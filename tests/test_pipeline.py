@@ -335,6 +335,9 @@ def test_yearly_table_of_a_median_is_unknown_not_zero() -> None:
     assert median["value"].isna().all() and (median["cases"] > 0).all()
     mean = _descriptive(panel, cat["days_referral_to_decision"], ctx)  # type: ignore[arg-type]
     assert np.allclose(mean["value"].astype(float), 120.0)
+    # 2023 holds two quarters of the window: the table says so
+    quarters = mean.drop_duplicates("year").set_index("year")["quarters"]
+    assert quarters["2023"] == 2 and quarters["2019"] == 4
 
 
 def test_a_rate_resting_on_a_small_numerator_or_complement_is_suppressed() -> None:
