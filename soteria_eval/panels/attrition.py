@@ -138,7 +138,10 @@ def raw_funnel(
     if subgroup is not None and subgroup not in SUBGROUPS:
         raise ValueError(f"subgroup must be one of {SUBGROUPS}, got {subgroup!r}")
     extract = pd.Timestamp(cases.attrs.get("extract_date") or cases["report_date"].max())
-    c = cases.assign(
+    # Only the columns the funnel reads: a filter of the whole frame would copy every
+    # column of a national extract (gigabytes), once per stage.
+    need = ["force", "charge_decision", "verdict", *dict.fromkeys(col for _, col in STAGES)]
+    c = cases[need].assign(
         group=cases["force"].map(force_groups(rollout)),
         year=cases["report_date"].dt.year,
         sub=cases[subgroup].astype(str) if subgroup else "all",
@@ -162,8 +165,7 @@ def raw_funnel(
     prev = None
     for name, _ in STAGES:
         mask = reached[name]
-        g = c[mask].groupby(keys)
-        counts = g.size().rename("cases")
+        counts = c.loc[mask, keys].groupby(keys).size().rename("cases")
         med: pd.Series
         if prev is None:
             med = pd.Series(np.nan, index=counts.index, dtype=float)
