@@ -465,7 +465,7 @@ def _panel_for(ctx: RunContext) -> pd.DataFrame:
     mask = pd.Series(True, index=cases.index)
     for col, val in sub.items():
         mask &= cases[col].astype(str).str.lower() == str(val).lower()
-    chosen = cases[mask].copy()
+    chosen = cases[mask]  # a new frame already: no second copy (memory on big extracts)
     chosen.attrs = dict(cases.attrs)
     return aggregate_cases(
         chosen, level="force", freq="quarter", threshold=ctx.disclosure_threshold
