@@ -108,5 +108,7 @@ def test_no_figure_is_shown_twice_and_no_chapter_promises_what_exists(html: Path
 
 def test_tables_show_counts_as_integers_and_small_p_values_in_words(html: Path) -> None:
     text = (html / "published.html").read_text(encoding="utf-8")
-    assert not re.search(r">\s*\d+\.000\s*<", text)  # e.g. forces shown as 43.000
+    assert not re.search(
+        r">\s*-?\d+\.000\s*<", text
+    )  # e.g. forces shown as 43.000, effects as -16.000
     assert ">0.000<" not in text
