@@ -35,6 +35,7 @@ from soteria_eval.plotting import GROUP_LABELS, trend_plot
 from soteria_eval.rollout import get_scenario, treatment_panel
 
 MEASURE = "published_sexual_offence_charges"
+REAL_LABEL = "real (published)"  # the Home Office's published outcomes, not the run's case data
 PRE = ("2018/19", "2019/20", "2020/21")
 POST = ("2021/22", "2022/23")
 #: Quality checks that concern the closed-basis charge counts used here.
@@ -102,7 +103,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
         "domain": "volume",
         "measure": MEASURE,
         "level": "force",
-        "data_label": "real (published)",
+        "data_label": REAL_LABEL,
     }
     data = ctx.inputs.published_outcomes()
     first, last_data, last_did = windows(ctx, data)
@@ -190,6 +191,7 @@ def _flags_table(data: pd.DataFrame, threshold: int) -> pd.DataFrame:
             SUPPRESSED if 0 < x < threshold else ("" if pd.isna(x) else f"{x:.0f}") for x in v
         ]
     table.attrs["count_columns"] = ["value", "reference"]
+    table.attrs["data_label"] = REAL_LABEL
     return table
 
 
@@ -242,6 +244,7 @@ def _trend_figure(panel: pd.DataFrame, first: str, last: str) -> FigureSpec:
         alt,
         "Average change in charges since 2018/19 by group of forces.",
         data=figure_data(g, basis_column="charges"),
+        data_label=REAL_LABEL,
     )
 
 
@@ -252,6 +255,7 @@ def _group_table(panel: pd.DataFrame, threshold: int) -> pd.DataFrame:
     counts = counts.reindex(columns=["pathfinder", "exposed_control", "comparison"])
     table = suppress_table(counts, threshold).reset_index()
     table.attrs["count_columns"] = ["pathfinder", "exposed_control", "comparison"]
+    table.attrs["data_label"] = REAL_LABEL
     return table
 
 

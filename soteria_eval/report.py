@@ -36,8 +36,17 @@ class RunOutputs:
         return bool(self.results["data_label"].str.contains("synthetic").any())
 
     def table(self, name: str) -> pd.DataFrame:
-        """Return a disclosure-controlled table written by the run."""
-        return pd.read_csv(self.folder / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+        """Return a disclosure-controlled table written by the run.
+
+        The file's ``data_label`` column (every table file has one) moves to
+        ``attrs["data_label"]``, so a page shows the label once, not on every row.
+        """
+        t = pd.read_csv(self.folder / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+        if "data_label" in t.columns:
+            labels = sorted(set(t["data_label"]))
+            t = t.drop(columns="data_label")
+            t.attrs["data_label"] = ", ".join(labels)
+        return t
 
     def select(self, **equals: str) -> pd.DataFrame:
         """Return the results rows whose columns equal the given values."""

@@ -451,3 +451,32 @@ def test_figures_are_checked_before_they_are_written(tmp_path: Path, small_data:
     assert "withheld here under disclosure control" in md and "![" not in md
     # Alt text is written from the data: a withheld figure's must not be published.
     assert "alt_text" not in figs["leaky_line"] and "a line" not in md
+
+
+def test_every_output_file_carries_its_data_label(full_runs: Path) -> None:
+    """Tables and figure data have a ``data_label`` column; figures are stamped and tagged."""
+    import json
+
+    from PIL import Image
+
+    from soteria_eval.pipeline.outputs import SYNTHETIC_MARK
+
+    out = full_runs / "a"
+    tables = sorted((out / "tables").glob("*.csv")) + sorted((out / "figures").glob("*.csv"))
+    assert len(tables) > 20
+    for path in tables:
+        labels = set(pd.read_csv(path, keep_default_na=False)["data_label"])
+        assert labels and "" not in labels, path.name
+        real = path.name.startswith("published_")
+        assert all(("synthetic" in lab) != real for lab in labels), (path.name, labels)
+    records = [r for r in json.loads((out / "figures.json").read_text()) if r.get("png")]
+    assert len(records) > 20
+    for r in records:
+        synthetic = "synthetic" in r["data_label"]
+        assert synthetic != r["name"].startswith("published_"), r["name"]
+        svg = (out / r["svg"]).read_text()
+        png = Image.open(out / r["png"])
+        assert f"Data: {r['data_label']}." in png.text["Description"], r["name"]
+        assert f"Data: {r['data_label']}." in svg, r["name"]
+        assert ('id="synthetic-data-label"' in svg) == synthetic, r["name"]
+        assert (SYNTHETIC_MARK in png.text["Description"]) == synthetic, r["name"]

@@ -18,6 +18,9 @@ import pandas as pd
 from soteria_eval._io import AtomicOutputDir, sha256_file, write_json
 from soteria_eval.results import Results
 
+#: The mark stamped on every figure made from synthetic data.
+SYNTHETIC_MARK = "SYNTHETIC DATA: not real cases"
+
 #: Columns of the results table, in order (documented in the book's reproducibility page).
 RESULT_COLUMNS: tuple[str, ...] = (
     "analysis",
@@ -64,6 +67,10 @@ class FigureSpec:
     (its count columns and the number of cases behind each value). The pipeline checks it
     before the figure is written and publishes it beside the figure; a figure without
     data, or whose data fail the check, is withheld with a note saying why.
+
+    ``data_label`` says what data the figure draws (default: the run's label). A figure
+    whose label contains "synthetic" is stamped with :data:`SYNTHETIC_MARK` when it is
+    written, and every figure file records its label in its metadata.
     """
 
     name: str
@@ -71,6 +78,7 @@ class FigureSpec:
     alt_text: str
     caption: str = ""
     data: pd.DataFrame | None = None
+    data_label: str | None = None
 
 
 @dataclass
@@ -192,22 +200,73 @@ def withhold_figure(spec: FigureSpec, reason: str) -> dict[str, str]:
     return {"name": spec.name, "withheld": reason, "caption": spec.caption}
 
 
-def write_figure(spec: FigureSpec, folder: Path) -> dict[str, Any]:
-    """Save a figure as PNG and SVG (deterministic metadata) and its data; return its record."""
+def is_synthetic_label(label: str) -> bool:
+    """Return True when a data label says the data are synthetic (simulated)."""
+    return "synthetic" in label.lower()
+
+
+def labelled_table(table: pd.DataFrame, data_label: str) -> pd.DataFrame:
+    """Return ``table`` with a ``data_label`` column (kept if the table already has one).
+
+    Every table file a run writes carries this column, so a file taken out of its folder
+    still says whether its numbers come from synthetic or real data.
+    """
+    if "data_label" in table.columns:
+        return table
+    out = table.assign(data_label=data_label)
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def stamp_synthetic(figure: Any) -> None:
+    """Write :data:`SYNTHETIC_MARK` above the figure's top-left corner (id ``synthetic-data-label``).
+
+    The text sits above every axes, so it covers no data; ``bbox_inches="tight"`` keeps it
+    in the saved file. In SVG it is the group ``<g id="synthetic-data-label">``.
+    """
+    text = figure.text(
+        0.0,
+        1.0,
+        SYNTHETIC_MARK,
+        ha="left",
+        va="bottom",
+        fontsize=9,
+        fontweight="bold",
+        color="white",
+        bbox={"boxstyle": "square,pad=0.3", "facecolor": "#9b1c1c", "edgecolor": "none"},
+        transform=figure.transFigure,
+    )
+    text.set_gid("synthetic-data-label")
+
+
+def write_figure(spec: FigureSpec, folder: Path, data_label: str = "") -> dict[str, Any]:
+    """Save a figure as PNG and SVG (deterministic metadata) and its data; return its record.
+
+    ``data_label`` (default: the spec's own) is written into the PNG and SVG metadata
+    (``Description``) and as a column of the data file; a synthetic figure is stamped.
+    """
+    label = spec.data_label or data_label
     folder.mkdir(parents=True, exist_ok=True)
     if spec.data is not None:
-        spec.data.to_csv(
+        labelled_table(spec.data, label).to_csv(
             folder / f"{spec.name}.csv", index=False, lineterminator="\n", float_format="%.6g"
         )
     import matplotlib
 
+    synthetic = is_synthetic_label(label)
+    if synthetic:
+        stamp_synthetic(spec.figure)
+    description = f"Data: {label}." + (f" {SYNTHETIC_MARK}." if synthetic else "")
     with matplotlib.rc_context({"svg.hashsalt": "soteria-eval"}):
         spec.figure.savefig(
-            folder / f"{spec.name}.png", dpi=150, metadata={"Software": None}, bbox_inches="tight"
+            folder / f"{spec.name}.png",
+            dpi=150,
+            metadata={"Software": None, "Description": description},
+            bbox_inches="tight",
         )
         spec.figure.savefig(
             folder / f"{spec.name}.svg",
-            metadata={"Date": None, "Creator": None},
+            metadata={"Date": None, "Creator": None, "Description": description},
             bbox_inches="tight",
         )
     import matplotlib.pyplot as plt
@@ -226,18 +285,23 @@ def write_figure(spec: FigureSpec, folder: Path) -> dict[str, Any]:
         else "",
         "alt_text": spec.alt_text,
         "caption": spec.caption,
+        "data_label": label,
     }
 
 
 __all__ = [
     "RESULT_COLUMNS",
+    "SYNTHETIC_MARK",
     "AnalysisOutput",
     "AtomicOutputDir",
     "FigureSpec",
     "failure_row",
+    "is_synthetic_label",
+    "labelled_table",
     "normalise_results",
     "result_rows",
     "sha256_file",
+    "stamp_synthetic",
     "withhold_figure",
     "write_figure",
     "write_json",

@@ -37,6 +37,7 @@ from soteria_eval.pipeline.outputs import (
     AnalysisOutput,
     AtomicOutputDir,
     failure_row,
+    labelled_table,
     normalise_results,
     sha256_file,
     withhold_figure,
@@ -128,10 +129,13 @@ def _run_one(plan: Plan, spec: AnalysisSpec, base: dict[str, Any]) -> _Outcome:
                 figures.append(withhold_figure(f, reason))
                 output.notes.append(f"figure {f.name} withheld (disclosure control): {reason}")
                 continue
-            figures.append(write_figure(f, ctx.out_dir / "figures"))
+            figures.append(write_figure(f, ctx.out_dir / "figures", ctx.data_label))
         for name, table in output.tables.items():
             (ctx.out_dir / "tables").mkdir(exist_ok=True)
-            table.to_csv(ctx.out_dir / "tables" / f"{name}.csv", index=False, lineterminator="\n")
+            label = str(table.attrs.get("data_label") or ctx.data_label)
+            labelled_table(table, label).to_csv(
+                ctx.out_dir / "tables" / f"{name}.csv", index=False, lineterminator="\n"
+            )
         rows = normalise_results(output.rows)
         reads = list(ctx.inputs.reads.values())
         return spec.id, rows, figures, output.notes, time.perf_counter() - t0, None, reads
