@@ -16,6 +16,22 @@ fail a closed-basis quality check (coverage gap, outlier year, jump) and incompl
 are excluded and counted; British Transport Police is not a territorial force and is left
 out.
 
+Primary specification (scenario ``phase1_clean``): the five phase-1 pathfinders against
+the forces that are neither phase-2 forces nor exposed (sharing a CPS Area with a
+pathfinder), force and year fixed effects, log closed-basis charges, treated from 2021/22.
+Its inference is CR2, the restricted wild cluster bootstrap (Webb weights) and exact
+randomization inference over every choice of five forces; CR1 is reported only as the
+conventional reference. It also gets an event study by year (reference 2020/21) with a
+joint pre-trend F-test, a placebo start (``options.placebo_start``, default 2019/20, fitted
+on pre-programme years only) and HonestDiD relative-magnitude bounds on the average of
+the post-programme years. The rollout scenarios (phase 2 treated in its part year 2022/23;
+exposed forces kept as a separate group; every force treated from its own start) follow
+with CR1 and CR2 and a 2x2 comparison.
+
+Quality flags that exclude force-years are computed from pre-programme years only (before
+2021/22), with each force's median over those years as the reference: an exclusion can
+never depend on an outcome the programme could have changed.
+
 Run alone: ``python analyses/published_outcomes.py --out results/published``.
 """
 
@@ -27,17 +43,27 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval.datasets import outcomes_quality_flags
-from soteria_eval.did import did_2x2, twfe
+from soteria_eval.did import did_2x2, event_study, pretrend_test, twfe
+from soteria_eval.did.event_study import event_term
 from soteria_eval.disclosure import SUPPRESSED, figure_data, suppress_table
+from soteria_eval.inference.randomization import randomization_test
+from soteria_eval.inference.wild import wild_cluster_bootstrap
 from soteria_eval.linear_model import FewClustersWarning
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext, result_rows
-from soteria_eval.plotting import GROUP_LABELS, trend_plot
+from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.rollout import get_scenario, treatment_panel
+from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
 
 MEASURE = "published_sexual_offence_charges"
 REAL_LABEL = "real (published)"  # the Home Office's published outcomes, not the run's case data
 PRE = ("2018/19", "2019/20", "2020/21")
 POST = ("2021/22", "2022/23")
+#: The first financial year under the programme (phase 1 began in September 2021).
+START = "2021/22"
+#: Scenario id of the primary specification: phase 1 against clean controls.
+PRIMARY = "phase1_clean"
+#: Relative-magnitude bounds for the HonestDiD rows.
+MBAR = (0.5, 1.0, 1.5, 2.0)
 #: Quality checks that concern the closed-basis charge counts used here.
 CLOSED_BASIS_CHECKS = ("coverage_gap", "outlier", "jump")
 
@@ -77,6 +103,19 @@ def windows(ctx: RunContext, data: pd.DataFrame) -> tuple[str, str, str]:
     return first, last_data, last_did
 
 
+def exclusion_flags(data: pd.DataFrame) -> pd.DataFrame:
+    """Closed-basis quality flags that exclude force-years: pre-programme years only.
+
+    The checks of :func:`~soteria_eval.datasets.outcomes_quality_flags` run on the years
+    before :data:`START`, so each force's reference median and every flag come from years
+    the programme cannot have touched; later years are never excluded by an
+    outcome-based check.
+    """
+    pre = data[data["fy"].map(_start_year) < _start_year(START)]
+    flags = outcomes_quality_flags(pre, part_years=data.attrs.get("part_years", ()))
+    return flags[flags["check"].isin(CLOSED_BASIS_CHECKS)]
+
+
 def build_panel(
     ctx: RunContext, scenario: str, data: pd.DataFrame, first: str, last: str
 ) -> tuple[pd.DataFrame, int]:
@@ -87,7 +126,10 @@ def build_panel(
     panel = tp.merge(
         data, left_on=["unit", "period"], right_on=["force", "fy"], how="left", validate="1:1"
     )
-    flagged = panel["quality_flags"].fillna("").str.contains("|".join(CLOSED_BASIS_CHECKS))
+    flags = exclusion_flags(data)
+    flagged = pd.Series(
+        list(zip(panel["unit"], panel["period"], strict=True)), index=panel.index
+    ).isin(set(zip(flags["force"], flags["fy"], strict=True)))
     part = panel["period"].isin(data.attrs.get("part_years", ()))
     usable = flagged.eq(False) & ~part & panel["closed_charge"].gt(0)
     panel["log_charges"] = np.where(usable, np.log(panel["closed_charge"].where(usable, 1)), np.nan)
@@ -108,6 +150,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
     data = ctx.inputs.published_outcomes()
     first, last_data, last_did = windows(ctx, data)
     source = "refreshed file" if data.attrs.get("source_role") == "user" else "bundled file"
+    _primary(ctx, out, data, first, last_data, last_did, source, common)
     for scenario in ctx.spec.scenarios:
         sc = get_scenario(scenario)
         panel, excluded = build_panel(ctx, scenario, data, first, last_did)
@@ -178,12 +221,206 @@ def run(ctx: RunContext) -> AnalysisOutput:
     return out
 
 
-def _flags_table(data: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Return the warning flags of the outcomes table read (values 1 to threshold-1 suppressed)."""
-    flags = outcomes_quality_flags(data, part_years=data.attrs.get("part_years", ()))
-    flags = flags.loc[
-        flags["severity"] == "warning", ["force", "fy", "check", "column", "value", "reference"]
+def primary_panel(
+    ctx: RunContext, data: pd.DataFrame, first: str, last: str
+) -> tuple[pd.DataFrame, int, int]:
+    """Return the primary sample: phase-1 forces and clean controls, integer years and cohorts.
+
+    Returns the panel, the force-years excluded (quality flags, part years, zero counts)
+    and the number of forces left out as phase-2 or exposed.
+    """
+    panel, _ = build_panel(ctx, "default", data, first, last)
+    per_unit = panel.groupby("unit").agg(phase=("phase", "first"), exposed=("exposed_ever", "max"))
+    clean = per_unit.index[
+        (per_unit["phase"] == 1) | ((per_unit["phase"] != 2) & ~per_unit["exposed"])
     ]
+    left_out = int(per_unit.shape[0] - clean.size)
+    panel = panel[panel["unit"].isin(clean)].copy()
+    order = sorted(panel["period"].unique(), key=_start_year)
+    panel["t"] = panel["period"].map({p: i + 1 for i, p in enumerate(order)})
+    start = order.index(START) + 1 if START in order else 0
+    phase1 = panel["phase"].eq(1)
+    panel["cohort"] = np.where(phase1, start, 0)
+    panel["treated_f"] = (phase1 & (panel["t"] >= start)).astype(float)
+    excluded = int(panel["log_charges"].isna().sum())
+    return panel, excluded, left_out
+
+
+def _primary(  # type: ignore[no-untyped-def]
+    ctx: RunContext,
+    out: AnalysisOutput,
+    data: pd.DataFrame,
+    first: str,
+    last_data: str,
+    last: str,
+    source: str,
+    common,
+) -> None:
+    """Add the primary specification's rows (see the module docstring)."""
+    panel, excluded, left_out = primary_panel(ctx, data, first, last)
+    note = (
+        f"phase-1 forces against forces neither phase 2 nor exposed ({left_out} forces left out); "
+        f"{excluded} force-years excluded (pre-programme quality flags, zero counts); "
+        f"years {first} to {last} (data to {last_data}, {source})"
+    )
+    rows = {**common, "scenario": PRIMARY}
+    seed = int(ctx.rng().integers(2**31))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        res = twfe(panel, outcome="log_charges", treatment="treated_f", unit="unit", time="period")
+        wcr = wild_cluster_bootstrap(res, "treated_f", n_boot=9999, weights="webb", seed=seed)
+        for r in (res, res.with_vcov("CR2"), wcr):
+            out.add(result_rows(r, design="twfe", estimand="ATT (log points)",
+                                terms=["treated_f"], note=note, **rows))  # fmt: skip
+        complete = panel.groupby("unit")["log_charges"].transform(lambda v: v.notna().all())
+        ri = randomization_test(
+            panel[complete], outcome="log_charges", treatment="treated_f", unit="unit",
+            time="period", n_draws=9999, seed=seed,
+        )  # fmt: skip
+        ri_row = result_rows(res, design="twfe", estimand="ATT (log points)", terms=["treated_f"],
+                             note=note, **rows)  # fmt: skip
+        kind = "exact" if ri.exact else "Monte Carlo"
+        n_gap = int(panel.loc[~complete, "unit"].nunique())
+        out.add(ri_row.assign(
+            estimate=ri.estimate, std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan,
+            p_value=ri.p_value, n_units=int(panel.loc[complete, "unit"].nunique()),
+            inference=f"randomization inference ({kind}, {ri.n_assignments:,} assignments, studentized)",
+            note=f"{note}; {n_gap} force(s) with an excluded year left out of the reassignment",
+        ))  # fmt: skip
+        # Event study by year, reference the year before the start.
+        start = int(panel.loc[panel["cohort"] > 0, "cohort"].max())
+        leads, lags = start - 1, int(panel["t"].max()) - start
+        es = event_study(
+            panel, outcome="log_charges", unit="unit", time="t", cohort="cohort",
+            leads=leads, lags=lags, bin_endpoints=False, vcov="CR2",
+        )  # fmt: skip
+    labels = {event_term(k): k for k in range(-leads, lags + 1)}
+    es_rows = result_rows(es, design="event_study", estimand="event-time ATT (log points)",
+                          note=note, **rows)  # fmt: skip
+    es_rows["note"] = [
+        f"{note}; year {_year_at(panel, start + labels.get(t, 0))}" for t in es_rows["term"]
+    ]
+    out.add(es_rows)
+    out.figures.append(_event_figure(es, panel, start))
+    f, q, df2, p = pretrend_test(es)
+    out.add(es_rows.iloc[:1].assign(
+        term="pre-trend F", estimand=f"F({q}, {df2:.0f})", estimate=f, std_error=np.nan,
+        ci_lower=np.nan, ci_upper=np.nan, p_value=p,
+        note=f"{note}; joint test that the {q} pre-programme event-time effects are zero (CR2)",
+    ))  # fmt: skip
+    # HonestDiD: relative magnitudes, the average of the post-programme years.
+    b, v, npre, npost = event_study_inputs(es)
+    hon = honest_sensitivity(b, v, num_pre=npre, num_post=npost, m_values=MBAR,
+                             l_vec=[1.0 / npost] * npost, grid_points=500)  # fmt: skip
+    avg = float(np.mean(b[npre:]))
+    breakdown = hon.breakdown()
+    for r in hon.tidy().itertuples():
+        original = r.restriction == "original"
+        out.add(es_rows.iloc[:1].assign(
+            design="honest_did", estimand="average post-programme ATT (log points)",
+            term="original" if original else f"Mbar = {r.m:g}", estimate=avg,
+            std_error=np.nan, ci_lower=r.lb, ci_upper=r.ub, p_value=np.nan,
+            inference="event-study normal interval (CR2)" if original
+            else "HonestDiD relative magnitudes (least-favourable hybrid)",
+            note=f"{note}; breakdown Mbar = {breakdown:g}" if np.isfinite(breakdown)
+            else f"{note}; no breakdown value",
+        ))  # fmt: skip
+    # Placebo: a false start within the pre-programme years only.
+    placebo = str(ctx.spec.options.get("placebo_start", "2019/20"))
+    pre = panel[panel["t"] < start].copy()
+    if placebo not in set(pre["period"]) or placebo == pre["period"].min():
+        raise ValueError(
+            f"options.placebo_start must be a pre-programme year after the first, got {placebo!r}"
+        )
+    pre["treated_f"] = (
+        pre["phase"].eq(1) & (pre["period"].map(_start_year) >= _start_year(placebo))
+    ).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        pl = twfe(pre, outcome="log_charges", treatment="treated_f", unit="unit", time="period")
+        pl_rows = result_rows(pl.with_vcov("CR2"), design="twfe", estimand="ATT (log points)",
+                              terms=["treated_f"], note=note, **rows)  # fmt: skip
+    out.add(pl_rows.assign(
+        term=f"placebo start {placebo}",
+        note=f"{note}; pre-programme years {pre['period'].min()} to {pre['period'].max()} only, "
+        f"pathfinders coded treated from {placebo}",
+    ))  # fmt: skip
+
+
+def _event_figure(es, panel: pd.DataFrame, start: int) -> FigureSpec:  # type: ignore[no-untyped-def]
+    """Event study of the primary specification, by financial year (estimates only)."""
+    ci = es.conf_int()
+    terms = [t for t in es.params.index if str(t).startswith("event ")]
+    k = [int(str(t).split()[1]) for t in terms]
+    table = pd.DataFrame(
+        {
+            "event_time": k,
+            "year": [_year_at(panel, start + e) for e in k],
+            "estimate": es.params[terms].to_numpy(),
+            "ci_lower": ci.loc[terms, "ci_lower"].to_numpy(),
+            "ci_upper": ci.loc[terms, "ci_upper"].to_numpy(),
+        }
+    ).sort_values("event_time")
+    fig = event_study_plot(
+        es,
+        title="Sexual-offence charges: pathfinders against clean controls, by year (published data)",
+        ylabel="Difference in log charges relative to 2020/21",
+    )
+    ax = fig.axes[0]
+    ticks = sorted([*k, -1])
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([_year_at(panel, start + e) for e in ticks], rotation=45, ha="right")
+    ax.set_xlabel("Financial year (the programme began in 2021/22; reference year 2020/21)")
+    pre = table[table["event_time"] < 0]
+    alt = (
+        "Event study of log sexual-offence charges in the five phase-1 pathfinder forces against "
+        "clean comparison forces, by financial year, relative to 2020/21, with 95% intervals (CR2). "
+        "Pre-programme differences: "
+        + "; ".join(f"{r.year} {r.estimate:+.2f}" for r in pre.itertuples())
+        + ". After the start: "
+        + "; ".join(
+            f"{r.year} {r.estimate:+.2f}" for r in table[table["event_time"] >= 0].itertuples()
+        )
+        + "."
+    )
+    return FigureSpec(
+        "published_event_study",
+        fig,
+        alt,
+        "Differences in log charges by year, relative to 2020/21 (primary specification).",
+        data=figure_data(table),  # regression estimates: no counts are drawn
+        data_label=REAL_LABEL,
+    )
+
+
+def _year_at(panel: pd.DataFrame, t: int) -> str:
+    match = panel.loc[panel["t"] == t, "period"]
+    return str(match.iloc[0]) if len(match) else "?"
+
+
+def _flags_table(data: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Return the file's warning flags and whether each excludes a force-year.
+
+    The rows are the flags that exclude (pre-programme years, against the pre-programme
+    median: :func:`exclusion_flags`) and the other warnings of the whole file (against
+    each force's median of every complete year), which are shown but exclude nothing.
+    Values from 1 to threshold-1 are suppressed.
+    """
+    cols = ["force", "fy", "check", "column", "value", "reference"]
+    used = exclusion_flags(data)[cols].assign(excludes="yes")
+    every = outcomes_quality_flags(data, part_years=data.attrs.get("part_years", ()))
+    every = every.loc[every["severity"] == "warning", cols]
+    keys = set(zip(used["force"], used["fy"], used["check"], strict=True))
+    every = every[
+        [k not in keys for k in zip(every["force"], every["fy"], every["check"], strict=True)]
+    ]
+    every = every.assign(excludes=[
+        f"no: {START} or later (not checked)" if _start_year(fy) >= _start_year(START)
+        else "no: not a closed-basis check" if check not in CLOSED_BASIS_CHECKS
+        else "no: within range of the pre-programme median"
+        for fy, check in zip(every["fy"], every["check"], strict=True)
+    ])  # fmt: skip
+    flags = pd.concat([used, every]).sort_values(["force", "fy", "check"], kind="stable")
     table = flags.reset_index(drop=True).astype({"value": object, "reference": object})
     for c in ("value", "reference"):
         v = pd.to_numeric(flags[c]).reset_index(drop=True)

@@ -10,10 +10,12 @@ from the internet, then swap the finished site into ``out`` atomically.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 #: Tags that would make a page fetch something from the network.
@@ -156,3 +158,84 @@ def build_book(
         raise
     target.commit()
     return Path(out)
+
+
+# The printable brief: the summary page printed to PDF by headless Chromium. Readers who
+# circulate briefing packs need the summary on paper; the book's print stylesheet hides
+# the navigation and the summary's detail sections, so the brief is the first screen.
+
+#: Chromium executables tried in order (Debian names first).
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+class BriefError(RuntimeError):
+    """The brief could not be printed (no browser, no built book, or the print failed)."""
+
+
+def find_chromium() -> str | None:
+    """Return the path of a Chromium executable (``$SOTERIA_CHROMIUM`` first), or None."""
+    given = os.environ.get("SOTERIA_CHROMIUM")
+    if given:
+        return given
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def pdf_pages(path: Path) -> int:
+    """Count the pages of a PDF written by Chromium (its ``/Type /Page`` objects)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", path.read_bytes()))
+
+
+def print_brief(
+    site: Path, out: Path, *, chromium: str | None = None, timeout: float = 120
+) -> Path:
+    """Print ``site/index.html`` to the PDF ``out`` and return its path.
+
+    The PDF is written beside ``out`` under a temporary name and renamed into place only
+    when Chromium succeeded, so a failed print leaves an earlier brief intact. Chromium
+    runs with a throwaway profile and no background networking: the book is offline.
+
+    Raises
+    ------
+    BriefError
+        No Chromium, no ``index.html`` in ``site``, or Chromium failed.
+    """
+    index = Path(site).resolve() / "index.html"
+    if not index.is_file():
+        raise BriefError(f"{site}: no index.html (build the book first: soteria-eval book)")
+    exe = chromium or find_chromium()
+    if exe is None:
+        raise BriefError(
+            "the printable brief needs Chromium (Debian: apt-get install chromium), "
+            "or set SOTERIA_CHROMIUM to a Chromium executable"
+        )
+    out = Path(out)
+    if out.is_dir():
+        raise BriefError(f"{out}: is a folder; give the PDF file to write")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="soteria-brief-") as profile:
+            cmd = [
+                exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                "--run-all-compositor-stages-before-draw", "--virtual-time-budget=10000",
+                f"--print-to-pdf={tmp}", index.as_uri(),
+            ]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0 or tmp.stat().st_size == 0:
+            raise BriefError(f"chromium could not print {index}: {done.stderr.strip()[-500:]}")
+        if not tmp.read_bytes().startswith(b"%PDF"):
+            raise BriefError(f"chromium wrote no PDF for {index}")
+        os.replace(tmp, out)
+    except subprocess.TimeoutExpired as exc:
+        raise BriefError(f"chromium did not finish printing {index} in {timeout:.0f} s") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

@@ -229,6 +229,33 @@ def book(results: Path, book_dir: Path | None, out: Path) -> None:
 
 
 @main.command()
+@click.option(
+    "--site",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("site"),
+    show_default=True,
+    help="The built book (soteria-eval book --out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("brief.pdf"),
+    show_default=True,
+    help="The PDF to write (replaced only when printing succeeds).",
+)
+def brief(site: Path, out: Path) -> None:
+    """Print the book's summary page to a PDF brief with headless Chromium."""
+    from soteria_eval.bookbuild import BriefError, pdf_pages, print_brief
+
+    try:
+        pdf = print_brief(site, out)
+    except BriefError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"wrote {pdf} ({pdf_pages(pdf)} pages)")
+
+
+@main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def init(folder: Path) -> None:
     """Write an editable copy of the plan, the analysis scripts and the book into FOLDER.

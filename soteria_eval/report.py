@@ -78,7 +78,7 @@ def load_run(folder: str | Path | None = None) -> RunOutputs:
     for c in ("note", "inference", "term", "domain", "measure", "design", "scenario", "data_label",
               "recovery_design", "recovery_inference"):  # fmt: skip
         if c in results.columns:
-            results[c] = results[c].fillna("").astype(str)
+            results[c] = results[c].astype(object).fillna("").astype(str)
     figures = {
         f["name"]: f for f in json.loads((base / "figures.json").read_text(encoding="utf-8"))
     }
@@ -184,6 +184,81 @@ def scenario_table(
     ).reset_index(drop=True)
 
 
+#: Readable names of scenario ids (what each one treats and compares with).
+SCENARIO_LABELS: dict[str, str] = {
+    "phase1_clean": "Primary: phase-1 pathfinders against clean controls (neither phase 2 nor exposed)",
+    "default": "Phase 1 and phase 2 treated (phase 2 from its part year); exposed forces as controls",
+    "exposed_dropped": "Exposed forces (sharing a CPS Area with a pathfinder) left out",
+    "exposed_separate": "Exposed forces as their own group (a spillover term)",
+    "unconfirmed_phase2": "Forces with unconfirmed dates treated as phase 2 (every force treated)",
+    "launch_june_2021": "Phase 1 dated from the June 2021 launch",
+    "sensitivity": "Sensitivity analysis",
+    "comparative": "Comparative interrupted time series",
+}
+
+
+def scenario_label(scenario: str) -> str:
+    """Return a reader's label for a scenario id (suffixes such as ", COVID-19 ..." kept)."""
+    head, sep, tail = scenario.partition(", ")
+    return SCENARIO_LABELS.get(head, head) + (sep + tail if sep else "")
+
+
+_MINUS = "\u2212"
+
+
+def _signed(x: float, decimals: int) -> str:
+    text = f"{round(x, decimals) + 0.0:+.{decimals}f}"  # + 0.0: no "-0.0"
+    return text.replace("-", _MINUS)
+
+
+def effect_unit(estimand: str) -> str:
+    """Return the unit named in an estimand, e.g. ``log points`` from ``ATT (log points)``."""
+    inner = estimand.split("(")[-1].rstrip(")") if "(" in estimand else ""
+    return inner.split(";")[0].strip()
+
+
+def format_effect(estimate: float, lower: float, upper: float, estimand: str) -> tuple[str, str]:
+    """Write an effect and its 95% interval in the reader's unit.
+
+    One presentation for every page: an effect on the log scale (``log points``, ``log
+    rate ratio``) becomes a percentage change, :math:`100(e^{b} - 1)`, applied to the
+    estimate and to each end of the interval (so the interval stays exact); points
+    become "percentage points" with one decimal; days are whole days. Minus signs are
+    typographic. Returns ``(effect, interval)``; the interval is "—" when not finite.
+    """
+    unit = effect_unit(estimand)
+    if unit.startswith("log"):
+
+        def conv(v: float) -> str:
+            return _signed(100 * np.expm1(v), 1) + "%"
+
+        suffix = ""
+    elif unit in ("percentage points", "points"):
+
+        def conv(v: float) -> str:
+            return _signed(v, 1)
+
+        suffix = " percentage points"
+    elif unit == "days":
+
+        def conv(v: float) -> str:
+            return _signed(round(v), 0)
+
+        suffix = " days"
+    else:
+
+        def conv(v: float) -> str:
+            return _signed(v, 2)
+
+        suffix = f" {unit}" if unit else ""
+    effect = conv(estimate) + suffix
+    if np.isfinite(lower) and np.isfinite(upper):
+        interval = f"{conv(lower)} to {conv(upper)}{suffix}"
+    else:
+        interval = "—"
+    return effect, interval
+
+
 #: Readable names of the recovery study's design and inference ids.
 DESIGN_LABELS: dict[str, str] = {
     "twfe": "two-way fixed effects",
@@ -268,14 +343,16 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                 if agree
                 else "none other validated"
             )
-            unit = str(row["estimand"]).split("(")[-1].rstrip(")")
+            effect, interval = format_effect(
+                float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"]),
+                str(row["estimand"]),
+            )  # fmt: skip
             rows.append({
                 "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
                 "Design": _pair_label(str(row["recovery_design"]), str(row["recovery_inference"]))
                 + (" (all forces)" if row["scenario"] == "default" else " (exposed forces left out)"),
-                "Effect": f"{row['estimate']:+.2f} {unit}",
-                "95% CI": f"{row['ci_lower']:.2f} to {row['ci_upper']:.2f}"
-                if np.isfinite(float(row["ci_lower"])) else f"p = {float(row['p_value']):.3f}",
+                "Effect": effect,
+                "95% CI": interval if interval != "—" else f"p = {format_p(float(row['p_value']))}",
                 "Reading": reading, "Other validated designs": agreement,
             })  # fmt: skip
             continue
@@ -298,6 +375,123 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def real_data_headline(run: RunOutputs) -> pd.Series | None:
+    """Return the published-data headline row, or None if the run has none.
+
+    The primary specification (scenario ``phase1_clean``) with the wild cluster bootstrap;
+    runs made before it existed fall back to the default scenario with CR2.
+    """
+    r = run.results
+    pub = r[(r["analysis"] == "published_outcomes") & (r["term"] == "treated_f")]
+    pub = pub[pub["design"] == "twfe"]
+    for scenario, kind in (("phase1_clean", "WCR"), ("default", "CR2")):
+        d = pub[(pub["scenario"] == scenario) & (pub["inference"].map(_inference_kind) == kind)]
+        if len(d):
+            return d.iloc[0]
+    return None
+
+
+def published_pretrend_sentence(run: RunOutputs) -> str:
+    """Say in words what the published-data pre-trend test and placebo found.
+
+    Uses the primary specification's ``pre-trend F`` and ``placebo start`` rows; an empty
+    string when the run has neither.
+    """
+    r = run.results
+    pub = r[(r["analysis"] == "published_outcomes") & (r["scenario"] == "phase1_clean")]
+    f = pub[pub["term"] == "pre-trend F"]
+    placebo = pub[pub["term"].astype(str).str.startswith("placebo start")]
+    parts = []
+    if len(f):
+        row = f.iloc[0]
+        p = float(row["p_value"])
+        parts.append(
+            "Before the programme, the pathfinders' charges did not move in step with the "
+            f"comparison forces' (joint pre-trend test {row['estimand']} = {float(row['estimate']):.2f}, "
+            f"p = {format_p(p)}), so the estimate rests on an assumption the data strain."
+            if p < 0.10
+            else "A joint pre-trend test finds no clear difference in pre-programme trends "
+            f"({row['estimand']} = {float(row['estimate']):.2f}, p = {format_p(p)}), but with five "
+            "treated forces it can miss a real one."
+        )
+    if len(placebo):
+        row = placebo.iloc[0]
+        eff, ci = format_effect(
+            float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"]),
+            str(row["estimand"]),
+        )  # fmt: skip
+        when = str(row["term"]).removeprefix("placebo start ")
+        parts.append(
+            f"A false start in {when}, before the programme, gives {eff} (95% interval {ci})"
+            + (": an 'effect' where there was none." if _reading(row, "higher") != "no clear change"
+               else ".")
+        )  # fmt: skip
+    return " ".join(parts)
+
+
+def at_a_glance(run: RunOutputs) -> pd.DataFrame:
+    """Return the summary's first screen: each domain's headline and the real-data line.
+
+    Columns ``Domain, Measure, Change, 95% interval, Reading, Data``: the scorecard's
+    validated headlines (:func:`scorecard`) and the published-data headline
+    (:func:`real_data_headline`), each marked ``synthetic`` or ``real``.
+    """
+    from soteria_eval.dictionary import DOMAIN_TITLES
+
+    sc = scorecard(run)
+    r = run.results
+    titles = {v: k for k, v in DOMAIN_TITLES.items()}
+    rows = []
+    for _, row in sc.iterrows():
+        own = r.loc[
+            (r["domain"] == titles.get(str(row["Domain"])))
+            & (r["analysis"] != "published_outcomes"),
+            "data_label",
+        ]
+        rows.append({
+            "Domain": str(row["Domain"]),
+            "Measure": str(row["Primary measure"]),
+            "Change": str(row["Effect"]),
+            "95% interval": str(row["95% CI"]),
+            "Reading": str(row["Reading"]).split(":")[0],
+            "Data": "synthetic" if own.str.contains("synthetic").any() else "real",
+        })  # fmt: skip
+    real = real_data_headline(run)
+    if real is not None:
+        effect, interval = format_effect(
+            float(real["estimate"]), float(real["ci_lower"]), float(real["ci_upper"]),
+            str(real["estimand"]),
+        )  # fmt: skip
+        rows.append(
+            {
+                "Domain": "Volume (published data)",
+                "Measure": "Sexual-offence charges, Home Office",
+                "Change": effect,
+                "95% interval": interval,
+                "Reading": _reading(real, "higher"),
+                "Data": "real",
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["Domain", "Measure", "Change", "95% interval", "Reading", "Data"]
+    )
+
+
+def badged(frame: pd.DataFrame, column: str = "Data") -> Any:
+    """Return :func:`styled` with ``column`` drawn as a badge: synthetic red, real green."""
+    colours = {"synthetic": "#9b1c1c", "real": "#1f6f43"}
+
+    def css(v: object) -> str:
+        c = colours.get(str(v))
+        return (
+            f"background-color: {c}; color: white; font-weight: bold; text-transform: uppercase"
+            if c
+            else ""
+        )
+
+    return styled(frame).map(css, subset=[column])
 
 
 def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:

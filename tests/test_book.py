@@ -112,3 +112,21 @@ def test_tables_show_counts_as_integers_and_small_p_values_in_words(html: Path) 
         r">\s*-?\d+\.000\s*<", text
     )  # e.g. forces shown as 43.000, effects as -16.000
     assert ">0.000<" not in text
+
+
+def test_summary_first_table_has_every_headline_in_readers_units(html: Path) -> None:
+    text = (html / "index.html").read_text(encoding="utf-8")
+    first = text[text.index("<table") : text.index("</table>")]
+    for domain in ("Volume", "Quality", "Timeliness", "Victim experience", "published data"):
+        assert domain in first, domain
+    assert "synthetic" in first and "real" in first  # the badges
+    assert "log points" not in first and not re.search(r"\d\.\d+ days", first)
+    assert "%" in first  # the log-scale count shown as a percentage change
+
+
+def test_published_chapter_reports_the_referees_checks(html: Path) -> None:
+    text = (html / "published.html").read_text(encoding="utf-8")
+    for needle in ("pre-trend", "false start", "HonestDiD", "randomization inference",
+                   "wild cluster bootstrap", "neither phase-2 forces nor"):  # fmt: skip
+        assert needle in text, needle
+    assert "published_event_study.png" in text

@@ -53,7 +53,7 @@ def test_end_to_end_outputs(two_runs: tuple[Path, Path]) -> None:
         assert (out / name).is_file(), name
     res = pd.read_csv(out / "results.csv")
     assert tuple(res.columns) == RESULT_COLUMNS
-    assert set(res["scenario"]) == {"default", "exposed_dropped"}
+    assert set(res["scenario"]) == {"phase1_clean", "default", "exposed_dropped"}
     assert (res["status"] == "ok").all() and (res["n_dropped"] > 0).all()
     assert (out / "figures" / "published_charges_trend.png").is_file()
     assert (out / "figures" / "published_charges_trend.svg").is_file()

@@ -16,6 +16,7 @@ from soteria_eval._paths import bundled_data_dir, default_plan
 from soteria_eval.cli import main
 from soteria_eval.datasets import load_sexual_offences_outcomes, outcomes_quality_flags
 from soteria_eval.pipeline.inputs import OUTCOMES_FILE
+from tests.conftest import REPO
 
 BUNDLED = bundled_data_dir() / OUTCOMES_FILE
 
@@ -170,3 +171,29 @@ def test_validate_checks_metadata_as_json_and_names_a_missing_path(tmp_path: Pat
     code, out = run_cli("validate", str(d), str(tmp_path / "nosuch.csv"))
     assert code == 2
     assert "[metadata] must be true or false" in out and "nosuch.csv: no such file or folder" in out
+
+
+def _published_script():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "published_outcomes_script", REPO / "analyses" / "published_outcomes.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("factor", [0.05, 20.0])
+def test_no_exclusion_flag_uses_post_programme_outcomes(factor: float) -> None:
+    """Multiplying every force's charges from 2021/22 on leaves the exclusions unchanged."""
+    script = _published_script()
+    data = load_sexual_offences_outcomes(with_flags=False)
+    flags = script.exclusion_flags(data)
+    assert len(flags) and (flags["fy"].map(lambda y: int(y[:4])) < 2021).all()
+    shocked = data.copy()
+    post = shocked["fy"].map(lambda y: int(y[:4])) >= 2021
+    shocked.loc[post, "closed_charge"] = (shocked.loc[post, "closed_charge"] * factor).round()
+    again = script.exclusion_flags(shocked)
+    assert again.reset_index(drop=True).equals(flags.reset_index(drop=True))

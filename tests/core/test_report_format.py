@@ -24,3 +24,35 @@ def test_styled_formats_each_column_by_what_it_holds() -> None:
     assert "&lt; 0.001" in html and ">0.046<" in html and "0.000" not in html
     assert ">—<" in html
     assert format_p(0.0005) == "< 0.001" and format_p(0.25) == "0.250" and format_p(np.nan) == "—"
+
+
+def test_effects_are_written_in_the_readers_unit() -> None:
+    from soteria_eval.report import format_effect
+
+    # Log scale: percentage change of the estimate and of each end of the interval.
+    eff, ci = format_effect(0.1935, 0.1175, 0.2697, "ATT (log points)")
+    assert eff == f"+{100 * np.expm1(0.1935):.1f}%" == "+21.3%"
+    assert ci == "+12.5% to +31.0%"
+    assert format_effect(-0.0916, -0.245, 0.061, "ATT (log rate ratio)")[0] == "\u22128.8%"
+    # Points and days: one decimal, whole days; typographic minus; no "-0".
+    assert format_effect(0.882, -0.293, 2.058, "ATT (percentage points)") == (
+        "+0.9 percentage points",
+        "\u22120.3 to +2.1 percentage points",
+    )
+    assert format_effect(-18.898, -31.9, -5.54, "ATT (days)") == (
+        "\u221219 days",
+        "\u221232 to \u22126 days",
+    )
+    assert format_effect(-0.04, -1.0, 1.0, "ATT (percentage points)")[0] == "+0.0 percentage points"
+    assert format_effect(1.0, np.nan, np.nan, "ATT (days)")[1] == "—"
+
+
+def test_scenario_ids_have_readers_labels() -> None:
+    from soteria_eval.report import SCENARIO_LABELS, scenario_label
+    from soteria_eval.rollout import SCENARIOS
+
+    assert set(SCENARIOS) <= set(SCENARIO_LABELS)
+    assert scenario_label("exposed_dropped, COVID-19 quarters excluded").startswith(
+        "Exposed forces"
+    )
+    assert scenario_label("leave out Durham") == "leave out Durham"
