@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 OUT ?= results
 SITE ?= site
 SEED ?= 20210901
+BRIEF ?= brief.pdf
 
-.PHONY: evaluate test validate bench book lint typecheck env clean constraints installed-check
+.PHONY: evaluate test validate bench book brief lint typecheck env clean constraints installed-check
 
 $(BIN)/.installed: pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,13 @@ env: $(BIN)/.installed
 evaluate: env
 	$(BIN)/soteria-eval run --out $(OUT) --seed $(SEED)
 	$(BIN)/soteria-eval book --results $(OUT) --out $(SITE)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+		$(BIN)/soteria-eval brief --site $(SITE) --out $(BRIEF); \
+	else echo "no chromium: printable brief skipped (apt-get install chromium; make brief)"; fi
+
+## The printable brief: the book's summary page as a PDF (needs Debian chromium).
+brief: env
+	$(BIN)/soteria-eval brief --site $(SITE) --out $(BRIEF)
 
 ## Lint, type-check and run the quick test suite.
 test: env lint typecheck

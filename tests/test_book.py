@@ -130,3 +130,18 @@ def test_published_chapter_reports_the_referees_checks(html: Path) -> None:
                    "wild cluster bootstrap", "neither phase-2 forces nor"):  # fmt: skip
         assert needle in text, needle
     assert "published_event_study.png" in text
+
+
+def test_the_brief_is_one_or_two_pages_and_fails_cleanly(html: Path, tmp_path: Path) -> None:
+    from soteria_eval.bookbuild import BriefError, find_chromium, pdf_pages, print_brief
+
+    with pytest.raises(BriefError, match=r"no index\.html"):
+        print_brief(tmp_path, tmp_path / "brief.pdf")
+    with pytest.raises(BriefError, match=r"could not print|did not finish|wrote no PDF"):
+        print_brief(html, tmp_path / "brief.pdf", chromium="/bin/false")
+    assert not list(tmp_path.iterdir())  # a failed print leaves nothing behind
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (make validate installs it)")
+    pdf = print_brief(html, tmp_path / "brief.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert 1 <= pdf_pages(pdf) <= 2
