@@ -110,19 +110,76 @@ def _inference_kind(text: str) -> str:
     return text
 
 
+def effect_cells(row: pd.Series) -> tuple[str, str]:
+    """Return a results row's effect and interval in the reader's unit (:func:`format_effect`).
+
+    An interval withheld because the row's inference was refused reads
+    "— (inference refused)".
+    """
+    effect, interval = format_effect(
+        float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"]), str(row["estimand"])
+    )
+    if interval == "—" and str(row.get("status", "")) == "refused":
+        interval = "— (inference refused)"
+    return effect, interval
+
+
+def headline_row(run: RunOutputs, domain: str) -> pd.Series | None:
+    """Return the validated headline row of a domain's primary measure (None if none).
+
+    ``domain`` may also be an analysis id such as a subgroup's: it has no headline.
+    """
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+
+    if domain not in DOMAINS:
+        return None
+    m = load_catalogue().primary(domain)
+    r = run.results
+    if "headline" not in r.columns:
+        return None
+    head = r[(r["measure"] == m.id) & r["headline"].astype(str).eq("True")]
+    return head.iloc[0] if len(head) else None
+
+
+def headline_sentence(run: RunOutputs, domain: str) -> str:
+    """Say a domain's headline in words, exactly as the summary shows it."""
+    from soteria_eval.dictionary import load_catalogue
+
+    m = load_catalogue().primary(domain)
+    row = headline_row(run, domain)
+    if row is None:
+        return (
+            f"No design recovered the planted effect on {m.title.lower()} closely enough in the "
+            "recovery study, so this domain has no headline."
+        )
+    effect, interval = effect_cells(row)
+    title = m.title[0].lower() + m.title[1:] if m.title[1:2].islower() else m.title
+    sample = "all forces" if row["scenario"] == "default" else "exposed forces left out"
+    return (
+        f"**Headline** (as on the summary): {title} changed by **{effect}** "
+        f"(95% interval {interval}): **{_reading(row, m.direction)}**. Design: "
+        f"{_pair_label(str(row['recovery_design']), str(row['recovery_inference']))}, {sample}."
+    )
+
+
 def domain_estimates(
-    run: RunOutputs, domain: str, scenario: str = "default", inference: str = "WCR"
+    run: RunOutputs, domain: str, scenario: str | None = None, inference: str = "WCR"
 ) -> pd.DataFrame:
     """Programme effects on every measure of a domain, readable column names.
 
     Returns one row per measure (term ``programme``), primary measure first, with the
-    estimate, its 95% confidence interval, the p-value adjusted across the domain's
-    measures (Holm) and the direction of improvement from the measure catalogue.
+    estimate and its 95% interval in the reader's unit (:func:`format_effect`; the
+    interval is not adjusted for multiplicity, the p-value is), the p-value adjusted
+    across the domain's measures (Holm) and the direction of improvement from the
+    measure catalogue. ``scenario`` defaults to the sample of the domain's headline.
     """
     from soteria_eval.dictionary import load_catalogue
 
     cat = load_catalogue()
     r = run.results
+    if scenario is None:
+        head = headline_row(run, domain)
+        scenario = str(head["scenario"]) if head is not None else "default"
     sel = (
         (r["analysis"] == domain)
         & (r["scenario"] == scenario)
@@ -139,19 +196,20 @@ def domain_estimates(
     ri = r[ri_sel & r["inference"].str.startswith("randomization")].set_index("measure")[
         "p_adjusted"
     ]
+    cells = [effect_cells(row) for _, row in d.iterrows()]
     out = pd.DataFrame(
         {
             "Measure": [
                 f"{t} (primary)" if p else t for t, p in zip(d["title"], d["primary"], strict=True)
             ],
-            "Effect": d["estimate"].round(2).to_numpy(),
-            "Unit": d["estimand"].str.extract(r"\((.*)\)")[0].to_numpy(),
-            "95% CI": [
-                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(d["ci_lower"], d["ci_upper"], strict=True)
+            "Effect": [c[0] for c in cells],
+            "95% interval (not adjusted)": [c[1] for c in cells],
+            "p (Holm)": d["p_adjusted"].to_numpy(dtype=float),
+            "Evidence": [
+                "inference refused" if st == "refused" else evidence_strength(p)
+                for p, st in zip(d["p_adjusted"], d["status"], strict=True)
             ],
-            "p (Holm)": d["p_adjusted"].round(3).to_numpy(),
-            "Evidence": [evidence_strength(p) for p in d["p_adjusted"]],
-            "p (randomization, Holm)": d["measure"].map(ri).round(3).to_numpy(),
+            "p (randomization, Holm)": d["measure"].map(ri).to_numpy(dtype=float),
             "Better if": d["direction"]
             .map({"higher": "higher", "lower": "lower", "neutral": "—"})
             .to_numpy(),
@@ -169,15 +227,17 @@ def scenario_table(
     sel = (r["analysis"] == domain) & (r["measure"] == measure) & (r["design"] == "twfe")
     sel &= r["inference"].map(_inference_kind) == inference
     d = r[sel].sort_values(["scenario", "term"])
+    cells = [effect_cells(row) for _, row in d.iterrows()]
     return pd.DataFrame(
         {
-            "Scenario": d["scenario"].to_numpy(),
-            "Term": d["term"].to_numpy(),
-            "Effect": d["estimate"].round(2).to_numpy(),
-            "95% CI": [
-                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(d["ci_lower"], d["ci_upper"], strict=True)
+            "What is treated and compared": [scenario_label(str(x)) for x in d["scenario"]],
+            "Term": [
+                "spillover on exposed forces" if str(t).startswith("spillover") else str(t)
+                for t in d["term"]
             ],
-            "p": d["p_value"].round(3).to_numpy(),
+            "Effect": [c[0] for c in cells],
+            "95% interval": [c[1] for c in cells],
+            "p": d["p_value"].to_numpy(dtype=float),
             "Forces": d["n_units"].to_numpy(),
             "Treated": d["n_treated"].to_numpy(),
         }
@@ -224,8 +284,10 @@ def format_effect(estimate: float, lower: float, upper: float, estimand: str) ->
     rate ratio``) becomes a percentage change, :math:`100(e^{b} - 1)`, applied to the
     estimate and to each end of the interval (so the interval stays exact); points
     become "percentage points" with one decimal; days are whole days. Minus signs are
-    typographic. Returns ``(effect, interval)``; the interval is "—" when not finite.
+    typographic. Returns ``(effect, interval)``; either is "—" when not finite.
     """
+    if not np.isfinite(estimate):
+        return "—", "—"
     unit = effect_unit(estimand)
     if unit.startswith("log"):
 
@@ -510,8 +572,14 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
     def fmt(d: pd.DataFrame, m: str) -> str:
         if m not in d.index:
             return "—"
-        est, lo, hi = d.loc[m, ["estimate", "ci_lower", "ci_upper"]].to_numpy(dtype=float)
-        return f"{est:.2f} ({lo:.2f} to {hi:.2f})"
+        row = d.loc[m]
+        row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+        effect, interval = effect_cells(row)
+        if interval.startswith("—"):
+            return f"{effect} (no interval" + (
+                ": inference refused)" if "refused" in interval else ")"
+            )
+        return f"{effect} ({interval})"
 
     rows = []
     for m in tw.index:
@@ -532,25 +600,34 @@ def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
     if d.empty:
         return "No event study was run for this measure."
     row = d.iloc[0]
+    p = float(row["p_value"])
+    if not np.isfinite(p):
+        why = str(row["note"]) or "no p-value"
+        return (
+            f"Joint test that every pre-start effect is zero: {row['estimand']} = "
+            f"{float(row['estimate']):.2f}; its p-value is not reported ({why})."
+        )
     verdict = (
         "no evidence against parallel pre-trends"
-        if row["p_value"] >= 0.05
+        if p >= 0.05
         else "evidence of differing pre-trends"
     )
-    return f"Joint test that every pre-start effect is zero: {row['estimand']} = {row['estimate']:.2f}, p = {row['p_value']:.2f} ({verdict})."
+    return (
+        f"Joint test that every pre-start effect is zero: {row['estimand']} = "
+        f"{float(row['estimate']):.2f}, p = {format_p(p)} ({verdict})."
+    )
 
 
 def robustness_table(run: RunOutputs, domain: str) -> pd.DataFrame:
     """Return the primary measure's robustness checks (leave-one-out, COVID, placebo)."""
     d = run.select(analysis="robustness", domain=domain)
+    cells = [effect_cells(row) for _, row in d.iterrows()]
     return pd.DataFrame(
         {
-            "Check": d["scenario"].to_numpy(),
-            "Effect": d["estimate"].round(2).to_numpy(),
-            "95% CI": [
-                f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(d["ci_lower"], d["ci_upper"], strict=True)
-            ],
-            "p": d["p_value"].round(3).to_numpy(),
+            "Check": [scenario_label(str(x)) for x in d["scenario"]],
+            "Effect": [c[0] for c in cells],
+            "95% interval": [c[1] for c in cells],
+            "p": d["p_value"].to_numpy(dtype=float),
             "Note": d["note"].to_numpy(),
         }
     )

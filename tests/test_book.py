@@ -145,3 +145,31 @@ def test_the_brief_is_one_or_two_pages_and_fails_cleanly(html: Path, tmp_path: P
     pdf = print_brief(html, tmp_path / "brief.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
     assert 1 <= pdf_pages(pdf) <= 2
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "index",
+        "published",
+        "volume",
+        "quality",
+        "timeliness",
+        "victim_experience",
+        "sensitivity",
+        "national",
+    ],
+)
+def test_stakeholder_pages_show_no_raw_numbers_or_ids(html: Path, page: str) -> None:
+    """No 'nan', no interval in log points, no fractional days, no scenario ids in the text."""
+    import html as html_lib
+
+    raw = (html / f"{page}.html").read_text(encoding="utf-8")
+    raw = re.sub(r"<script.*?</script>", " ", raw, flags=re.S)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", raw))
+    assert not re.search(r"\bnan\b", text), page
+    assert not re.search(r"\d\.\d+ days", text), page
+    for ident in ("exposed_dropped", "launch_june_2021", "unconfirmed_phase2", "phase1_clean"):
+        assert ident not in text, (page, ident)
+    if page != "sensitivity":  # its method text names the log scale
+        assert "log points" not in text, page

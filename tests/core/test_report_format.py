@@ -45,6 +45,7 @@ def test_effects_are_written_in_the_readers_unit() -> None:
     )
     assert format_effect(-0.04, -1.0, 1.0, "ATT (percentage points)")[0] == "+0.0 percentage points"
     assert format_effect(1.0, np.nan, np.nan, "ATT (days)")[1] == "—"
+    assert format_effect(np.nan, np.nan, np.nan, "ATT (log points)") == ("—", "—")
 
 
 def test_scenario_ids_have_readers_labels() -> None:
