@@ -6,6 +6,8 @@ OUT ?= results
 SITE ?= site
 SEED ?= 20210901
 BRIEF ?= brief.pdf
+# axe-core (accessibility rules) for the browser check in `make validate`, from the npm registry.
+AXE_VERSION ?= 4.14.1
 
 .PHONY: evaluate test validate bench book brief lint typecheck env clean constraints installed-check
 
@@ -47,6 +49,9 @@ typecheck: env
 validate: env
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[browser]"
+	command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm)
+	test -f .cache/axe/package/axe.min.js || (mkdir -p .cache/axe && cd .cache/axe \
+		&& npm pack --silent axe-core@$(AXE_VERSION) && tar xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js)
 	$(BIN)/python -m pytest -q -m validate
 
 ## Benchmarks (installs the peer packages of the `bench` extra).

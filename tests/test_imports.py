@@ -40,3 +40,17 @@ def test_a_function_named_like_its_module_stays_the_function() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True", "function"]
+
+
+def test_no_control_characters_in_sources() -> None:
+    """A "\\b" written in a non-raw docstring becomes a backspace and breaks the API page's math."""
+    from tests.conftest import REPO
+
+    bad = [
+        str(p.relative_to(REPO))
+        for folder in ("soteria_eval", "analyses", "book")
+        for p in (REPO / folder).rglob("*")
+        if p.suffix in (".py", ".md") and "_build" not in p.parts
+        and any(ord(c) < 32 and c not in "\n\t\r" for c in p.read_text(encoding="utf-8"))
+    ]  # fmt: skip
+    assert bad == []

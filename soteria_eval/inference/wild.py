@@ -287,10 +287,10 @@ def wild_wald_test(
     impose_null: bool = True,
     seed: int = 0,
 ) -> WildWaldTest:
-    r"""Joint wild cluster bootstrap test of :math:`H_0: eta_J = r` for several coefficients.
+    r"""Joint wild cluster bootstrap test of :math:`H_0: \beta_J = r` for several coefficients.
 
-    The statistic is the CR1 Wald statistic :math:`W = (\hateta_J - r)'\hat V_J^{-1}
-    (\hateta_J - r)`. Each draw multiplies the cluster blocks of the residuals
+    The statistic is the CR1 Wald statistic :math:`W = (\hat\beta_J - r)'\hat V_J^{-1}
+    (\hat\beta_J - r)`. Each draw multiplies the cluster blocks of the residuals
     (restricted under :math:`H_0` for WCR) by the weights, and recomputes :math:`W^*`
     with its own CR1 covariance; the p-value is the share of :math:`W^* \ge W`. As in
     :func:`wild_cluster_bootstrap`, a draw costs :math:`O(qG^2)` whatever the number of
