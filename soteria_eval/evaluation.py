@@ -364,7 +364,15 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
         .reset_index()
     )
     unit = SCALES[measure.type].unit
-    ylabel = f"{measure.title} ({'log scale' if unit == 'log points' else unit.replace('percentage points', '%')})"
+    logged = unit == "log points"
+    if logged:
+        # Counts are modelled on the log scale: draw the geometric mean count per force
+        # (the exponential of the mean log) on a logarithmic axis, labelled in counts.
+        g["y"] = np.exp(g["y"])
+        ylabel = "Per force and quarter\n(geometric mean, log axis)"
+    else:  # the title names the measure; the axis its unit
+        ylabel = "%" if unit == "percentage points" else unit.capitalize()
+        ylabel += " (average over forces)"
     fig = trend_plot(
         g,
         x="period",
@@ -374,6 +382,14 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
         ylabel=ylabel,
         title=f"{measure.title}: average by group of forces",
     )
+    if logged:
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+        ax = fig.axes[0]
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
     first, last = g["period"].min(), g["period"].max()
     summary = "; ".join(
         f"{GROUP_LABELS.get(str(grp), grp)} {sub.loc[sub['period'] == first, 'y'].round(2).tolist()[0]} in {first} "
@@ -381,7 +397,9 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
         for grp, sub in g.groupby("group")
     )
     alt = (
-        f"Line chart of {measure.title.lower()} by quarter, {first} to {last}, averaged over phase-1 "
+        f"Line chart of {measure.title.lower()} by quarter, {first} to {last}, "
+        + ("as the geometric mean per force on a logarithmic axis, " if logged else "")
+        + "averaged over phase-1 "
         f"pathfinder forces, exposed control forces and other forces, with dashed lines at the starts "
         f"of phases 1 and 2. {summary}."
     )

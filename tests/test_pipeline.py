@@ -480,3 +480,25 @@ def test_every_output_file_carries_its_data_label(full_runs: Path) -> None:
         assert f"Data: {r['data_label']}." in svg, r["name"]
         assert ('id="synthetic-data-label"' in svg) == synthetic, r["name"]
         assert (SYNTHETIC_MARK in png.text["Description"]) == synthetic, r["name"]
+
+
+def test_count_trends_are_drawn_in_counts_on_a_log_axis(full_runs: Path) -> None:
+    """Regression: the trend of a logged count showed mean logs (2.3, 2.5...) labelled "log scale"."""
+    import json
+
+    out = full_runs / "a"
+    records = {r["name"]: r for r in json.loads((out / "figures.json").read_text())}
+    drawn = [
+        n
+        for n in ("volume_cps_receipts_trend", "volume_recorded_rapes_trend")
+        if records[n].get("data")
+    ]
+    assert drawn
+    for name in drawn:
+        data = pd.read_csv(out / records[name]["data"])
+        assert (data["y"] > 1).all() and (data["y"] <= data["cases"]).all(), (
+            name
+        )  # counts, not logs
+        svg = (out / records[name]["svg"]).read_text()
+        assert "geometric mean" in records[name]["alt_text"]
+        assert 'id="synthetic-data-label"' in svg
