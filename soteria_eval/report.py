@@ -220,13 +220,22 @@ def domain_estimates(
 
 
 def scenario_table(
-    run: RunOutputs, domain: str, measure: str, inference: str = "CR2"
+    run: RunOutputs, domain: str, measure: str, inference: str = "WCR", fallback: str = "CR2"
 ) -> pd.DataFrame:
-    """Return the effect on one measure under every scenario (robustness to the rollout)."""
+    """Return the effect on one measure under every scenario (robustness to the rollout).
+
+    Each scenario's row uses ``inference`` where the run has it (the wild cluster
+    bootstrap, as the domain's table and headline do), else ``fallback``; the
+    *Inference* column says which, so one estimate never shows two unexplained intervals.
+    """
     r = run.results
     sel = (r["analysis"] == domain) & (r["measure"] == measure) & (r["design"] == "twfe")
-    sel &= r["inference"].map(_inference_kind) == inference
-    d = r[sel].sort_values(["scenario", "term"])
+    kinds = r["inference"].map(_inference_kind)
+    main = r[sel & (kinds == inference)]
+    have = set(zip(main["scenario"], main["term"], strict=True))
+    rest = r[sel & (kinds == fallback)]
+    rest = rest[[(a, b) not in have for a, b in zip(rest["scenario"], rest["term"], strict=True)]]
+    d = pd.concat([main, rest]).sort_values(["scenario", "term"], kind="stable")
     cells = [effect_cells(row) for _, row in d.iterrows()]
     return pd.DataFrame(
         {
@@ -238,6 +247,9 @@ def scenario_table(
             "Effect": [c[0] for c in cells],
             "95% interval": [c[1] for c in cells],
             "p": d["p_value"].to_numpy(dtype=float),
+            "Inference": [
+                INFERENCE_LABELS.get(_inference_kind(str(x)), str(x)) for x in d["inference"]
+            ],
             "Forces": d["n_units"].to_numpy(),
             "Treated": d["n_treated"].to_numpy(),
         }
@@ -557,14 +569,17 @@ def badged(frame: pd.DataFrame, column: str = "Data") -> Any:
 
 
 def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
-    """TWFE, Callaway–Sant'Anna and (for counts) PPML estimates side by side (default scenario)."""
+    """TWFE (wild cluster bootstrap), Callaway–Sant'Anna and (for counts) PPML side by side.
+
+    All on the default scenario (every force), so the designs differ and the sample does not.
+    """
     from soteria_eval.dictionary import load_catalogue
 
     cat = load_catalogue()
     r = run.results
     base = (r["analysis"] == domain) & (r["scenario"] == "default") & (r["term"] == "programme")
     tw = r[
-        base & (r["design"] == "twfe") & (r["inference"].map(_inference_kind) == "CR2")
+        base & (r["design"] == "twfe") & (r["inference"].map(_inference_kind) == "WCR")
     ].set_index("measure")
     cs = r[base & (r["design"] == "callaway_santanna")].set_index("measure")
     pp = r[base & (r["design"] == "ppml")].set_index("measure")

@@ -149,6 +149,16 @@ def test_layout_and_accessibility_on_every_page_at_two_sizes(site: str) -> None:
                 page.goto(f"{site}/{name}.html", wait_until="networkidle")
                 if name == "index":
                     page.screenshot(path=str(shots / f"summary-{size}.png"))
+                    # The first screen holds every domain's headline and the real-data line.
+                    rows, bottom = page.evaluate(
+                        "(() => { const t = document.querySelector('article table');"
+                        " return [t.tBodies[0].rows.length, t.getBoundingClientRect().bottom]; })()"
+                    )
+                    assert rows == 5, rows
+                    if size == "desktop":
+                        assert bottom <= h, (
+                            f"the summary table ends at {bottom:.0f} px, below the first screen"
+                        )
                 for issue in page.evaluate(OVERFLOW_JS):
                     problems.append(f"{name} ({size}): overflow: {issue}")
                 bad_images = page.evaluate(
