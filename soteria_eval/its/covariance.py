@@ -14,13 +14,14 @@ def default_lag(n: int) -> int:
     return int(np.floor(4 * (n / 100) ** (2 / 9)))
 
 
-def newey_west(x: Floats, resid: Floats, bread: Floats, lag: int) -> Floats:
-    r"""Newey–West HAC covariance with Bartlett weights, no prewhitening, no df adjustment.
+def newey_west(x: Floats, resid: Floats, bread: Floats, lag: int, adjust: bool = False) -> Floats:
+    r"""Newey–West HAC covariance with Bartlett weights and no prewhitening.
 
-    .. math:: V = (X'X)^{-1} \Big[\sum_{l=-L}^{L} (1 - \tfrac{|l|}{L+1}) \Gamma_l\Big] (X'X)^{-1},
+    .. math:: V = c\,(X'X)^{-1} \Big[\sum_{l=-L}^{L} (1 - \tfrac{|l|}{L+1}) \Gamma_l\Big] (X'X)^{-1},
               \quad \Gamma_l = \sum_t e_t e_{t-l} x_t x_{t-l}'
 
-    Equal to R ``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE)``.
+    with :math:`c = 1`, or :math:`c = n/(n-k)` when ``adjust`` is true. Equal to R
+    ``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE, adjust = adjust)``.
     """
     if lag < 0:
         raise ValueError(f"lag must be >= 0, got {lag}")
@@ -31,6 +32,9 @@ def newey_west(x: Floats, resid: Floats, bread: Floats, lag: int) -> Floats:
         g = u[lv:].T @ u[:-lv]
         meat += w * (g + g.T)
     cov: Floats = bread @ meat @ bread
+    if adjust:
+        n, k = x.shape
+        cov = cov * (n / (n - k))
     return cov
 
 
@@ -42,21 +46,28 @@ def _ar1_transform(phi: float, a: Floats) -> Floats:
     return out
 
 
-def gls_ar1(x: Floats, y: Floats) -> tuple[Floats, Floats, float, float]:
-    r"""GLS with AR(1) errors, the correlation estimated by restricted maximum likelihood.
+def gls_ar1(x: Floats, y: Floats, method: str = "REML") -> tuple[Floats, Floats, float, float]:
+    r"""GLS with AR(1) errors, the correlation estimated by (restricted) maximum likelihood.
 
-    Maximises the REML log-likelihood over :math:`\phi \in (-1, 1)`:
+    ``method="REML"`` maximises over :math:`\phi \in (-1, 1)`
 
     .. math:: -\tfrac12\big[(n-p)\log\hat\sigma^2 + \log|R_\phi| + \log|X'R_\phi^{-1}X|\big],
               \quad \hat\sigma^2 = \frac{r'R_\phi^{-1}r}{n-p}, \quad \log|R_\phi| = (n-1)\log(1-\phi^2)
 
-    as R ``nlme::gls(..., correlation = corAR1(), method = "REML")``.
+    as R ``nlme::gls(..., correlation = corAR1(), method = "REML")``; ``method="ML"``
+    maximises :math:`-\tfrac12[n\log\hat\sigma^2 + \log|R_\phi|]` with
+    :math:`\hat\sigma^2 = r'R_\phi^{-1}r/n`, as ``method = "ML"``. Either way the
+    covariance is :math:`\frac{r'R_\phi^{-1}r}{n-p} (X'R_\phi^{-1}X)^{-1}` (as ``vcov``
+    of an ``nlme::gls`` fit, which rescales the ML variance by :math:`n/(n-p)`), and
+    ``sigma`` is that method's :math:`\hat\sigma` (as ``fit$sigma``).
 
     Returns
     -------
     beta, cov, phi, sigma
     """
+    _check_method(method)
     n, p = x.shape
+    dof = n - p if method == "REML" else n
 
     def parts(phi: float) -> tuple[float, Floats, Floats, float]:
         xs = _ar1_transform(phi, x) / np.sqrt(1 - phi**2)
@@ -64,9 +75,11 @@ def gls_ar1(x: Floats, y: Floats) -> tuple[Floats, Floats, float, float]:
         xtx = xs.T @ xs
         beta = np.linalg.solve(xtx, xs.T @ ys)
         r = ys - xs @ beta
-        s2 = float(r @ r) / (n - p)
+        s2 = float(r @ r) / dof
         logdet_r = (n - 1) * np.log(1 - phi**2)
-        ll = -0.5 * ((n - p) * np.log(s2) + logdet_r + np.linalg.slogdet(xtx)[1])
+        ll = -0.5 * (dof * np.log(s2) + logdet_r)
+        if method == "REML":
+            ll -= 0.5 * np.linalg.slogdet(xtx)[1]
         return ll, beta, xtx, s2
 
     opt = minimize_scalar(
@@ -74,7 +87,7 @@ def gls_ar1(x: Floats, y: Floats) -> tuple[Floats, Floats, float, float]:
     )
     phi = float(opt.x)
     _, beta, xtx, s2 = parts(phi)
-    cov = np.asarray(s2 * np.linalg.inv(xtx), dtype=np.float64)
+    cov = np.asarray(s2 * dof / (n - p) * np.linalg.inv(xtx), dtype=np.float64)
     return np.asarray(beta, dtype=np.float64), cov, phi, float(np.sqrt(s2))
 
 
@@ -113,8 +126,15 @@ def ar_correlation(phi: Floats, n: int) -> Floats:
     return out
 
 
-def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, float]:
-    r"""GLS with AR(p) errors, the correlation estimated by restricted maximum likelihood.
+def _check_method(method: str) -> None:
+    if method not in ("REML", "ML"):
+        raise ValueError(f"method must be 'REML' or 'ML', got {method!r}")
+
+
+def gls_ar(
+    x: Floats, y: Floats, order: int, method: str = "REML"
+) -> tuple[Floats, Floats, Floats, float]:
+    r"""GLS with AR(p) errors, the correlation estimated by (restricted) maximum likelihood.
 
     Maximises over the partial autocorrelations :math:`\pi_1..\pi_p \in (-1,1)` (so the
     process stays stationary, as ``nlme`` does) the REML log-likelihood
@@ -123,7 +143,9 @@ def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, fl
               \quad \hat\sigma^2 = \frac{r'R^{-1}r}{n-k},
 
     with :math:`R` the AR(p) correlation matrix (:func:`ar_correlation`); equals R
-    ``nlme::gls(..., correlation = corARMA(p = order), method = "REML")``.
+    ``nlme::gls(..., correlation = corARMA(p = order), method = "REML")``. With
+    ``method="ML"`` the :math:`\log|X'R^{-1}X|` term is dropped and :math:`n - k`
+    becomes :math:`n`, as ``method = "ML"``.
 
     Returns
     -------
@@ -135,7 +157,9 @@ def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, fl
 
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
+    _check_method(method)
     n, k = x.shape
+    dof = n - k if method == "REML" else n
 
     def parts(z: Floats) -> tuple[float, Floats, Floats, float]:
         phi = _pacf_to_ar(np.tanh(z))
@@ -145,8 +169,10 @@ def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, fl
         xtx = x.T @ rx
         beta = np.linalg.solve(xtx, x.T @ ry)
         r = y - x @ beta
-        s2 = float(r @ cho_solve(c, r)) / (n - k)
-        ll = -0.5 * ((n - k) * np.log(s2) + logdet + np.linalg.slogdet(xtx)[1])
+        s2 = float(r @ cho_solve(c, r)) / dof
+        ll = -0.5 * (dof * np.log(s2) + logdet)
+        if method == "REML":
+            ll -= 0.5 * np.linalg.slogdet(xtx)[1]
         return ll, beta, xtx, s2
 
     best = minimize(
@@ -157,7 +183,7 @@ def gls_ar(x: Floats, y: Floats, order: int) -> tuple[Floats, Floats, Floats, fl
     )
     z = np.asarray(best.x, dtype=float)
     _, beta, xtx, s2 = parts(z)
-    cov = np.asarray(s2 * np.linalg.inv(xtx), dtype=np.float64)
+    cov = np.asarray(s2 * dof / (n - k) * np.linalg.inv(xtx), dtype=np.float64)
     return (
         np.asarray(beta, dtype=np.float64),
         cov,

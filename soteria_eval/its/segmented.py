@@ -41,6 +41,7 @@ from soteria_eval.results import Results
 Errors = Literal["hac", "ar1", "ar", "arima", "ols"]
 PhaseIn = Literal["exclude", "ramp"]
 Seasonality = Literal["none", "dummies", "fourier"]
+GlsMethod = Literal["REML", "ML"]
 Floats = NDArray[np.float64]
 
 
@@ -378,6 +379,8 @@ def segmented_regression(
     exclude: Sequence[str | int] = (),
     ar_order: int = 1,
     arima_order: tuple[int, int, int] = (1, 0, 0),
+    hac_adjust: bool = False,
+    gls_method: GlsMethod = "REML",
 ) -> ITSResults:
     """Fit a segmented regression (see the module docstring).
 
@@ -404,12 +407,19 @@ def segmented_regression(
     exclude : sequence, optional
         Periods whose observations should not inform the fit (e.g. the COVID-19 months):
         each gets its own dummy, which removes it while keeping the series consecutive.
+    hac_adjust : bool
+        Multiply the Newey–West covariance by :math:`n/(n-k)`, as R
+        ``sandwich::NeweyWest(adjust = TRUE)`` (default ``False``, as ``adjust = FALSE``).
+    gls_method : {"REML", "ML"}
+        How the AR errors' correlation is estimated for ``errors="ar1"`` or ``"ar"``: as
+        ``nlme::gls(method = "REML")`` (default) or ``method = "ML"``.
 
     Returns
     -------
     ITSResults
     """
     check_option("errors", errors, Errors)
+    check_option("gls_method", gls_method, GlsMethod)
     check_option("seasonality", seasonality, Seasonality)
     missing = [c for c in (outcome, time) + ((exposure,) if exposure else ()) if c not in data]
     if missing:
@@ -424,14 +434,16 @@ def segmented_regression(
     df = float(n - p)
     extra: dict[str, object]
     if errors == "ar1" or (errors == "ar" and ar_order == 1):
-        beta, cov, phi, sigma = gls_ar1(x, y)
+        beta, cov, phi, sigma = gls_ar1(x, y, method=gls_method)
         resid_var = sigma**2
-        inference = f"GLS with AR(1) errors (REML, phi = {phi:.3f})"
+        inference = f"GLS with AR(1) errors ({gls_method}, phi = {phi:.3f})"
         extra = {"phi": phi, "sigma": sigma}
     elif errors == "ar":
-        beta, cov, phis, sigma = gls_ar(x, y, ar_order)
+        beta, cov, phis, sigma = gls_ar(x, y, ar_order, method=gls_method)
         resid_var = sigma**2
-        inference = f"GLS with AR({ar_order}) errors (REML, phi = {np.round(phis, 3).tolist()})"
+        inference = (
+            f"GLS with AR({ar_order}) errors ({gls_method}, phi = {np.round(phis, 3).tolist()})"
+        )
         extra = {"phi": phis.tolist(), "sigma": sigma}
     elif errors == "arima":
         beta, cov, resid_var, terms, extra = _fit_arima(design, y, arima_order)
@@ -445,9 +457,11 @@ def segmented_regression(
         resid_var = float(resid @ resid) / (n - p)
         if errors == "hac":
             lag = default_lag(n) if hac_lag is None else hac_lag
-            cov = newey_west(x, resid, bread, lag)
-            inference = f"OLS with Newey–West HAC (lag {lag})"
-            extra = {"hac_lag": lag}
+            cov = newey_west(x, resid, bread, lag, adjust=hac_adjust)
+            inference = f"OLS with Newey–West HAC (lag {lag}" + (
+                ", n/(n-k) adjusted)" if hac_adjust else ")"
+            )
+            extra = {"hac_lag": lag, "hac_adjust": hac_adjust}
         else:
             cov = resid_var * bread
             inference = "OLS (classical)"
