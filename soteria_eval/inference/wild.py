@@ -118,6 +118,32 @@ class _Pieces:
         self.se = float(np.sqrt(self.ssc * meat))
 
 
+#: How a bootstrap statistic equal to the sample's counts in a p-value.
+TIES = ("include", "exclude")
+
+
+def share_as_extreme(boot: Floats, observed: float, ties: str = "include") -> float:
+    r"""Share of bootstrap statistics at least as extreme as the observed one.
+
+    ``ties="include"`` counts :math:`|t^*| \ge |t|` (the exact-test convention: the WCR
+    draw whose weights are all 1 reproduces the sample, so an enumerated p-value is never
+    0); ``"exclude"`` counts :math:`|t^*| > |t|`. With full Rademacher enumeration the
+    two differ by the two sign-symmetric draws that reproduce :math:`\pm t` (and by any
+    other exact tie). Equality is judged to a relative :math:`10^{-12}`, so rounding does
+    not decide a tie; R ``fwildclusterboot`` and ``wildboottest`` compare strictly with no
+    tolerance, so in their enumerated p-values rounding decides whether those two draws
+    count (one or the other convention, case by case). ``boot`` and ``observed`` are
+    compared as given (pass absolute values for a two-sided test).
+    References: MacKinnon, Nielsen and Webb (2023), "Cluster-robust inference: a guide to
+    empirical practice", *Journal of Econometrics* 232(2), section on the WCR bootstrap.
+    """
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
+    if ties == "include":
+        return float(np.mean(boot >= observed * (1 - 1e-12)))
+    return float(np.mean(boot > observed * (1 + 1e-12)))
+
+
 def wild_cluster_bootstrap(
     res: LinearResults,
     term: str,
@@ -130,6 +156,7 @@ def wild_cluster_bootstrap(
     alpha: float = 0.05,
     null: float = 0.0,
     conf_int: bool = True,
+    ties: str = "include",
 ) -> LinearResults:
     """Wild cluster bootstrap p-value and confidence interval for one coefficient.
 
@@ -155,6 +182,9 @@ def wild_cluster_bootstrap(
         Value of the coefficient under the null for the p-value.
     conf_int : bool
         Compute the interval by test inversion (WCR; WCU uses percentile-t).
+    ties : {"include", "exclude"}
+        Whether draws exactly as extreme as the sample count (:func:`share_as_extreme`):
+        "include" (default, the exact-test convention) or "exclude" (strictly more extreme).
 
     Returns
     -------
@@ -164,6 +194,8 @@ def wild_cluster_bootstrap(
     """
     if res.fit is None or res.source is None or res.rows is None:
         raise ValueError("these results keep no fit to bootstrap")
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     if term not in res.params.index:
         raise ValueError(f"unknown term {term!r}; terms: {list(res.params.index)}")
     col = cluster or res.info.get("cluster")
@@ -190,10 +222,8 @@ def wild_cluster_bootstrap(
             return num / den, t0
 
     def pvalue(b0: float) -> float:
-        # Draws at least as extreme as the sample count, ties included (the WCR draw with
-        # every weight equal to 1 reproduces the sample itself).
         tb, t0 = t_boot(b0)
-        return float(np.mean(np.abs(tb) >= np.abs(t0) * (1 - 1e-12)))
+        return share_as_extreme(np.abs(tb), float(np.abs(t0)), ties)
 
     p = pvalue(null)
     lo = hi = np.nan
@@ -286,13 +316,15 @@ def wild_wald_test(
     weights: str = "webb",
     impose_null: bool = True,
     seed: int = 0,
+    ties: str = "include",
 ) -> WildWaldTest:
     r"""Joint wild cluster bootstrap test of :math:`H_0: \beta_J = r` for several coefficients.
 
     The statistic is the CR1 Wald statistic :math:`W = (\hat\beta_J - r)'\hat V_J^{-1}
     (\hat\beta_J - r)`. Each draw multiplies the cluster blocks of the residuals
     (restricted under :math:`H_0` for WCR) by the weights, and recomputes :math:`W^*`
-    with its own CR1 covariance; the p-value is the share of :math:`W^* \ge W`. As in
+    with its own CR1 covariance; the p-value is the share of :math:`W^* \ge W` (or of
+    :math:`W^* > W` with ``ties="exclude"``, see :func:`share_as_extreme`). As in
     :func:`wild_cluster_bootstrap`, a draw costs :math:`O(qG^2)` whatever the number of
     observations. Typical use: the pre-trend coefficients of an event study.
 
@@ -354,7 +386,7 @@ def wild_wald_test(
     scores = ind.T @ (a.T * fit.resid[:, None])  # G × q
     v_hat = ssc * scores.T @ scores
     w0 = float(beta_j @ np.linalg.solve(v_hat, beta_j))
-    p = float(np.mean(w_boot >= w0 * (1 - 1e-12)))
+    p = share_as_extreme(w_boot, w0, ties)
 
     return WildWaldTest(
         terms=tuple(terms),

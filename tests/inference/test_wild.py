@@ -216,3 +216,20 @@ def test_weighted_wild_equals_unweighted_on_scaled_data_with_dummies(impose_null
     ja = wild_wald_test(weighted, ["D", "x"], n_boot=999, seed=7, impose_null=impose_null)
     jb = wild_wald_test(plain, ["D", "x"], n_boot=999, seed=7, impose_null=impose_null)
     assert ja.statistic == pytest.approx(jb.statistic, rel=1e-8) and ja.p_value == jb.p_value
+
+
+def test_ties_convention_differs_by_the_two_sign_symmetric_draws(fit12) -> None:  # type: ignore[no-untyped-def]
+    """WCR with every sign vector: the draws of all +1 and all -1 reproduce +t and -t."""
+    kw = dict(n_boot=9999, weights="rademacher", conf_int=False)
+    inc = wild_cluster_bootstrap(fit12, "D", **kw).info["wild"]["D"]  # type: ignore[arg-type]
+    exc = wild_cluster_bootstrap(fit12, "D", ties="exclude", **kw).info["wild"]["D"]  # type: ignore[arg-type]
+    assert inc["enumerated"] and inc["n_boot"] == 4096
+    assert inc["p_value"] - exc["p_value"] == pytest.approx(2 / 4096, abs=1e-12)
+    # WCU centres on the estimate: no draw reproduces the sample, so no tie.
+    u_inc = wild_cluster_bootstrap(fit12, "D", impose_null=False, **kw).info["wild"]["D"]  # type: ignore[arg-type]
+    u_exc = wild_cluster_bootstrap(fit12, "D", impose_null=False, ties="exclude", **kw).info[
+        "wild"
+    ]["D"]  # type: ignore[arg-type]
+    assert u_inc["p_value"] == u_exc["p_value"]
+    with pytest.raises(ValueError, match="ties must be one of"):
+        wild_cluster_bootstrap(fit12, "D", ties="drop", **kw)  # type: ignore[arg-type]
