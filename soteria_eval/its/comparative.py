@@ -106,6 +106,7 @@ def comparative_its(
     exclude: Sequence[str | int] = (),
     ar_order: int = 1,
     arima_order: tuple[int, int, int] = (1, 0, 0),
+    shared_seasonality: bool = False,
 ) -> ITSResults:
     """Fit a comparative ITS (see the module docstring).
 
@@ -120,6 +121,11 @@ def comparative_its(
         ``errors="ols"``), or the difference series with any ``errors`` model.
     seasonality, fourier_terms, exposure, per, hac_lag, exclude
         As in :func:`~soteria_eval.its.segmented_regression`.
+    shared_seasonality : bool
+        Pooled form only: one set of seasonal terms for both series (not interacted with
+        the treated indicator), as most published comparative ITS models in R write it
+        (``y ~ (t + level + slope) * treated + season``). Default ``False``: every term,
+        seasonal ones included, is interacted, which equals the difference-series model.
 
     Returns
     -------
@@ -135,6 +141,11 @@ def comparative_its(
     y0, y1 = comp["_y"].to_numpy(dtype=float), trt["_y"].to_numpy(dtype=float)
     if np.isnan(y0).any() or np.isnan(y1).any():
         raise ValueError(f"{outcome!r} is missing in some period(s) of the two series")
+    if shared_seasonality and approach != "pooled":
+        raise ValueError(
+            "shared_seasonality needs approach='pooled': the difference series has one set of "
+            "seasonal terms, the difference of the two series' own"
+        )
     if approach == "difference":
         diff = pd.DataFrame({time: trt[time].to_numpy(), "difference": y1 - y0})
         res = segmented_regression(
@@ -165,8 +176,13 @@ def comparative_its(
     base = _design(t, labels, freq, interruptions, seasonality, fourier_terms, exclude)
     n = len(base)
     x0 = base.to_numpy()
-    x = np.block([[x0, np.zeros_like(x0)], [x0, x0]])
-    names = [str(c) for c in base.columns] + [f"treated:{c}" for c in base.columns]
+    seasonal = [str(c).startswith(("season:", "sin", "cos")) for c in base.columns]
+    inter = [not sv for sv in seasonal] if shared_seasonality else [True] * len(seasonal)
+    x1 = x0[:, inter]
+    x = np.block([[x0, np.zeros_like(x1)], [x0, x1]])
+    names = [str(c) for c in base.columns] + [
+        f"treated:{c}" for c, keep in zip(base.columns, inter, strict=True) if keep
+    ]
     y = np.concatenate([y0, y1])
     bread = np.linalg.inv(x.T @ x)
     beta = bread @ x.T @ y
@@ -179,7 +195,7 @@ def comparative_its(
         cov = driscoll_kraay(x, resid, period, bread, lag)
         inference = f"pooled OLS with Driscoll–Kraay HAC (lag {lag})"
         extra: dict[str, object] = {"hac_lag": lag}
-        df = float(n - p // 2)
+        df = float(n - x0.shape[1])
     else:
         cov = resid_var * bread
         inference = "pooled OLS (classical)"
@@ -198,7 +214,14 @@ def comparative_its(
         inference=inference,
         estimator="Comparative ITS (pooled, interacted)",
         nobs=2 * n,
-        info={"outcome": outcome, "n_periods": n, "approach": approach, "errors": errors, **extra},
+        info={
+            "outcome": outcome,
+            "n_periods": n,
+            "approach": approach,
+            "errors": errors,
+            "shared_seasonality": shared_seasonality,
+            **extra,
+        },
         design=design,
         y=y1,
         labels=tuple(labels),
