@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval._linalg import Absorber, collinear_columns
+from soteria_eval._options import check_option
+from soteria_eval.covariance import FeDof
 from soteria_eval.linear_model import FEW_CLUSTERS, FewClustersWarning, LinearResults, codes_of
 
 
@@ -124,8 +126,9 @@ def ppml(
     cluster: str | None = None,
     tol: float = 1e-10,
     max_iter: int = 200,
+    fe_dof: str = "full",
 ) -> LinearResults:
-    """Fit a PPML two-way fixed-effects model (see the module docstring).
+    r"""Fit a PPML two-way fixed-effects model (see the module docstring).
 
     Parameters
     ----------
@@ -142,6 +145,12 @@ def ppml(
         offset, so effects are on the rate.
     cluster : str, optional
         Cluster column (default: ``unit``).
+    fe_dof : {"full", "nested"}
+        Parameters counted in the CR1 small-sample factor
+        :math:`\frac{G}{G-1}\frac{n-1}{n-K}`: ``"full"`` counts every fixed effect, as a
+        Poisson GLM with dummies does (statsmodels); ``"nested"`` leaves out the levels of
+        a fixed effect nested in the clusters but one, as R ``fixest::fepois`` does by
+        default (``ssc(fixef.K = "nested")``): :math:`K = K_{full} - \sum_f (L_f - 1)`.
 
     Returns
     -------
@@ -149,6 +158,7 @@ def ppml(
         Coefficients on the log scale; ``info["rate_ratios"]`` holds ``exp`` of the
         estimates and their 95% intervals.
     """
+    check_option("fe_dof", fe_dof, FeDof)
     cl = cluster or unit
     prep = _prepare(data, outcome, treatment, unit, time, covariates, exposure, cl)
     used, y, x, offset, codes, names, n_dropped = (
@@ -174,6 +184,8 @@ def ppml(
     np.add.at(scores, cl_codes, xt * (y - mu)[:, None])
     n, k = x.shape
     k_fe = absorber.dof()
+    if fe_dof == "nested":
+        k_fe -= nested_levels(codes, cl_codes, k_fe)
     adj = g / (g - 1) * (n - 1) / (n - k - k_fe)
     cov = bread @ (scores.T @ scores) @ bread * adj
     if g < FEW_CLUSTERS:
@@ -191,6 +203,7 @@ def ppml(
         nobs=n,
         n_dropped=n_dropped,
         info={"outcome": outcome, "exposure": exposure, "cluster": cl, "n_clusters": g, "vcov": "CR1",
+              "fe_dof": fe_dof, "df_k": int(k + k_fe),
               "n_units": int(ever.size), "n_treated": int((ever > 0).sum()), "n_periods": int(used[time].nunique())},
     )  # fmt: skip
     t = res.tidy()
@@ -202,6 +215,20 @@ def ppml(
         }
     ).set_index(t["term"])
     return replace(res, info={**res.info, "rate_ratios": rr})
+
+
+def nested_levels(codes: Sequence[np.ndarray], clusters: np.ndarray, k_fe: int) -> int:
+    """Fixed-effect levels nested in the clusters, less one per nested fixed effect.
+
+    The dof ``fe_dof="nested"`` takes out of ``K`` (see
+    :meth:`soteria_eval.covariance.LinearFit.nested_fe_dof`, the linear models' rule).
+    """
+    nested = 0
+    for c in codes:
+        n = int(c.max()) + 1
+        if np.unique(np.stack([c, clusters]), axis=1).shape[1] == n:
+            nested += n - 1
+    return min(nested, k_fe)
 
 
 def _restricted_scores(

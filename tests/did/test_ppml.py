@@ -120,3 +120,24 @@ def test_score_bootstrap_interval_inverts_the_test(counts: pd.DataFrame) -> None
     assert rr["ci_lower"] == pytest.approx(np.exp(lo)) and rr["ci_upper"] == pytest.approx(
         np.exp(hi)
     )
+
+
+@pytest.mark.parametrize("fe_dof", ["nested", "full"])
+def test_small_sample_convention_matches_fixest_fepois(fe_dof: str) -> None:
+    """tests/reference/make_ppml_fixtures.py: pyfixest fepois, CR1 by area, both conventions."""
+    import json
+
+    from tests.conftest import REPO
+
+    ref_dir = REPO / "tests" / "reference"
+    ref = json.loads((ref_dir / "ppml_fixest.json").read_text())[fe_dof]
+    d = pd.read_csv(ref_dir / "ppml_panel.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ppml(d, outcome="y", treatment="D", unit="u", time="t", cluster="area", fe_dof=fe_dof)
+    assert res.params["D"] == pytest.approx(ref["coef"], rel=1e-9)
+    assert res.std_errors["D"] == pytest.approx(ref["se"], rel=1e-8)
+    # Units are nested in the 14 areas: fixest keeps 1 of their 43 levels (K = 1 + 1 + 15).
+    assert res.info["df_k"] == (17 if fe_dof == "nested" else 1 + 42 + 15 + 1)
+    with pytest.raises(ValueError, match="fe_dof"):
+        ppml(d, outcome="y", treatment="D", unit="u", time="t", fe_dof="fixest")
