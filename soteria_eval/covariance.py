@@ -17,10 +17,12 @@ A registry maps names to estimators; unknown names and options are rejected.
     t test uses Satterthwaite degrees of freedom. Matches R ``clubSandwich::vcovCR``
     (``type = "CR2"``) with ``coef_test(test = "Satterthwaite")``.
 
-``K`` counts every estimated parameter, fixed effects included (``fe_dof="full"``, as in
-an ``lm`` with dummies); ``fe_dof="nested"`` leaves out the levels of fixed effects nested
-in the cluster variable but one per such fixed effect, as ``fixest`` does
-(``ssc(fixef.K = "nested")``: ``K = K_full - sum(levels_f - 1)``).
+``K`` counts every estimated parameter, fixed effects included (``fe_dof="full"``, alias
+``"lm"``: R ``lm`` with dummies and ``sandwich::vcovCL(type = "HC1")``); ``fe_dof="nested"``
+(alias ``"fixest"``) leaves out the levels of fixed effects nested in the cluster
+variable but one per such fixed effect, as ``fixest`` does by default
+(``ssc(adj = TRUE, fixef.K = "nested", cluster.adj = TRUE)`` with ``t(G - 1)`` tests:
+``K = K_full - sum(levels_f - 1)``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,17 @@ from soteria_eval._linalg import Absorber, FloatArray, IntArray
 from soteria_eval._options import check_option
 
 VcovType = Literal["iid", "HC1", "CR0", "CR1", "CR2"]
-FeDof = Literal["full", "nested"]
+FeDof = Literal["full", "nested", "lm", "fixest"]
+#: Aliases of ``fe_dof`` named after the software whose numbers they reproduce.
+FE_DOF_ALIASES: Mapping[str, str] = {"lm": "full", "fixest": "nested"}
+
+
+def canonical_fe_dof(fe_dof: str) -> str:
+    """Check ``fe_dof`` and return ``"full"`` or ``"nested"`` (``"lm"``/``"fixest"`` map there)."""
+    check_option("fe_dof", fe_dof, FeDof)
+    return FE_DOF_ALIASES.get(fe_dof, fe_dof)
+
+
 VCOV_TYPES: tuple[str, ...] = get_args(VcovType)
 
 
@@ -296,5 +308,4 @@ def compute_vcov(
 ) -> Covariance:
     """Compute a named covariance estimator (see the module docstring)."""
     check_option("vcov", vcov, VcovType)
-    check_option("fe_dof", fe_dof, FeDof)
-    return _REGISTRY[vcov](fit, clusters, fe_dof)  # type: ignore[arg-type]
+    return _REGISTRY[vcov](fit, clusters, canonical_fe_dof(fe_dof))  # type: ignore[arg-type]

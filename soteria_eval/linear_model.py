@@ -55,7 +55,7 @@ class LinearResults(Results):
         cluster : str, optional
             Column of the data passed at fit time to cluster on (default: the one used
             at fit time).
-        fe_dof : {"full", "nested"}
+        fe_dof : {"full", "nested", "lm", "fixest"}
             How fixed effects count in CR1's small-sample factor.
         """
         if self.fit is None or self.source is None or self.rows is None:
@@ -123,7 +123,7 @@ def fit_absorbed(
         Cluster column for CR covariances.
     vcov : str
         Covariance estimator (:mod:`soteria_eval.covariance`).
-    fe_dof : {"full", "nested"}
+    fe_dof : {"full", "nested", "lm", "fixest"}
         Fixed-effect degrees of freedom in CR1's small-sample factor.
     estimator : str
         Name shown in summaries.

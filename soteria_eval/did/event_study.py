@@ -43,6 +43,7 @@ def event_study(
     cluster: str | None = None,
     vcov: str = "CR1",
     weights: str | None = None,
+    fe_dof: str = "full",
 ) -> LinearResults:
     """Estimate a TWFE event study (see the module docstring).
 
@@ -60,7 +61,7 @@ def event_study(
         The omitted event time (must lie inside the window).
     bin_endpoints : bool
         Bin event times beyond the window into the end coefficients (else drop them).
-    covariates, cluster, vcov, weights
+    covariates, cluster, vcov, weights, fe_dof
         As in :func:`soteria_eval.did.twfe` (clustering defaults to ``unit``).
 
     Returns
@@ -101,6 +102,7 @@ def event_study(
         weights=weights,
         cluster=cluster or unit,
         vcov=vcov,
+        fe_dof=fe_dof,
         estimator="Two-way fixed-effects event study",
         info={
             "n_units": int(ever.size),

@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval._linalg import Absorber, collinear_columns
-from soteria_eval._options import check_option
-from soteria_eval.covariance import FeDof
+from soteria_eval.covariance import canonical_fe_dof
 from soteria_eval.linear_model import FEW_CLUSTERS, FewClustersWarning, LinearResults, codes_of
 
 
@@ -145,12 +144,13 @@ def ppml(
         offset, so effects are on the rate.
     cluster : str, optional
         Cluster column (default: ``unit``).
-    fe_dof : {"full", "nested"}
+    fe_dof : {"full", "nested", "lm", "fixest"}
         Parameters counted in the CR1 small-sample factor
         :math:`\frac{G}{G-1}\frac{n-1}{n-K}`: ``"full"`` counts every fixed effect, as a
         Poisson GLM with dummies does (statsmodels); ``"nested"`` leaves out the levels of
         a fixed effect nested in the clusters but one, as R ``fixest::fepois`` does by
         default (``ssc(fixef.K = "nested")``): :math:`K = K_{full} - \sum_f (L_f - 1)`.
+        ``"lm"`` and ``"fixest"`` are aliases of ``"full"`` and ``"nested"``.
 
     Returns
     -------
@@ -158,7 +158,7 @@ def ppml(
         Coefficients on the log scale; ``info["rate_ratios"]`` holds ``exp`` of the
         estimates and their 95% intervals.
     """
-    check_option("fe_dof", fe_dof, FeDof)
+    fe_dof = canonical_fe_dof(fe_dof)
     cl = cluster or unit
     prep = _prepare(data, outcome, treatment, unit, time, covariates, exposure, cl)
     used, y, x, offset, codes, names, n_dropped = (

@@ -51,8 +51,11 @@ def twfe(
         Cluster column (default: ``unit``).
     vcov : {"CR1", "CR2", "CR0", "HC1", "iid"}
         Covariance estimator; CR2 uses Satterthwaite degrees of freedom.
-    fe_dof : {"full", "nested"}
-        Whether fixed effects nested in the clusters count in CR1's small-sample factor.
+    fe_dof : {"full", "nested", "lm", "fixest"}
+        Whether fixed effects nested in the clusters count in CR1's small-sample factor:
+        ``"full"`` (alias ``"lm"``, R ``lm`` + ``sandwich::vcovCL(type = "HC1")``) or
+        ``"nested"`` (alias ``"fixest"``, R ``fixest::feols`` defaults); see
+        :mod:`soteria_eval.covariance`.
 
     Returns
     -------

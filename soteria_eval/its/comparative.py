@@ -106,7 +106,7 @@ def comparative_its(
     exclude: Sequence[str | int] = (),
     ar_order: int = 1,
     arima_order: tuple[int, int, int] = (1, 0, 0),
-    shared_seasonality: bool = False,
+    seasonality_shared: bool = False,
 ) -> ITSResults:
     """Fit a comparative ITS (see the module docstring).
 
@@ -121,7 +121,7 @@ def comparative_its(
         ``errors="ols"``), or the difference series with any ``errors`` model.
     seasonality, fourier_terms, exposure, per, hac_lag, exclude
         As in :func:`~soteria_eval.its.segmented_regression`.
-    shared_seasonality : bool
+    seasonality_shared : bool
         Pooled form only: one set of seasonal terms for both series (not interacted with
         the treated indicator), as most published comparative ITS models in R write it
         (``y ~ (t + level + slope) * treated + season``). Default ``False``: every term,
@@ -141,9 +141,9 @@ def comparative_its(
     y0, y1 = comp["_y"].to_numpy(dtype=float), trt["_y"].to_numpy(dtype=float)
     if np.isnan(y0).any() or np.isnan(y1).any():
         raise ValueError(f"{outcome!r} is missing in some period(s) of the two series")
-    if shared_seasonality and approach != "pooled":
+    if seasonality_shared and approach != "pooled":
         raise ValueError(
-            "shared_seasonality needs approach='pooled': the difference series has one set of "
+            "seasonality_shared needs approach='pooled': the difference series has one set of "
             "seasonal terms, the difference of the two series' own"
         )
     if approach == "difference":
@@ -177,7 +177,7 @@ def comparative_its(
     n = len(base)
     x0 = base.to_numpy()
     seasonal = [str(c).startswith(("season:", "sin", "cos")) for c in base.columns]
-    inter = [not sv for sv in seasonal] if shared_seasonality else [True] * len(seasonal)
+    inter = [not sv for sv in seasonal] if seasonality_shared else [True] * len(seasonal)
     x1 = x0[:, inter]
     x = np.block([[x0, np.zeros_like(x1)], [x0, x1]])
     names = [str(c) for c in base.columns] + [
@@ -219,7 +219,7 @@ def comparative_its(
             "n_periods": n,
             "approach": approach,
             "errors": errors,
-            "shared_seasonality": shared_seasonality,
+            "seasonality_shared": seasonality_shared,
             **extra,
         },
         design=design,

@@ -41,7 +41,7 @@ from soteria_eval.results import Results
 Errors = Literal["hac", "ar1", "ar", "arima", "ols"]
 PhaseIn = Literal["exclude", "ramp"]
 Seasonality = Literal["none", "dummies", "fourier"]
-GlsMethod = Literal["REML", "ML"]
+GlsMethod = Literal["reml", "ml"]
 Floats = NDArray[np.float64]
 
 
@@ -380,7 +380,7 @@ def segmented_regression(
     ar_order: int = 1,
     arima_order: tuple[int, int, int] = (1, 0, 0),
     hac_adjust: bool = False,
-    gls_method: GlsMethod = "REML",
+    gls_method: GlsMethod = "reml",
 ) -> ITSResults:
     """Fit a segmented regression (see the module docstring).
 
@@ -410,7 +410,7 @@ def segmented_regression(
     hac_adjust : bool
         Multiply the Newey–West covariance by :math:`n/(n-k)`, as R
         ``sandwich::NeweyWest(adjust = TRUE)`` (default ``False``, as ``adjust = FALSE``).
-    gls_method : {"REML", "ML"}
+    gls_method : {"reml", "ml"}
         How the AR errors' correlation is estimated for ``errors="ar1"`` or ``"ar"``: as
         ``nlme::gls(method = "REML")`` (default) or ``method = "ML"``.
 
@@ -434,16 +434,14 @@ def segmented_regression(
     df = float(n - p)
     extra: dict[str, object]
     if errors == "ar1" or (errors == "ar" and ar_order == 1):
-        beta, cov, phi, sigma = gls_ar1(x, y, method=gls_method)
+        beta, cov, phi, sigma = gls_ar1(x, y, method=gls_method.upper())
         resid_var = sigma**2
-        inference = f"GLS with AR(1) errors ({gls_method}, phi = {phi:.3f})"
+        inference = f"GLS with AR(1) errors ({gls_method.upper()}, phi = {phi:.3f})"
         extra = {"phi": phi, "sigma": sigma}
     elif errors == "ar":
-        beta, cov, phis, sigma = gls_ar(x, y, ar_order, method=gls_method)
+        beta, cov, phis, sigma = gls_ar(x, y, ar_order, method=gls_method.upper())
         resid_var = sigma**2
-        inference = (
-            f"GLS with AR({ar_order}) errors ({gls_method}, phi = {np.round(phis, 3).tolist()})"
-        )
+        inference = f"GLS with AR({ar_order}) errors ({gls_method.upper()}, phi = {np.round(phis, 3).tolist()})"
         extra = {"phi": phis.tolist(), "sigma": sigma}
     elif errors == "arima":
         beta, cov, resid_var, terms, extra = _fit_arima(design, y, arima_order)

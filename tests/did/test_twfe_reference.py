@@ -132,3 +132,17 @@ def test_weighted_cr2_with_constant_weights_is_unweighted_cr2(panel: pd.DataFram
     b = fit(panel.assign(two=2.0), vcov="CR2", cluster="area", weights="two")
     np.testing.assert_allclose(b.std_errors, a.std_errors, rtol=1e-10)
     np.testing.assert_allclose(b.df, a.df, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cluster", ["unit", "area"])
+def test_fe_dof_fixest_reproduces_fixest_defaults(panel: pd.DataFrame, cluster: str) -> None:
+    """tests/reference/make_fixest_fixtures.py: pyfixest feols with fixest's default ssc."""
+    ref = json.loads((REF / "fixest_twfe.json").read_text())[f"CR1_{cluster}"]
+    res = fit(panel, fe_dof="fixest").with_vcov("CR1", cluster=cluster, fe_dof="fixest")
+    np.testing.assert_allclose(res.params.to_numpy(), ref["estimate"], rtol=1e-10)
+    np.testing.assert_allclose(res.std_errors.to_numpy(), ref["std_error"], rtol=1e-8)
+    # "lm" is the lm + sandwich::vcovCL(type = "HC1") convention: the R fixture's.
+    lm = fit(panel, fe_dof="lm").with_vcov("CR1", cluster=cluster, fe_dof="lm")
+    np.testing.assert_allclose(
+        lm.std_errors.to_numpy(), R[f"CR1_{cluster}"]["std_error"], rtol=1e-8
+    )

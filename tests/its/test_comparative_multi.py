@@ -48,13 +48,13 @@ def test_pooled_comparative_matches_sandwich_vcovpl(two_series: pd.DataFrame, la
 
 
 @pytest.mark.parametrize("seasonality", ["fourier", "dummies"])
-def test_shared_seasonality_matches_r_with_uninteracted_seasons(
+def test_seasonality_shared_matches_r_with_uninteracted_seasons(
     two_series: pd.DataFrame, seasonality: str
 ) -> None:
     """tests/reference/its_comparative_shared.R: y ~ (t + covid + level + slope) * G + season."""
     r = json.loads((REF / "its_comparative_shared.json").read_text())
     kw = dict(outcome="y", time="t", group="g", treated="treated", interruptions=ITS,
-              seasonality=seasonality, fourier_terms=1, shared_seasonality=True)  # fmt: skip
+              seasonality=seasonality, fourier_terms=1, seasonality_shared=True)  # fmt: skip
     dk = comparative_its(two_series, hac_lag=3, **kw)  # type: ignore[arg-type]
     ols = comparative_its(two_series, errors="ols", **kw)  # type: ignore[arg-type]
     ref = r[seasonality]
@@ -62,8 +62,8 @@ def test_shared_seasonality_matches_r_with_uninteracted_seasons(
     np.testing.assert_allclose(dk.std_errors[r["terms"]], ref["dk_se_lag3"], rtol=1e-10)
     np.testing.assert_allclose(ols.std_errors[r["terms"]], ref["classical_se"], rtol=1e-10)
     assert not [c for c in dk.params.index if c.startswith(("treated:season", "treated:sin"))]
-    assert dk.info["shared_seasonality"] is True
-    with pytest.raises(ValueError, match="shared_seasonality needs approach='pooled'"):
+    assert dk.info["seasonality_shared"] is True
+    with pytest.raises(ValueError, match="seasonality_shared needs approach='pooled'"):
         comparative_its(two_series, approach="difference", **kw)  # type: ignore[arg-type]
 
 

@@ -95,7 +95,7 @@ def test_hac_adjust_matches_sandwich_adjust_true(series: pd.DataFrame) -> None:
 def test_gls_ml_matches_nlme_method_ml(series: pd.DataFrame, order: int) -> None:
     r = segmented_regression(
         series, outcome="y", time="t", interruptions=PROG, seasonality="fourier",
-        fourier_terms=1, errors="ar", ar_order=order, gls_method="ML",
+        fourier_terms=1, errors="ar", ar_order=order, gls_method="ml",
     )  # fmt: skip
     suffix = "" if order == 1 else "_ar2"
     # nlme's optimiser stops near a relative tolerance of 1e-6 to 1e-5; for AR(2) its phi
@@ -112,7 +112,7 @@ def test_gls_ml_matches_nlme_method_ml(series: pd.DataFrame, order: int) -> None
     assert "(ML," in r.inference
     with pytest.raises(ValueError, match="gls_method"):
         segmented_regression(series, outcome="y", time="t", interruptions=PROG, errors="ar1",
-                             gls_method="reml")  # type: ignore[arg-type]  # fmt: skip
+                             gls_method="REML")  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_arima_errors_match_r_arima(series: pd.DataFrame) -> None:
