@@ -140,4 +140,4 @@ def test_small_sample_convention_matches_fixest_fepois(fe_dof: str) -> None:
     # Units are nested in the 14 areas: fixest keeps 1 of their 43 levels (K = 1 + 1 + 15).
     assert res.info["df_k"] == (17 if fe_dof == "nested" else 1 + 42 + 15 + 1)
     with pytest.raises(ValueError, match="fe_dof"):
-        ppml(d, outcome="y", treatment="D", unit="u", time="t", fe_dof="fixest")
+        ppml(d, outcome="y", treatment="D", unit="u", time="t", fe_dof="stata")
