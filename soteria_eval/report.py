@@ -510,7 +510,9 @@ def at_a_glance(run: RunOutputs) -> pd.DataFrame:
 
     Columns ``Domain, Measure, Change, 95% interval, Reading, Data``: the scorecard's
     validated headlines (:func:`scorecard`) and the published-data headline
-    (:func:`real_data_headline`), each marked ``synthetic`` or ``real``.
+    (:func:`real_data_headline`), each marked ``synthetic`` or ``real``. A percentage
+    change computed from a log-scale estimate keeps that estimate and its interval in
+    ``attrs["log_estimates"]`` (one line per such row), for the page's footnote.
     """
     from soteria_eval.dictionary import DOMAIN_TITLES
 
@@ -532,8 +534,20 @@ def at_a_glance(run: RunOutputs) -> pd.DataFrame:
             "Reading": str(row["Reading"]).split(":")[0],
             "Data": "synthetic" if own.str.contains("synthetic").any() else "real",
         })  # fmt: skip
+    logs = [
+        f"{d}: {_signed(float(h['estimate']), 3)} ({_signed(float(h['ci_lower']), 3)} to "
+        f"{_signed(float(h['ci_upper']), 3)})"
+        for d, h in ((str(row["Domain"]), headline_row(run, titles.get(str(row["Domain"]), "")))
+                     for _, row in sc.iterrows())
+        if h is not None and effect_unit(str(h["estimand"])).startswith("log")
+    ]  # fmt: skip
     real = real_data_headline(run)
     if real is not None:
+        if effect_unit(str(real["estimand"])).startswith("log"):
+            logs.append(
+                f"Volume (published data): {_signed(float(real['estimate']), 3)} "
+                f"({_signed(float(real['ci_lower']), 3)} to {_signed(float(real['ci_upper']), 3)})"
+            )
         effect, interval = format_effect(
             float(real["estimate"]), float(real["ci_lower"]), float(real["ci_upper"]),
             str(real["estimand"]),
@@ -548,9 +562,11 @@ def at_a_glance(run: RunOutputs) -> pd.DataFrame:
                 "Data": "real",
             }
         )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         rows, columns=["Domain", "Measure", "Change", "95% interval", "Reading", "Data"]
     )
+    out.attrs["log_estimates"] = logs
+    return out
 
 
 def badged(frame: pd.DataFrame, column: str = "Data") -> Any:
