@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from soteria_eval.inference.wild import TIES, count_as_extreme
+
 Floats = NDArray[np.float64]
 
 
@@ -122,6 +124,7 @@ def randomization_test(
     n_draws: int = 9999,
     max_exact: int = 2_000_000,
     seed: int = 0,
+    ties: str = "include",
 ) -> RandomizationResult:
     """Randomization test of the TWFE DiD coefficient (see the module docstring).
 
@@ -137,7 +140,14 @@ def randomization_test(
         Enumerate every assignment when there are at most this many (and one treated path).
     seed : int
         Seed of the Monte Carlo draws.
+    ties : {"include", "exclude"}
+        Whether assignments whose statistic equals the observed one count as "at least
+        as extreme": "include" (default; the observed assignment counts itself, the
+        exact-test convention, so p is never 0) or "exclude" (strictly more extreme).
+        See :func:`soteria_eval.inference.wild.share_as_extreme`.
     """
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     wide_y = data.pivot(index=unit, columns=time, values=outcome)
     wide_d = data.pivot(index=unit, columns=time, values=treatment)
     if wide_y.isna().any().any() or wide_d.isna().any().any():
@@ -181,8 +191,8 @@ def randomization_test(
     kept: list[Floats] = []
     for a in blocks:
         b, t = stats_for(a)
-        ge_t += int(np.sum(np.abs(t) >= abs(t0) * (1 - 1e-12)))
-        ge_b += int(np.sum(np.abs(b) >= abs(b0) * (1 - 1e-12)))
+        ge_t += count_as_extreme(np.abs(t), abs(t0), ties)
+        ge_b += count_as_extreme(np.abs(b), abs(b0), ties)
         seen += len(a)
         if sum(len(k) for k in kept) < 100_000:
             kept.append(b)

@@ -137,11 +137,16 @@ def share_as_extreme(boot: Floats, observed: float, ties: str = "include") -> fl
     References: MacKinnon, Nielsen and Webb (2023), "Cluster-robust inference: a guide to
     empirical practice", *Journal of Econometrics* 232(2), section on the WCR bootstrap.
     """
+    return count_as_extreme(boot, observed, ties) / len(boot)
+
+
+def count_as_extreme(boot: Floats, observed: float, ties: str = "include") -> int:
+    """Count the statistics at least as extreme as ``observed`` (see :func:`share_as_extreme`)."""
     if ties not in TIES:
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     if ties == "include":
-        return float(np.mean(boot >= observed * (1 - 1e-12)))
-    return float(np.mean(boot > observed * (1 + 1e-12)))
+        return int(np.sum(boot >= observed * (1 - 1e-12)))
+    return int(np.sum(boot > observed * (1 + 1e-12)))
 
 
 def wild_cluster_bootstrap(

@@ -119,3 +119,23 @@ def test_cs_and_its_randomization_tests() -> None:
     assert its.exact and its.n_assignments == 120
     assert its.p_value <= 0.05 and its.p_value_coef < 0.02
     assert its.estimate == pytest.approx(6.0, abs=1.5)
+
+
+def test_ties_exclude_drops_the_observed_assignment_in_an_exact_test() -> None:
+    """Exact enumeration: "include" counts the observed assignment itself (and its ties)."""
+    rng = np.random.default_rng(3)
+    units, periods = 8, 6
+    d = pd.DataFrame(
+        {"u": np.repeat(np.arange(units), periods), "t": np.tile(np.arange(periods), units)}
+    )
+    d["D"] = ((d["u"] < 2) & (d["t"] >= 3)).astype(float)
+    d["y"] = rng.normal(size=len(d)) + 0.8 * d["D"]
+    kw = dict(outcome="y", treatment="D", unit="u", time="t")
+    inc = randomization_test(d, **kw)  # type: ignore[arg-type]
+    exc = randomization_test(d, ties="exclude", **kw)  # type: ignore[arg-type]
+    assert inc.exact and inc.n_assignments == 28  # 8 choose 2
+    # The observed assignment always ties with itself; others tie only by symmetry.
+    assert inc.p_value - exc.p_value >= 1 / 28 - 1e-12
+    assert exc.p_value * 28 == pytest.approx(round(exc.p_value * 28))
+    with pytest.raises(ValueError, match="ties must be one of"):
+        randomization_test(d, ties="none", **kw)  # type: ignore[arg-type]
