@@ -27,7 +27,7 @@ variable but one per such fixed effect, as ``fixest`` does by default
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -92,12 +92,22 @@ class LinearFit:
         one: ``fixest`` (``ssc(fixef.K = "nested")``) removes the nested levels but keeps
         one per fully nested fixed effect, ``K = K_full - sum(levels_f - 1)``.
         """
-        nested = 0
-        for codes, n in zip(self.absorber.codes, self.absorber.n_levels, strict=True):
-            pairs = np.unique(np.stack([codes, clusters]), axis=1)
-            if pairs.shape[1] == n:  # each level sits in exactly one cluster
-                nested += n - 1
-        return min(nested, self.k_fe)
+        return nested_levels(self.absorber.codes, clusters, self.k_fe)
+
+
+def nested_levels(codes: Sequence[IntArray], clusters: IntArray, k_fe: int) -> int:
+    """Levels of the fixed effects nested in the clusters, less one per such fixed effect.
+
+    A fixed effect is nested when each of its levels sits in exactly one cluster. The sum
+    is capped at ``k_fe``, the fixed-effect dof, so ``K`` never drops below the
+    regressors. Used by ``fe_dof="nested"`` in the linear models and in PPML.
+    """
+    nested = 0
+    for c in codes:
+        n = int(c.max()) + 1
+        if np.unique(np.stack([c, clusters]), axis=1).shape[1] == n:
+            nested += n - 1
+    return min(nested, k_fe)
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,18 @@ import functools
 import http.server
 import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from soteria_eval.bookbuild import build_book
+from soteria_eval.bookbuild import build_book, find_chromium
 from soteria_eval.pipeline import run_evaluation
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.validate
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = find_chromium()  # the brief's lookup ($SOTERIA_CHROMIUM first)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAGES = [

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval._linalg import Absorber, collinear_columns
-from soteria_eval.covariance import canonical_fe_dof
+from soteria_eval.covariance import canonical_fe_dof, nested_levels
 from soteria_eval.linear_model import FEW_CLUSTERS, FewClustersWarning, LinearResults, codes_of
 
 
@@ -215,20 +215,6 @@ def ppml(
         }
     ).set_index(t["term"])
     return replace(res, info={**res.info, "rate_ratios": rr})
-
-
-def nested_levels(codes: Sequence[np.ndarray], clusters: np.ndarray, k_fe: int) -> int:
-    """Fixed-effect levels nested in the clusters, less one per nested fixed effect.
-
-    The dof ``fe_dof="nested"`` takes out of ``K`` (see
-    :meth:`soteria_eval.covariance.LinearFit.nested_fe_dof`, the linear models' rule).
-    """
-    nested = 0
-    for c in codes:
-        n = int(c.max()) + 1
-        if np.unique(np.stack([c, clusters]), axis=1).shape[1] == n:
-            nested += n - 1
-    return min(nested, k_fe)
 
 
 def _restricted_scores(
