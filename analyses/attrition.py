@@ -61,7 +61,13 @@ def run(ctx: RunContext) -> AnalysisOutput:
             alt,
             f"The journey of a case, reports made in {year} ({ctx.data_label} data).",
             data=figure_data(
-                t.loc[t["value"] == "all", ["group", "year", "stage", "cases", "share_of_reports"]],
+                t.loc[t["value"] == "all", ["group", "year", "stage", "cases", "share_of_reports"]]
+                # the bars' heights, as drawn
+                .assign(
+                    percent_of_reports=lambda d: (
+                        100 * pd.to_numeric(d["share_of_reports"], errors="coerce")
+                    )
+                ),
                 count_columns=["cases"],  # already suppressed: a [c] cell is drawn as a gap
             ),
         )

@@ -25,6 +25,7 @@ from soteria_eval.disclosure import figure_data
 from soteria_eval.inference.coverage import coverage_study, method_validity
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.plotting import coverage_plot
+from soteria_eval.validation.verdicts import COVERAGE_BAND
 
 
 def run(ctx: RunContext) -> AnalysisOutput:
@@ -66,7 +67,10 @@ def run(ctx: RunContext) -> AnalysisOutput:
             fig,
             alt,
             "Coverage of 95% intervals (simulation).",
-            data=figure_data(table),  # coverage shares of simulated replications: no cases
+            # coverage shares of simulated replications (no cases), and the band drawn
+            data=figure_data(
+                table.assign(band_lower=COVERAGE_BAND[0], band_upper=COVERAGE_BAND[1])
+            ),
             data_label="synthetic",
         )
     )
