@@ -16,6 +16,8 @@ Run alone: ``python analyses/national_its.py --out results/national_its``.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -55,10 +57,18 @@ def run(ctx: RunContext) -> AnalysisOutput:
         "duration": "days",
         "score": "points",
     }
+    # The series starts at the plan's ``start`` (default January 2016, the start of the
+    # simulated window), whatever the extract holds: sparse early months of an extract
+    # (a few burn-in records) would otherwise start the series with gaps.
+    start = str(ctx.spec.options.get("start", "2016-01"))
+    if not re.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])", start):
+        raise ValueError(
+            f"plan option start of {ctx.spec.id!r}: {start!r} is not a month (YYYY-MM)"
+        )
     for domain in DOMAINS:
         m = cat[SERIES[domain]]
         s = national_series(panel, m.id, m.type)
-        s = s[s["y"].notna()]
+        s = s[s["y"].notna() & (s["period"] >= start)]
         res = segmented_regression(
             s,
             outcome="y",

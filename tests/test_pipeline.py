@@ -561,3 +561,36 @@ def test_svg_readback_finds_a_small_count_drawn_in_a_figure(tmp_path: Path) -> N
         missed = undeclared(axes, np.array([5.0, 4, 9, 12, 30]))
         assert [round(v, 3) for v in missed] == [7.0, 7.0]  # the line's vertex and its marker
 
+
+def test_national_its_starts_at_its_planned_month_whatever_the_extract_holds(
+    tmp_path: Path, small_data: Path, quick_plan: Path
+) -> None:
+    """Regression: an extract without a window (a real one) starts its panel at its first
+    report (burn-in months of a few records), and a month with no charge made a gap that
+    failed the national ITS. The series now starts at the plan's ``start`` (2016-01)."""
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(small_data, data)
+    meta = json.loads((data / "metadata.json").read_text())
+    (data / "metadata.json").write_text(json.dumps({"extract_date": meta["extract_date"]}))
+    for p in data.glob("panel_*"):
+        p.unlink()
+    summary = run_evaluation(
+        quick_plan, out=tmp_path / "out", data_dir=data, progress=False, only=["national_its"]
+    )
+    assert summary.ok, (tmp_path / "out" / "run.log").read_text()[-2000:]
+    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    its = res[res["design"] == "its_segmented"]
+    assert len(its) and (its["status"] != "failed").all()
+    assert set(its["n_obs"]) == {120}  # 2016-01 to 2025-12
+    # Without the start, the same extract fails (so the test can see the bug).
+    early = tmp_path / "early.yaml"
+    early.write_text(quick_plan.read_text().replace('start: "2016-01"', 'start: "2000-01"'))
+    for p in quick_plan.parent.glob("*.py"):
+        shutil.copy(p, tmp_path / p.name)
+    failed = run_evaluation(
+        early, out=tmp_path / "out2", data_dir=data, progress=False, only=["national_its"]
+    )
+    assert not failed.ok
