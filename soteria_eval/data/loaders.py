@@ -146,15 +146,26 @@ def _merge_issues(issues: list[ValidationIssue]) -> list[ValidationIssue]:
     return list(merged.values())
 
 
-def _concat_by_column(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Join frames row-wise one column at a time, freeing each part's column as it goes.
+def _own_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Return the frame's columns, each with memory of its own (no shared 2-D block).
 
-    Peak memory is the result plus one column, not twice the result (as ``pd.concat``).
+    Columns of one dtype share a block; a block is freed only when all its columns are,
+    so joining chunks column by column would hold every chunk's block to the end.
     """
-    columns = list(parts[0].columns)
+    return {c: frame[c].copy(deep=True) for c in frame.columns}
+
+
+def _concat_by_column(parts: list[dict[str, pd.Series]]) -> pd.DataFrame:
+    """Join chunks row-wise one column at a time, freeing each part's column as it goes.
+
+    ``parts`` are chunks as :func:`_own_columns` gives them. Peak memory is the result
+    plus one column, not twice the result (as ``pd.concat`` of the frames).
+    """
+    columns = list(parts[0])
     out: dict[str, pd.Series] = {}
     for c in columns:
         out[c] = pd.concat([p.pop(c) for p in parts], ignore_index=True)
+        release_free_memory()  # the parts' small blocks, before the next column's big one
     return pd.DataFrame(out, copy=False)
 
 
@@ -192,7 +203,7 @@ def _validate_cases_chunked(
     hashes: dict[str, list[np.ndarray]] = {c: [] for c in unique_cols}
     has: dict[str, list[np.ndarray]] = {c: [] for c in unique_cols}
     issues: list[ValidationIssue] = []
-    typed: list[pd.DataFrame] = []
+    typed: list[dict[str, pd.Series]] = []
     chunk: RawTable | None = first
     n_rows = 0
     while chunk is not None:
@@ -207,10 +218,11 @@ def _validate_cases_chunked(
             h = pd.util.hash_pandas_object(frame[col], index=False).to_numpy()
             hashes[col].append(np.where(present, h, 0))
             has[col].append(present)
-        typed.append(frame)
         n_rows += len(frame)
+        typed.append(_own_columns(frame))
+        del frame
         chunk = next(chunks, None)  # a ParserError goes to _validate
-    frame = typed[0] if len(typed) == 1 else _concat_by_column(typed)
+    frame = _concat_by_column(typed)
     del typed
     whole = RawTable(first.file, pd.DataFrame(index=range(n_rows)), first.header, first.first_row)
     for col in unique_cols:
@@ -333,7 +345,7 @@ def load_panel(
     return frame
 
 
-def _release_free_memory() -> None:
+def release_free_memory() -> None:
     """Hand memory freed while reading a big file back to the system (glibc only)."""
     import ctypes
     import ctypes.util
@@ -373,7 +385,7 @@ def load_cases(path: str | Path, *, extract_date: pd.Timestamp | None = None) ->
     del keys
     for c in list(frame.columns):
         frame[c] = frame[c].take(order).reset_index(drop=True)
-    _release_free_memory()
+    release_free_memory()
     return frame.reset_index(drop=True)
 
 

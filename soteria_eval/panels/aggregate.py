@@ -52,12 +52,24 @@ PANEL_COLUMNS = (
 )
 
 
+def _codes(col: pd.Series) -> NDArray[np.object_]:
+    """Return a text column as objects whose missing values compare unequal to every code.
+
+    An object column is returned as a view (no copy of a big extract): its ``None`` and
+    NaN already compare unequal. Other dtypes (``string``: ``pd.NA`` would propagate) are
+    converted with missing values as ``""``.
+    """
+    if col.dtype == object:
+        return col.to_numpy(dtype=object)
+    return col.to_numpy(dtype=object, na_value="")
+
+
 @dataclass(frozen=True)
 class CaseArrays:
     """Case-record columns as numpy arrays (days since 1970 for dates; NaN when missing)."""
 
     n: int
-    day: dict[str, Floats]
+    day: dict[str, NDArray[np.floating[Any]]]
     flag: dict[str, Bool]
     text: dict[str, NDArray[Any]]
     num: dict[str, Floats]
@@ -77,7 +89,9 @@ class CaseArrays:
             # The offence date dates no measure: not copied (memory on big extracts).
             if c.endswith("_date") and c != "offence_date":
                 vals = cases[c].to_numpy(dtype="datetime64[D]")
-                days = vals.view(np.int64).astype(float)  # one copy: big extracts
+                # 32-bit floats hold every day number exactly (memory on big extracts); the
+                # measures compute durations in 64 bits (see _days).
+                days = vals.view(np.int64).astype(np.float32)
                 days[np.isnat(vals)] = np.nan
                 day[c] = days
         flag = {
@@ -90,10 +104,7 @@ class CaseArrays:
                 "vrr_request",
             )
         }
-        text = {
-            c: cases[c].fillna("").to_numpy(dtype=object)
-            for c in ("outcome", "charge_decision", "verdict")
-        }
+        text = {c: _codes(cases[c]) for c in ("outcome", "charge_decision", "verdict")}
         num: dict[str, Floats] = {
             c: np.asarray(
                 cases[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan), dtype=np.float64
@@ -187,11 +198,13 @@ class MeasureSpec:
 
 
 def _has(a: CaseArrays, col: str) -> Bool:
-    return ~np.isnan(a.day[col])
+    out: Bool = ~np.isnan(a.day[col])
+    return out
 
 
 def _days(a: CaseArrays, end: str, start: str) -> Floats:
-    return a.day[end] - a.day[start]
+    out: Floats = np.subtract(a.day[end], a.day[start], dtype=np.float64)
+    return out
 
 
 def _decided(a: CaseArrays) -> Bool:
@@ -250,7 +263,7 @@ NOT_FROM_CASES: tuple[str, ...] = ("judges_directions_on_time", "trials_effectiv
 
 
 def _period_codes(
-    days: Floats, freq: Frequency, first: pd.Period, n_periods: int
+    days: NDArray[np.floating[Any]], freq: Frequency, first: pd.Period, n_periods: int
 ) -> NDArray[np.int32]:
     """Period index (0 = ``first``) of each date, -1 outside the window or missing.
 
@@ -429,7 +442,7 @@ def aggregate_arrays(
             sel = np.flatnonzero(base)
             dec = a.day["charge_decision_date"][sel]
             event = _charged(a)[sel] & ~np.isnan(dec)
-            stop = np.where(np.isnan(dec), a.extract, dec)
+            stop = np.where(np.isnan(dec), a.extract, dec).astype(np.float64)
             value = km_quantile_by_group(
                 key[sel], stop - a.day["report_date"][sel], event, size, 0.5
             )

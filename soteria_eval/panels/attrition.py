@@ -138,28 +138,47 @@ def raw_funnel(
     if subgroup is not None and subgroup not in SUBGROUPS:
         raise ValueError(f"subgroup must be one of {SUBGROUPS}, got {subgroup!r}")
     extract = pd.Timestamp(cases.attrs.get("extract_date") or cases["report_date"].max())
-    # Only the columns the funnel reads: a filter of the whole frame would copy every
-    # column of a national extract (gigabytes), once per stage.
-    need = ["force", "charge_decision", "verdict", *dict.fromkeys(col for _, col in STAGES)]
-    c = cases[need].assign(
-        group=cases["force"].map(force_groups(rollout)),
-        year=cases["report_date"].dt.year,
-        sub=cases[subgroup].astype(str) if subgroup else "all",
-    )
+    # Memory on a national extract: the rows are chosen first, and only the keys and one
+    # stage's dates at a time are copied (a filter of the frame copies every column).
+    year_all = cases["report_date"].dt.year
     last_ok = (extract - pd.Timedelta(days=min_follow_up)).year - 1
     window = cases.attrs.get("window")
-    first = int(str(window[0])[:4]) if window else int(c["year"].min())
-    c = c[(c["year"] >= first) & (c["year"] <= last_ok)]
+    first = int(str(window[0])[:4]) if window else int(year_all.min())
+    keep = ((year_all >= first) & (year_all <= last_ok)).to_numpy()
     if years is not None:
-        c = c[c["year"].isin(list(years))]
+        keep &= year_all.isin(list(years)).to_numpy()
+    idx = np.flatnonzero(keep)
+    del keep
+
+    def rows(col: str) -> pd.Series:
+        return cases[col].iloc[idx].reset_index(drop=True)
+
+    # The subgroup as codes, not millions of strings; its labels (as text) come back after
+    # grouping. A missing value has no group (code -1): those cases are counted in no cell.
+    sub_codes, sub_values = (
+        pd.factorize(rows(subgroup), sort=True)
+        if subgroup
+        else (np.zeros(len(idx), dtype=np.int64), pd.Index(["all"]))
+    )
+    sub_labels = pd.Index(sub_values.astype(str), dtype=str)
+    has_sub = sub_codes >= 0
+    c = pd.DataFrame(
+        {
+            "group": rows("force").map(force_groups(rollout)),
+            "year": year_all.iloc[idx].reset_index(drop=True),
+            "sub": sub_codes,
+        }
+    )
+    del sub_codes
+    del year_all
     reached = {
-        "reported": np.ones(len(c), dtype=bool),
-        "referred to the CPS": c["referral_date"].notna().to_numpy(),
-        "charged": c["charge_decision"].eq("charge").to_numpy(),
-        "first hearing": c["first_hearing_date"].notna().to_numpy(),
-        "convicted": c["verdict"].eq("convicted").to_numpy(),
+        "reported": has_sub,
+        "referred to the CPS": rows("referral_date").notna().to_numpy() & has_sub,
+        "charged": rows("charge_decision").eq("charge").to_numpy() & has_sub,
+        "first hearing": rows("first_hearing_date").notna().to_numpy() & has_sub,
+        "convicted": rows("verdict").eq("convicted").to_numpy() & has_sub,
     }
-    dates = {name: c[col] for name, col in STAGES}
+    column = dict(STAGES)
     keys = ["group", "year", "sub"]
     frames = []
     prev = None
@@ -170,7 +189,7 @@ def raw_funnel(
         if prev is None:
             med = pd.Series(np.nan, index=counts.index, dtype=float)
         else:
-            days = (dates[name] - dates[prev]).dt.days.astype(float)
+            days = (rows(column[name]) - rows(column[prev])).dt.days.astype(float)
             med = days[mask].groupby([c.loc[mask, k] for k in keys]).median()
         frames.append(
             pd.DataFrame(
@@ -185,6 +204,7 @@ def raw_funnel(
     order = {name: i for i, (name, _) in enumerate(STAGES)}
     out["stage_order"] = out["stage"].map(order)
     out = out.sort_values([*keys, "stage_order"]).reset_index(drop=True)
+    out["sub"] = sub_labels.take(out["sub"].to_numpy())
     out = out.rename(columns={"sub": "value"}).assign(subgroup=subgroup or "all")
     return out[list(FUNNEL_COLUMNS)]
 

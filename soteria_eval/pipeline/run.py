@@ -103,6 +103,7 @@ def _run_one(plan: Plan, spec: AnalysisSpec, base: dict[str, Any]) -> _Outcome:
     """
     from threadpoolctl import threadpool_limits
 
+    _free_memory()  # what the previous analysis left (a national extract is gigabytes)
     t0 = time.perf_counter()
     ctx = RunContext(spec=spec, **base)
     ctx.inputs.reads.clear()  # this analysis's reads only (workers get a copy)
@@ -152,6 +153,16 @@ def _run_one(plan: Plan, spec: AnalysisSpec, base: dict[str, Any]) -> _Outcome:
         return _failed(spec, base, exc, t0)
     except Exception as exc:  # a failed analysis must not stop the others
         return _failed(spec, base, exc, t0)
+
+
+def _free_memory() -> None:
+    """Collect garbage (figures hold reference cycles) and hand freed memory to the system."""
+    import gc
+
+    from soteria_eval.data.loaders import release_free_memory
+
+    gc.collect()
+    release_free_memory()
 
 
 def _failed(spec: AnalysisSpec, base: dict[str, Any], exc: BaseException, t0: float) -> _Outcome:

@@ -162,3 +162,14 @@ def test_outcome_rate_above_one_passes_validation(tmp_path: Path) -> None:
     # Only the share (row 3) is refused; the outcome rate (row 2) may exceed 1.
     assert {i.rule for i in report.issues} == {"proportion-range", "numerator-exceeds-denominator"}
     assert {i.rows for i in report.issues} == {(3,)}
+
+
+def test_text_columns_of_any_dtype_give_the_same_panel(cases: pd.DataFrame) -> None:
+    """Object columns are read as views (no copy of a big extract); a ``string`` column's
+    ``pd.NA`` must not propagate through the comparisons that define the measures."""
+    base = cases[cases["report_date"] < pd.Timestamp("2019-01-01")].copy()
+    kw = {"level": "force", "freq": "quarter", "start": "2016-01", "end": "2018-12"}
+    want = aggregate_cases(base, **kw)
+    typed = base.astype({c: "string" for c in ("outcome", "charge_decision", "verdict")})
+    assert typed["charge_decision"].isna().any()
+    pd.testing.assert_frame_equal(aggregate_cases(typed, **kw), want, check_exact=True)

@@ -38,3 +38,19 @@ def test_subgroup_split_and_suppression(cases: pd.DataFrame) -> None:
             assert flags[flags.argmax() :].all()
     with pytest.raises(ValueError, match="subgroup must be one of"):
         attrition_funnel(cases, load_rollout(), subgroup="hair_colour")
+
+
+def test_missing_subgroup_values_are_counted_in_no_cell(cases: pd.DataFrame) -> None:
+    """A case whose subgroup is missing belongs to no subgroup row (as grouping drops it)."""
+    from soteria_eval.panels.attrition import raw_funnel
+
+    c = cases.copy()
+    c.loc[c.index[::7], "victim_age_band"] = None
+    t = raw_funnel(c, load_rollout(), subgroup="victim_age_band")
+    full = raw_funnel(c, load_rollout())
+    reported = t[t["stage"] == "reported"]["cases"].sum()
+    assert set(t["value"]) <= {"0-15", "16-24", "25-39", "40+", "unknown"}
+    in_years = c["report_date"].dt.year.between(t["year"].min(), t["year"].max())
+    missing = int((c["victim_age_band"].isna() & in_years).sum())
+    assert missing > 0
+    assert reported == full[full["stage"] == "reported"]["cases"].sum() - missing
