@@ -15,3 +15,14 @@ def best(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def median_time(fn: Callable[[], Any], repeat: int = 20) -> float:
+    """Median wall time of ``repeat`` calls after one warm-up call (seconds)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(sorted(times)[len(times) // 2])

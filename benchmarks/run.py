@@ -7,6 +7,7 @@ written to ``benchmarks/out/results.json``. Timings are the best of several repe
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -129,6 +130,48 @@ def bench_validate(tmp: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _seconds(rows: list[dict[str, Any]], **match: str) -> float:
+    """Seconds of the first row whose fields start with the given values (NaN: none)."""
+    for r in rows:
+        if all(str(r.get(k, "")).startswith(v) for k, v in match.items()):
+            return float(r["seconds"])
+    return float("nan")
+
+
+def ratios(
+    twfe_rows: list[dict[str, Any]],
+    cs: list[dict[str, Any]],
+    its: list[dict[str, Any]],
+    run: dict[str, float],
+) -> pd.DataFrame:
+    """Every speed target of issue 17 as a ratio: ours over the peer (or over the budget).
+
+    A ratio at or under its target meets it; NaN means the peer is not installed (install
+    the ``bench`` extra) or failed.
+    """
+    its_task = its[0]["task"] if its else ""
+    pairs = [
+        ("Callaway–Sant'Anna + 999 draws, mpdta (median of 20)",
+         _seconds(cs, data="mpdta", package="soteria-eval"),
+         _seconds(cs, data="mpdta", package=bench_cs.RATIO_PEER), bench_cs.RATIO_PEER, 0.5),
+        ("Callaway–Sant'Anna + 999 draws, 10,000 units (median of 20)",
+         _seconds(cs, data="10,000", package="soteria-eval"),
+         _seconds(cs, data="10,000", package=bench_cs.RATIO_PEER), bench_cs.RATIO_PEER, 0.5),
+        (f"batched ITS, {its_task.split(', ', 1)[-1]}",
+         _seconds(its, package="soteria-eval (multi_unit_its"),
+         _seconds(its, package="statsmodels"), "statsmodels loop", 0.5),
+        ("TWFE CR1, 43 units x 40 periods",
+         _seconds(twfe_rows, task="TWFE CR1", package="soteria-eval"),
+         _seconds(twfe_rows, task="TWFE CR1", package="pyfixest "), "pyfixest", 0.5),
+        ("default soteria-eval run, against a 45 s budget",
+         float(run["run_seconds"]), 45.0, "45 s", 1.0),
+    ]  # fmt: skip
+    out = pd.DataFrame(pairs, columns=["task", "ours_s", "peer_s", "against", "target"])
+    out["ratio"] = out["ours_s"] / out["peer_s"]
+    out["met"] = np.where(out["ratio"].notna(), out["ratio"] <= out["target"], None)
+    return out
+
+
 def main() -> None:
     import tempfile
 
@@ -148,6 +191,10 @@ def main() -> None:
     print(f"5-million-row case file: {memory}")
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    ratio_table = ratios(rows, cs, its, run)
+    print(f"\nSpeed ratios ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+          f"{os.cpu_count()} cores): ours / peer, target at or under")  # fmt: skip
+    print(ratio_table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     (OUT / "results.json").write_text(
         json.dumps(
             {
@@ -160,6 +207,7 @@ def main() -> None:
                 "power": power,
                 "recovery": recovery,
                 "case_file_memory": memory,
+                "ratios": ratio_table.to_dict(orient="records"),
             },
             indent=2,
         )
