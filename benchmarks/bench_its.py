@@ -57,7 +57,8 @@ def batched(p: pd.DataFrame) -> dict[tuple[str, str], float]:
         r = multi_unit_its(
             m, outcome="value", time="period", unit="unit", start="start", interruptions=[COVID]
         )
-        rows = r.by_unit().query("term == 'level:programme'")
+        rows = r.by_unit()
+        rows = rows[rows["term"] == "level:programme"]
         out.update(
             {(str(measure), u): e for u, e in zip(rows["unit"], rows["estimate"], strict=True)}
         )

@@ -200,12 +200,13 @@ def newey_west_many(x: Floats, resid: Floats, bread: Floats, lag: int) -> Floats
     """
     if lag < 0:
         raise ValueError(f"lag must be >= 0, got {lag}")
-    u = x[:, :, None] * resid[:, None, :]  # (n, p, m)
-    meat = np.einsum("tpm,tqm->mpq", u, u)
+    u = resid.T[:, :, None] * x[None, :, :]  # (m, n, p): scores, one series per slice
+    ut = u.transpose(0, 2, 1)
+    meat = ut @ u  # batched matrix products (BLAS), not an einsum loop
     for lv in range(1, lag + 1):
-        g = np.einsum("tpm,tqm->mpq", u[lv:], u[:-lv])
+        g = ut[:, :, lv:] @ u[:, :-lv, :]
         meat += (1 - lv / (lag + 1)) * (g + g.transpose(0, 2, 1))
-    cov: Floats = np.einsum("pa,mab,bq->mpq", bread, meat, bread)
+    cov: Floats = bread @ meat @ bread
     return cov
 
 

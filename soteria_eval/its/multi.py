@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from soteria_eval.its.covariance import default_lag, driscoll_kraay, newey_west_many
+from soteria_eval.its.covariance import default_lag, newey_west, newey_west_many
 from soteria_eval.its.segmented import (
     Interruption,
     ITSResults,
@@ -104,17 +105,19 @@ class MultiUnitITSResults(Results):
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = est / se
         crit = stats.t.ppf(1 - alpha / 2, df)
-        out = e[["unit", "term"]].assign(
-            estimate=est,
-            std_error=se,
-            statistic=stat,
-            df=df,
-            p_value=2 * stats.t.sf(np.abs(stat), df),
-            ci_lower=est - crit * se,
-            ci_upper=est + crit * se,
-            inference=e["inference"],
-        )
-        return out[["unit", *TIDY_COLUMNS]].reset_index(drop=True)
+        cols = {
+            "unit": e["unit"].to_numpy(),
+            "term": e["term"].to_numpy(),
+            "estimate": est,
+            "std_error": se,
+            "statistic": stat,
+            "df": df,
+            "p_value": 2 * stats.t.sf(np.abs(stat), df),
+            "ci_lower": est - crit * se,
+            "ci_upper": est + crit * se,
+            "inference": e["inference"].to_numpy(),
+        }
+        return pd.DataFrame({c: cols[c] for c in ("unit", *TIDY_COLUMNS)})
 
 
 def multi_unit_its(
@@ -169,38 +172,49 @@ def multi_unit_its(
         raise ValueError(f"column(s) not in data: {missing}")
     if start is None and not any(i.programme for i in interruptions):
         raise ValueError("give a start column or at least one programme interruption")
-    d = data.copy()
-    d["_y"] = outcome_rate(d, outcome, time, exposure, per)
-    if d["_y"].isna().any():
-        row = d.loc[d["_y"].isna()].iloc[0]
+    # Arrays, not pivots and group-bys: this runs once per measure, over many measures.
+    d = data[list(dict.fromkeys(need))]
+    y_all = outcome_rate(d, outcome, time, exposure, per).to_numpy()
+    if np.isnan(y_all).any():
+        row = d.iloc[int(np.flatnonzero(np.isnan(y_all))[0])]
         raise ValueError(f"{outcome!r} is missing (unit {row[unit]!r}, period {row[time]!r})")
-    n_periods = d[time].nunique()
-    per_unit = d.groupby(unit)[time].agg(["size", "nunique"])
-    unbalanced = (per_unit["size"] != n_periods) | (per_unit["nunique"] != n_periods)
+    u_codes, u_values = pd.factorize(d[unit], sort=True)
+    p_codes, p_values = pd.factorize(d[time], sort=True)
+    n_periods, m = len(p_values), len(u_values)
+    cell = u_codes.astype(np.int64) * n_periods + p_codes
+    rows_per_unit = np.bincount(u_codes, minlength=m)
+    periods_per_unit = np.bincount(np.unique(cell) // n_periods, minlength=m)
+    unbalanced = (rows_per_unit != n_periods) | (periods_per_unit != n_periods)
     if unbalanced.any():
-        bad_unit = per_unit.index[unbalanced.to_numpy()][0]
+        bad_unit = u_values[int(np.flatnonzero(unbalanced)[0])]
         raise ValueError(
             f"unit {bad_unit!r} does not have exactly one row in every period: "
             "multi-unit ITS needs a balanced panel"
         )
-    y_wide = d.pivot(index=time, columns=unit, values="_y")
-    t, labels, freq = _time_index(pd.Series(y_wide.index))
+    y_sorted = np.empty((n_periods, m))
+    y_sorted[p_codes, u_codes] = y_all
+    t, labels, freq = _periods(p_values)
     order = np.argsort(t)
     t, labels = t[order], [labels[i] for i in order]
-    y_wide = y_wide.iloc[order]
+    y_mat = y_sorted[order]
     if len(np.flatnonzero(np.diff(t) != 1)):
         raise ValueError("the periods must be consecutive")
-    units = [str(u) for u in y_wide.columns]
+    units = [str(u) for u in u_values]
     if start is not None:
-        starts = d.groupby(unit)[start].nunique(dropna=False)
-        if (starts > 1).any():
-            raise ValueError(f"{start!r} varies within unit {starts.index[starts > 1][0]!r}")
-        unit_start = d.groupby(unit)[start].first()
-        if unit_start.isna().any():
+        s_codes, s_values = pd.factorize(d[start], sort=False)  # missing: -1
+        lo = np.full(m, np.iinfo(np.int64).max)
+        hi = np.full(m, -2)
+        np.minimum.at(lo, u_codes, s_codes)
+        np.maximum.at(hi, u_codes, s_codes)
+        if (lo != hi).any():
             raise ValueError(
-                f"unit {unit_start.index[unit_start.isna()][0]!r} has no programme start in {start!r}"
+                f"{start!r} varies within unit {u_values[int(np.flatnonzero(lo != hi)[0])]!r}"
             )
-        unit_start.index = unit_start.index.astype(str)
+        if (hi < 0).any():
+            raise ValueError(
+                f"unit {u_values[int(np.flatnonzero(hi < 0)[0])]!r} has no programme start in {start!r}"
+            )
+        unit_start = pd.Series(s_values[hi], index=pd.Index(units))
     n, m = len(t), len(units)
     lag = default_lag(n) if hac_lag is None else hac_lag
 
@@ -220,7 +234,7 @@ def multi_unit_its(
         x = design.to_numpy()
         p = x.shape[1]
         bread = np.linalg.inv(x.T @ x)
-        y = y_wide.iloc[:, cols].to_numpy(dtype=float)
+        y = y_mat[:, cols]
         beta = bread @ x.T @ y
         resid = y - x @ beta
         covs = newey_west_many(x, resid, bread, lag)
@@ -231,17 +245,7 @@ def multi_unit_its(
             if name in idx:
                 c = idx.get_loc(name)
                 effects.append(
-                    pd.DataFrame(
-                        {
-                            "unit": [units[j] for j in cols],
-                            "term": name,
-                            "estimate": beta[c],
-                            "std_error": np.sqrt(covs[:, c, c]),
-                            "df": float(n - p),
-                            "inference": inference,
-                            "_order": cols,
-                        }
-                    )
+                    (cols, name, beta[c], np.sqrt(covs[:, c, c]), float(n - p), inference)
                 )
         batches.append(
             _UnitBatch(
@@ -252,19 +256,25 @@ def multi_unit_its(
         )  # fmt: skip
     # Pooled: stack the unit designs; intercepts (and trends) become unit-specific.
     nuisance = ["(Intercept)"] + (["time"] if unit_trends else [])
-    firsts = {at: b.design.drop(columns=nuisance) for at, b in zip(groups, batches, strict=True)}
-    names = [str(c) for c in next(iter(firsts.values())).columns]
-    if any([str(c) for c in f.columns] != names for f in firsts.values()):
+    firsts = {}
+    for at, b in zip(groups, batches, strict=True):
+        keep = [j for j, c in enumerate(b.design.columns) if c not in nuisance]
+        firsts[at] = ([str(b.design.columns[j]) for j in keep], b.design.to_numpy()[:, keep])
+    names = next(iter(firsts.values()))[0]
+    if any(f[0] != names for f in firsts.values()):
         raise ValueError("units' designs differ in their common terms")
     common_x = np.empty((m, n, len(names)))
     for at, cols in groups.items():
-        common_x[cols] = firsts[at].to_numpy()
-    fe = np.zeros((m, n, m * (2 if unit_trends else 1)))
-    fe[np.arange(m), :, np.arange(m)] = 1.0
-    if unit_trends:
-        fe[np.arange(m), :, m + np.arange(m)] = np.arange(n, dtype=float)
-    x = np.concatenate([common_x, fe], axis=2).reshape(m * n, -1)
-    y_long = y_wide.to_numpy(dtype=float).T.reshape(-1)
+        common_x[cols] = firsts[at][1]
+    # The unit intercepts (and trends) are partialled out unit by unit (Frisch–Waugh–
+    # Lovell): every unit has the same periods, so one projection serves all. The common
+    # terms' estimates, residuals and Driscoll–Kraay covariance equal those of the
+    # regression with a dummy (and a trend) per unit.
+    own = np.column_stack([np.ones(n), np.arange(n, dtype=float)] if unit_trends else [np.ones(n)])
+    proj = own @ np.linalg.pinv(own)
+    x_tilde = common_x - proj @ common_x
+    y_tilde = (y_mat - proj @ y_mat).T  # m × n
+    x = x_tilde.reshape(m * n, -1)
     xtx = x.T @ x
     if np.linalg.matrix_rank(xtx) < x.shape[1]:
         raise ValueError(
@@ -272,11 +282,11 @@ def multi_unit_its(
             "a common slope change cannot all be told apart from the shocks; set unit_trends=False "
             "or drop a common interruption"
         )
-    bread = np.linalg.inv(xtx)
-    beta = bread @ x.T @ y_long
-    resid = y_long - x @ beta
-    period = np.tile(np.arange(n), m)
-    cov = driscoll_kraay(x, resid, period, bread, lag)
+    pooled_bread: NDArray[np.float64] = np.asarray(np.linalg.inv(xtx), dtype=np.float64)
+    beta = pooled_bread @ (x.T @ y_tilde.reshape(-1))
+    resid = y_tilde.reshape(-1) - x @ beta
+    scores = (x_tilde * resid.reshape(m, n)[:, :, None]).sum(axis=0)  # period sums, n × k
+    cov = newey_west(scores, np.ones(n), pooled_bread, lag)
     k = len(names)
     idx = pd.Index(names)
     return MultiUnitITSResults(
@@ -296,10 +306,48 @@ def multi_unit_its(
             "starts": {} if start is None else {u: str(unit_start[u]) for u in units},
         },
         batches=tuple(batches),
-        unit_effects=pd.concat(effects)
-        .sort_values(["_order", "term"], kind="stable")
-        .drop(columns="_order")
-        .reset_index(drop=True),
+        unit_effects=_effects_table(effects, units),
+    )
+
+
+def _periods(values: pd.Index) -> tuple[NDArray[np.float64], list[str], str | None]:
+    """Numeric positions, labels and frequency of the distinct periods (parsed once)."""
+    labels = tuple(values.astype(str)) if not pd.api.types.is_numeric_dtype(values) else None
+    if labels is None:
+        return _time_index(pd.Series(values))
+    t, lab, freq = _parsed_labels(labels)
+    return t.copy(), list(lab), freq
+
+
+@lru_cache(maxsize=64)
+def _parsed_labels(
+    labels: tuple[str, ...],
+) -> tuple[NDArray[np.float64], tuple[str, ...], str | None]:
+    t, lab, freq = _time_index(pd.Series(labels, dtype=object))
+    return t, tuple(lab), freq
+
+
+def _effects_table(
+    effects: list[tuple[list[int], str, Any, Any, float, str]], units: list[str]
+) -> pd.DataFrame:
+    """One row per unit and programme term, in unit order then term."""
+    if not effects:
+        return pd.DataFrame(columns=["unit", "term", "estimate", "std_error", "df", "inference"])
+    rows = [
+        (j, term, est, se, df, inf)
+        for cols, term, ests, ses, df, inf in effects
+        for j, est, se in zip(cols, ests, ses, strict=True)
+    ]
+    rows.sort(key=lambda r: (r[0], r[1]))  # stable: unit order, then term
+    return pd.DataFrame(
+        {
+            "unit": [units[r[0]] for r in rows],
+            "term": [r[1] for r in rows],
+            "estimate": np.array([r[2] for r in rows], dtype=float),
+            "std_error": np.array([r[3] for r in rows], dtype=float),
+            "df": np.array([r[4] for r in rows], dtype=float),
+            "inference": [r[5] for r in rows],
+        }
     )
 
 
