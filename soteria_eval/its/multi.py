@@ -182,9 +182,9 @@ def multi_unit_its(
     p_codes, p_values = pd.factorize(d[time], sort=True)
     n_periods, m = len(p_values), len(u_values)
     cell = u_codes.astype(np.int64) * n_periods + p_codes
-    rows_per_unit = np.bincount(u_codes, minlength=m)
-    periods_per_unit = np.bincount(np.unique(cell) // n_periods, minlength=m)
-    unbalanced = (rows_per_unit != n_periods) | (periods_per_unit != n_periods)
+    # Balanced: every (unit, period) cell holds exactly one row.
+    per_cell = np.bincount(cell, minlength=m * n_periods).reshape(m, n_periods)
+    unbalanced = (per_cell != 1).any(axis=1)
     if unbalanced.any():
         bad_unit = u_values[int(np.flatnonzero(unbalanced)[0])]
         raise ValueError(
@@ -214,7 +214,7 @@ def multi_unit_its(
             raise ValueError(
                 f"unit {u_values[int(np.flatnonzero(hi < 0)[0])]!r} has no programme start in {start!r}"
             )
-        unit_start = pd.Series(s_values[hi], index=pd.Index(units))
+        start_of: list[object] = list(np.asarray(s_values, dtype=object)[hi])
     n, m = len(t), len(units)
     lag = default_lag(n) if hac_lag is None else hac_lag
 
@@ -225,12 +225,12 @@ def multi_unit_its(
     # Per unit: one solve per distinct start date.
     batches: list[_UnitBatch] = []
     groups: dict[object, list[int]] = {}
-    for j, u in enumerate(units):
-        groups.setdefault(None if start is None else unit_start[u], []).append(j)
+    for j in range(m):
+        groups.setdefault(None if start is None else start_of[j], []).append(j)
     effects = []
     for at, cols in groups.items():
         its = its_for(at)
-        design = _design(t, labels, freq, its, seasonality, fourier_terms, exclude)
+        design = _cached_design(t, labels, freq, its, seasonality, fourier_terms, exclude)
         x = design.to_numpy()
         p = x.shape[1]
         bread = np.linalg.inv(x.T @ x)
@@ -303,7 +303,7 @@ def multi_unit_its(
             "n_periods": n,
             "hac_lag": lag,
             "unit_trends": unit_trends,
-            "starts": {} if start is None else {u: str(unit_start[u]) for u in units},
+            "starts": {} if start is None else {u: str(start_of[j]) for j, u in enumerate(units)},
         },
         batches=tuple(batches),
         unit_effects=_effects_table(effects, units),
@@ -325,6 +325,33 @@ def _parsed_labels(
 ) -> tuple[NDArray[np.float64], tuple[str, ...], str | None]:
     t, lab, freq = _time_index(pd.Series(labels, dtype=object))
     return t, tuple(lab), freq
+
+
+_DESIGNS: dict[tuple[Any, ...], tuple[NDArray[np.float64], list[str], pd.Index]] = {}
+
+
+def _cached_design(
+    t: NDArray[np.float64],
+    labels: list[str],
+    freq: str | None,
+    its: Sequence[Interruption],
+    seasonality: Seasonality,
+    fourier_terms: int,
+    exclude: Sequence[str | int],
+) -> pd.DataFrame:
+    """:func:`_design`, built once per distinct design (many measures share a few designs).
+
+    Each call returns a new frame over a copy of the cached matrix, so no result shares
+    (or can alter) another's design.
+    """
+    key = (tuple(t), tuple(labels), freq, tuple(its), seasonality, fourier_terms, tuple(exclude))
+    if key not in _DESIGNS:
+        if len(_DESIGNS) > 256:
+            _DESIGNS.clear()
+        d = _design(t, labels, freq, its, seasonality, fourier_terms, exclude)
+        _DESIGNS[key] = (d.to_numpy(dtype=float), list(d.columns), d.index)
+    x, columns, index = _DESIGNS[key]
+    return pd.DataFrame(x.copy(), columns=columns, index=index)
 
 
 def _effects_table(

@@ -191,3 +191,17 @@ def test_block_wild_bootstrap_pooled_equals_difference(two_series: pd.DataFrame)
         )
     with pytest.raises(ValueError, match="too few to bootstrap"):
         its_wild_bootstrap(diff, "level:programme", block=40)
+
+
+def test_multi_unit_results_do_not_share_a_cached_design(panel: pd.DataFrame) -> None:
+    """Designs are built once per distinct design; each result still owns its copy."""
+    kw = {"outcome": "y", "time": "t", "unit": "unit", "start": "start", "hac_lag": 3}
+    a = multi_unit_its(panel, **kw)  # type: ignore[arg-type]
+    b = multi_unit_its(panel.assign(y=panel["y"] * 2), **kw)  # type: ignore[arg-type]
+    da, db = a.unit_results["u0"].design, b.unit_results["u0"].design
+    pd.testing.assert_frame_equal(da, db)
+    da.iloc[:, :] = 0.0
+    assert (b.unit_results["u0"].design.to_numpy() != 0).any()
+    again = multi_unit_its(panel, **kw)  # type: ignore[arg-type]
+    pd.testing.assert_series_equal(again.params, a.params)
+    np.testing.assert_allclose(b.by_unit()["estimate"], 2 * a.by_unit()["estimate"], rtol=1e-10)
