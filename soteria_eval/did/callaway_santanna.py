@@ -410,6 +410,26 @@ class AggregatedResults(Results):
         return super().plot(**kwargs)
 
 
+def _wide(d: pd.DataFrame, unit: str, time: str, value: str, tlist: Floats) -> pd.DataFrame:
+    """Units (sorted) by periods ``tlist`` of ``value``; NaN where a unit has no row.
+
+    What ``d.pivot(index=unit, columns=time, values=value)`` gives, by codes (this runs on
+    every estimate): a duplicate (unit, period) row is an error naming the first one.
+    """
+    codes, uniq = pd.factorize(d[unit], sort=True)
+    if (codes < 0).any():
+        raise ValueError(f"{unit!r} is missing in {int((codes < 0).sum())} row(s)")
+    cols = np.searchsorted(tlist, d[time].to_numpy(dtype=float))
+    cell = codes.astype(np.int64) * len(tlist) + cols
+    if len(np.unique(cell)) < len(cell):
+        i = int(np.flatnonzero(d.duplicated([unit, time]).to_numpy())[0])
+        u, t = (getattr(v, "item", lambda v=v: v)() for v in (d[unit].iloc[i], d[time].iloc[i]))
+        raise ValueError(f"unit {u!r} has more than one row for period {t!r}")
+    out = np.full((len(uniq), len(tlist)), np.nan)
+    out[codes, cols] = d[value].to_numpy(dtype=float)
+    return pd.DataFrame(out, index=pd.Index(uniq, name=unit), columns=pd.Index(tlist, name=time))
+
+
 def callaway_santanna(
     data: pd.DataFrame,
     *,
@@ -490,12 +510,20 @@ def callaway_santanna(
         bad_units: set[Any] = set()
     else:
         bad_units = set(d.loc[incomplete, unit])
-    varies = d.groupby(unit)[cohort].nunique()
-    if (varies > 1).any():
+    u_codes, _ = pd.factorize(d[unit])
+    if (u_codes < 0).any():
+        raise ValueError(f"{unit!r} is missing in {int((u_codes < 0).sum())} row(s)")
+    g_all = d[cohort].to_numpy(dtype=float)
+    g_lo = np.full(u_codes.max() + 1 if len(u_codes) else 0, np.inf)
+    g_hi = np.full(len(g_lo), -np.inf)
+    np.minimum.at(g_lo, u_codes, g_all)
+    np.maximum.at(g_hi, u_codes, g_all)
+    n_varies = int((g_lo != g_hi).sum())
+    if n_varies:
         raise ValueError(
-            f"{cohort!r} varies within unit for {int((varies > 1).sum())} unit(s); it must be the unit's first treated period"
+            f"{cohort!r} varies within unit for {n_varies} unit(s); it must be the unit's first treated period"
         )
-    if d[~d[unit].isin(bad_units)].empty:
+    if len(d) == 0 or (bad_units and d[unit].isin(bad_units).all()):
         raise ValueError(
             f"every unit has a missing {outcome!r} (or covariate) in some period; nothing to estimate"
         )
@@ -523,14 +551,9 @@ def callaway_santanna(
             stacklevel=2,
         )
     drop = bad_units | early
-    d = d[~d[unit].isin(drop)]
-    try:
-        wide = d.pivot(index=unit, columns=time, values=outcome).reindex(columns=tlist)
-    except ValueError as exc:  # pandas refuses duplicate (unit, time) entries
-        row = d.loc[d.duplicated([unit, time])].iloc[0]
-        raise ValueError(
-            f"unit {row[unit]!r} has more than one row for period {row[time]!r}"
-        ) from exc
+    if drop:
+        d = d[~d[unit].isin(drop)]
+    wide = _wide(d, unit, time, outcome, tlist)
     if not allow_unbalanced_panel:
         gaps = wide.index[wide.isna().any(axis=1).to_numpy()]
         if len(gaps) or bad_units:
@@ -553,7 +576,9 @@ def callaway_santanna(
         row_y = d[outcome].to_numpy(dtype=float)
         row_x = d[list(covariates)].to_numpy(dtype=float) if covariates else np.zeros((len(d), 0))
     keep_cols = [cohort] + ([cluster] if cluster else [])
-    per_unit = d.drop_duplicates(unit).set_index(unit)[keep_cols].loc[units]
+    # Each unit's first row, in the order of ``units``.
+    first_row = np.unique(units.get_indexer(pd.Index(d[unit])), return_index=True)[1]
+    per_unit = d[keep_cols].iloc[first_row]
     gvec = per_unit[cohort].to_numpy(dtype=float)
     cohorts = np.sort(np.unique(gvec[gvec > 0]))
     if len(cohorts) == 0:
