@@ -428,6 +428,10 @@ def run(ctx):
     ax3.plot([1, 2, 3], [40, 0, 55])
     data = figure_data(pd.DataFrame({"x": [1, 2, 3], "n": [40, 0, 55]}), count_columns=["n"])
     out.figures.append(FigureSpec("safe_line", fig3, "a line", data=data))
+    fig4, ax4 = plt.subplots()
+    ax4.plot([1, 2, 3], [40, 7, 55])  # draws a 7 its declared data do not hold
+    data = figure_data(pd.DataFrame({"x": [1, 2, 3], "n": [40, 12, 55]}), count_columns=["n"])
+    out.figures.append(FigureSpec("sneaky_line", fig4, "a line", data=data))
     return out
 """
 
@@ -444,8 +448,12 @@ def test_figures_are_checked_before_they_are_written(tmp_path: Path, small_data:
     assert figs["undeclared"]["withheld"] == "it declares no underlying data to check"
     assert figs["leaky_line"]["withheld"] == "1 point(s) with a count under 10 (column 'n')"
     assert "withheld" not in figs["safe_line"]
+    # Declared data can be clean while the drawing is not: the SVG is read back.
+    assert figs["sneaky_line"]["withheld"] == (
+        "1 value(s) read back from the drawing are not in its declared data"
+    )
     written = sorted(p.name for p in (tmp_path / "out" / "figures").iterdir())
-    assert not [n for n in written if n.startswith(("undeclared", "leaky_line"))]
+    assert not [n for n in written if n.startswith(("undeclared", "leaky_line", "sneaky"))]
     assert {"safe_line.png", "safe_line.svg", "safe_line.csv"} <= set(written)
     md = load_run(tmp_path / "out").figure_markdown("leaky_line")
     assert "withheld here under disclosure control" in md and "![" not in md
@@ -513,7 +521,7 @@ def test_figures_draw_only_their_declared_data(full_runs: Path) -> None:
     """
     import json
 
-    from tests.svg_readback import read_svg, undeclared
+    from soteria_eval.pipeline.readback import read_svg, undeclared
 
     out = full_runs / "a"
     records = [r for r in json.loads((out / "figures.json").read_text()) if r.get("svg")]
@@ -544,7 +552,7 @@ def test_svg_readback_finds_a_small_count_drawn_in_a_figure(tmp_path: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tests.svg_readback import read_svg, undeclared
+    from soteria_eval.pipeline.readback import read_svg, undeclared
 
     for scale in ("linear", "log"):
         fig, ax = plt.subplots()

@@ -45,6 +45,7 @@ from soteria_eval.pipeline.outputs import (
     write_json,
 )
 from soteria_eval.pipeline.plan import AnalysisSpec, Plan, PlanError, load_plan
+from soteria_eval.pipeline.readback import drawn_but_undeclared
 from soteria_eval.simulate.output import default_data
 
 #: Columns that define a multiplicity family: the same question asked of several measures.
@@ -130,7 +131,20 @@ def _run_one(plan: Plan, spec: AnalysisSpec, base: dict[str, Any]) -> _Outcome:
                 figures.append(withhold_figure(f, reason))
                 output.notes.append(f"figure {f.name} withheld (disclosure control): {reason}")
                 continue
-            figures.append(write_figure(f, ctx.out_dir / "figures", ctx.data_label))
+            record = write_figure(f, ctx.out_dir / "figures", ctx.data_label)
+            # Read the figure back from its SVG, as a reader could: it must draw nothing
+            # but its declared (disclosure-checked) data.
+            stray = drawn_but_undeclared(ctx.out_dir / record["svg"], f.data)
+            if stray:
+                for ext in ("png", "svg", "csv"):
+                    (ctx.out_dir / "figures" / f"{f.name}.{ext}").unlink(missing_ok=True)
+                reason = (
+                    f"{len(stray)} value(s) read back from the drawing are not in its declared data"
+                )
+                figures.append({"name": f.name, "withheld": reason, "caption": f.caption})
+                output.notes.append(f"figure {f.name} withheld (disclosure control): {reason}")
+                continue
+            figures.append(record)
         for name, table in output.tables.items():
             (ctx.out_dir / "tables").mkdir(exist_ok=True)
             label = str(table.attrs.get("data_label") or ctx.data_label)

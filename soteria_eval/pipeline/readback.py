@@ -2,8 +2,9 @@
 
 A figure leaks what it draws, not what its caption says: a reader can take the SVG,
 read each line's vertices, and map them to data units with the axis ticks. This module
-does exactly that, so tests can compare what is drawn with what the figure declares
-(its data file, which the disclosure check has seen).
+does exactly that, so a run can check that a figure draws nothing but the data it
+declares (its data file, which the disclosure check has seen): see
+:func:`drawn_but_undeclared`, called on every figure a run writes.
 
 For each axes of the figure, the numeric tick labels (matplotlib writes each label as a
 ``<!-- label -->`` comment) and the tick marks' positions give the map from pixels to
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -70,6 +73,12 @@ def _points(d: str) -> list[tuple[float, float]]:
     return list(zip(nums[0::2], nums[1::2], strict=False))
 
 
+def _is_comment(node: ET.Element) -> bool:
+    """Whether a parsed node is a comment (matplotlib writes each label as one)."""
+    tag: object = node.tag
+    return tag is ET.Comment
+
+
 def _ticks(axes: ET.Element, which: str) -> list[tuple[float, float | None]]:
     """(pixel, value) of the ticks of the x or y axis of one axes group (None: no label)."""
     out: list[tuple[float, float | None]] = []
@@ -83,7 +92,7 @@ def _ticks(axes: ET.Element, which: str) -> list[tuple[float, float | None]]:
         for text in tick.iter(SVG + "g"):
             if text.get("id", "").startswith("text_"):
                 for child in text:
-                    if child.tag is ET.Comment and child.text:
+                    if _is_comment(child) and child.text:
                         label = _label_value(child.text)
         if pos is not None:
             out.append((pos, label))
@@ -118,9 +127,11 @@ def _scale(ticks: list[tuple[float, float | None]]) -> tuple[str, np.ndarray] | 
     return fits[0] if fits else None
 
 
-def _to_data(pixels: np.ndarray, scale: str, coef: np.ndarray) -> np.ndarray:
-    x = (pixels - coef[1]) / coef[0]
-    return 10.0**x if scale == "log" else x
+def _to_data(
+    pixels: NDArray[np.float64], scale: str, coef: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    x: NDArray[np.float64] = (pixels - coef[1]) / coef[0]
+    return np.power(10.0, x) if scale == "log" else x
 
 
 def _axes_box(axes: ET.Element) -> tuple[float, float, float, float] | None:
@@ -136,7 +147,7 @@ def _axes_box(axes: ET.Element) -> tuple[float, float, float, float] | None:
 
 
 def read_axes(axes: ET.Element) -> AxesValues | None:
-    """The values one axes draws on its value axis, in data units (``None``: no value axis)."""
+    """Read the values one axes draws on its value axis, in data units (None: no value axis)."""
     fit_y, fit_x = _scale(_ticks(axes, "y")), _scale(_ticks(axes, "x"))
     which, fit = ("y", fit_y) if fit_y is not None else ("x", fit_x)
     box = _axes_box(axes)
@@ -180,7 +191,9 @@ def read_svg(path: str | Path) -> list[AxesValues]:
     return found
 
 
-def undeclared(axes: AxesValues, declared: np.ndarray, rel_tol: float = 0.004) -> list[float]:
+def undeclared(
+    axes: AxesValues, declared: NDArray[np.float64], rel_tol: float = 0.004
+) -> list[float]:
     """Drawn values that match no declared value (0 counts as declared: reference lines).
 
     A value matches when it is within ``rel_tol`` of the axis span (log10 span on a log
@@ -194,3 +207,20 @@ def undeclared(axes: AxesValues, declared: np.ndarray, rel_tol: float = 0.004) -
         vals = np.log10(vals)
     dist = np.abs(vals[:, None] - ref[None, :]).min(axis=1)
     return [float(v) for v, d in zip(axes.values, dist, strict=True) if d > tol]
+
+
+def drawn_but_undeclared(svg: str | Path, data: pd.DataFrame | None) -> list[float]:
+    """Values an SVG figure draws that are not among its declared data's numbers.
+
+    Empty when every value read back (:func:`read_svg`) matches a number of ``data`` (or
+    0); a figure with no declared data declares nothing, so all it draws is returned.
+    """
+    declared = (
+        data.select_dtypes("number").to_numpy(dtype=float).ravel()
+        if data is not None
+        else np.zeros(0)
+    )
+    return [v for axes in read_svg(svg) for v in undeclared(axes, declared)]
+
+
+__all__ = ["AxesValues", "drawn_but_undeclared", "read_svg", "undeclared"]
