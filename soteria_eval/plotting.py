@@ -302,6 +302,12 @@ def funnel_plot(table: pd.DataFrame, *, year: int, title: str = "") -> Any:
         )
     ax.set_xticks(x + width * (len(groups) - 1) / 2, stages)
     ax.set_yscale("log")
+    # Labels at 1, 2 and 5 times powers of ten: the later stages (2-10%) must be readable.
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("% of reports (log scale)")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
