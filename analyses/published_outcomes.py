@@ -151,6 +151,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
     first, last_data, last_did = windows(ctx, data)
     source = "refreshed file" if data.attrs.get("source_role") == "user" else "bundled file"
     _primary(ctx, out, data, first, last_data, last_did, source, common)
+    _rape_quarterly(ctx, out)
     for scenario in ctx.spec.scenarios:
         sc = get_scenario(scenario)
         panel, excluded = build_panel(ctx, scenario, data, first, last_did)
@@ -219,6 +220,108 @@ def run(ctx: RunContext) -> AnalysisOutput:
             out.tables["published_charges_by_group"] = _group_table(full, ctx.disclosure_threshold)
             out.tables["published_quality_flags"] = _flags_table(data, ctx.disclosure_threshold)
     return out
+
+
+#: Measures of an ingested Home Office panel, with how each is analysed.
+RAPE_MEASURES = {
+    "ho_rape_charged": ("volume", "log"),
+    "ho_rape_outcomes_assigned": ("volume", "log"),
+    "ho_rape_recorded": ("volume", "log"),
+    "ho_rape_charge_rate": ("quality", "points"),
+    "ho_rape_no_suspect": ("volume", "points"),
+    "ho_rape_victim_does_not_support": ("victim_experience", "points"),
+    "ho_rape_evidential_difficulties": ("victim_experience", "points"),
+}
+
+
+def rape_panel_sample(ctx: RunContext, panel: pd.DataFrame) -> tuple[pd.DataFrame, str, str, int]:
+    """Force-quarter sample of the rape-specific primary specification.
+
+    Phase-1 forces against forces that are neither phase 2 nor exposed, from the panel's
+    first quarter to the last quarter in which some of them is untreated (before the
+    national operating model). Returns the treatment panel of that sample, the first and
+    last quarter, and the number of forces left out.
+    """
+    periods = sorted(panel["period"].unique())
+    first, last_data = periods[0], periods[-1]
+    tp = treatment_panel(ctx.rollout, level="force", freq="quarter", start=first, end=last_data)
+    per_unit = tp.groupby("unit").agg(phase=("phase", "first"), exposed=("exposed_ever", "max"))
+    clean = per_unit.index[
+        (per_unit["phase"] == 1) | ((per_unit["phase"] != 2) & ~per_unit["exposed"])
+    ]
+    tp = tp[tp["unit"].isin(clean)]
+    open_periods = tp.groupby("period")["treated"].all().pipe(lambda s: s[~s].index)
+    last = max(open_periods) if len(open_periods) else last_data
+    tp = tp[tp["period"] <= last].copy()
+    tp["treated_f"] = (tp["treated"] & tp["phase"].eq(1)).astype(float)
+    return tp, first, last, int(per_unit.shape[0] - clean.size)
+
+
+def _rape_quarterly(ctx: RunContext, out: AnalysisOutput) -> None:
+    """Rows for the rape-specific force-by-quarter panel, when the data folder holds one.
+
+    ``soteria-eval ingest home-office`` writes ``panel_force_quarter.csv`` with the
+    ``ho_rape_*`` measures from the publisher's own files. Each measure gets the primary
+    specification (phase 1 against clean controls, force and quarter fixed effects) with
+    CR1 (reference), CR2 and the restricted wild cluster bootstrap (Webb weights): counts
+    in logs (quarters with a zero count are excluded and counted), shares in percentage
+    points.
+    """
+    from soteria_eval.pipeline.inputs import panel_file
+
+    if not (ctx.inputs.folder / panel_file("force", "quarter")).is_file():
+        return
+    panel = ctx.inputs.panel("force", "quarter")
+    panel = panel[panel["measure"].isin(RAPE_MEASURES)]
+    if panel.empty:
+        return
+    marked = panel["synthetic"] if "synthetic" in panel else pd.Series(False, index=panel.index)
+    synthetic = bool(marked.astype("boolean").fillna(False).any())
+    label = "synthetic" if (synthetic or ctx.inputs.synthetic) else REAL_LABEL
+    tp, first, last, left_out = rape_panel_sample(ctx, panel)
+    seed = int(ctx.rng().integers(2**31))
+    for measure, (domain, scale) in RAPE_MEASURES.items():
+        m = panel[panel["measure"] == measure]
+        if m.empty:
+            continue
+        d = tp.merge(m[["unit", "period", "value", "numerator"]], on=["unit", "period"],
+                     how="left")  # fmt: skip
+        if scale == "log":
+            ok = d["numerator"].gt(0)
+            d["y"] = np.where(ok, np.log(d["numerator"].where(ok, 1).astype(float)), np.nan)
+            estimand = "ATT (log points)"
+        else:
+            d["y"] = 100 * d["value"].astype(float)
+            estimand = "ATT (percentage points)"
+        excluded = int(d["y"].isna().sum())
+        note = (
+            f"rape-specific Home Office panel (ingested, closed-basis outcomes): phase-1 forces "
+            f"against forces neither phase 2 nor exposed ({left_out} forces left out); quarters "
+            f"{first} to {last}; {excluded} force-quarter(s) excluded"
+            + (
+                " (zero or missing count)"
+                if scale == "log"
+                else " (no outcomes assigned or not supplied)"
+            )
+        )
+        d = d.dropna(subset=["y"])
+        if d["treated_f"].sum() == 0 or d.loc[d["treated_f"] == 0, "unit"].nunique() < 2:
+            out.notes.append(f"{measure}: no treated or too few comparison force-quarters")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)
+            res = twfe(d, outcome="y", treatment="treated_f", unit="unit", time="period")
+            wcr = wild_cluster_bootstrap(res, "treated_f", n_boot=9999, weights="webb", seed=seed)
+        for r in (res, res.with_vcov("CR2"), wcr):
+            out.add(result_rows(
+                r, analysis=ctx.spec.id, domain=domain, measure=measure, design="twfe",
+                level="force", scenario=PRIMARY, estimand=estimand, data_label=label,
+                terms=["treated_f"], note=note,
+            ))  # fmt: skip
+    out.notes.append(
+        f"rape-specific quarterly panel from the data folder: {panel['unit'].nunique()} forces, "
+        f"{first} to {last}"
+    )
 
 
 def primary_panel(

@@ -16,9 +16,8 @@ import warnings
 
 import pandas as pd
 
-from soteria_eval.dictionary import DOMAINS, load_catalogue
 from soteria_eval.did import twfe
-from soteria_eval.evaluation import SCALES, analysis_panel
+from soteria_eval.evaluation import SCALES, analysis_panel, primary_measures
 from soteria_eval.linear_model import FewClustersWarning
 from soteria_eval.pipeline import AnalysisOutput, RunContext, result_rows
 
@@ -35,10 +34,9 @@ def _fit(d: pd.DataFrame):  # type: ignore[no-untyped-def]
 def run(ctx: RunContext) -> AnalysisOutput:
     """Leave-one-out, COVID exclusion and placebo checks for each domain's primary measure."""
     out = AnalysisOutput()
-    cat = load_catalogue()
     panel = ctx.inputs.panel("force", "quarter")
-    for domain in DOMAINS:
-        m = cat.primary(domain)
+    for m in primary_measures(ctx, panel):
+        domain = m.domain
         d = analysis_panel(panel, m, ctx, "default")
         unit = SCALES[m.type].unit
         checks: list[tuple[str, pd.DataFrame, str]] = []

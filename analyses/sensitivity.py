@@ -24,10 +24,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from soteria_eval.dictionary import DOMAINS, load_catalogue
 from soteria_eval.did import callaway_santanna
 from soteria_eval.disclosure import figure_data, figure_problems
-from soteria_eval.evaluation import SCALES, analysis_panel, case_basis, cs_frame
+from soteria_eval.evaluation import SCALES, analysis_panel, case_basis, cs_frame, primary_measures
 from soteria_eval.inference import PowerDesign, power_curve
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.pipeline.outputs import failure_row
@@ -197,12 +196,11 @@ def _power(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput) 
 def run(ctx: RunContext) -> AnalysisOutput:
     """HonestDiD bounds, synthetic controls and the minimum detectable effect per domain."""
     out = AnalysisOutput()
-    cat = load_catalogue()
     panel = ctx.inputs.panel("force", "quarter")
     rows: list[dict] = []  # type: ignore[type-arg]
     power_rows = []
-    for domain in DOMAINS:
-        m = cat.primary(domain)
+    for m in primary_measures(ctx, panel):
+        domain = m.domain
         unit = SCALES[m.type].unit
         d = analysis_panel(panel, m, ctx, "default")
         for part, design in ((_honest, "honest_did"), (_synthetic, "synthetic_control")):

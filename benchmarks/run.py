@@ -27,6 +27,7 @@ from soteria_eval.linear_model import FewClustersWarning
 OUT = Path(__file__).with_name("out")
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_cs  # noqa: E402
+import bench_home_office  # noqa: E402
 import bench_its  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_pipeline  # noqa: E402
@@ -189,6 +190,7 @@ def main() -> None:
     recovery = bench_recovery.main()
     memory = bench_memory.run()
     print(f"5-million-row case file: {memory}")
+    home_office = bench_home_office.main(1000)
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     ratio_table = ratios(rows, cs, its, run)
@@ -207,6 +209,7 @@ def main() -> None:
                 "power": power,
                 "recovery": recovery,
                 "case_file_memory": memory,
+                "home_office_ods": home_office,
                 "ratios": ratio_table.to_dict(orient="records"),
             },
             indent=2,

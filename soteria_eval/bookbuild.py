@@ -62,6 +62,69 @@ def prepare(book_dir: Path, results: Path) -> None:
     _favicon(gen / "extra" / "favicon.ico")
 
 
+#: Book pages and the analyses whose results they show. A page whose analyses all did not
+#: run (a data folder holding only some inputs, e.g. an ingested Home Office panel) is
+#: replaced by a short page that says so, instead of failing the build.
+PAGE_ANALYSES: dict[str, tuple[str, ...]] = {
+    "index": ("volume", "quality", "timeliness", "victim_experience"),
+    "volume": ("volume",),
+    "quality": ("quality",),
+    "timeliness": ("timeliness",),
+    "victim_experience": ("victim_experience",),
+    "sensitivity": ("sensitivity",),
+    "national": ("national_its",),
+    "attrition": ("attrition",),
+    "recovery": ("recovery",),
+    "methods": ("coverage_study",),
+    "published": ("published_outcomes",),
+}
+
+
+def stub_pages_not_run(book_dir: Path, results: Path) -> list[str]:
+    """Replace the pages of analyses that did not run by a page saying why; return their names.
+
+    An analysis did not run when ``results.csv`` has no row for it or only ``skipped``
+    rows (a missing input). The reason is the skipped row's note, without the data
+    folder's path.
+    """
+    import pandas as pd
+
+    rows = pd.read_csv(results / "results.csv", usecols=["analysis", "status", "note"],
+                       keep_default_na=False)  # fmt: skip
+    ran = set(rows.loc[rows["status"] != "skipped", "analysis"])
+    stubbed = []
+    for page, analyses in PAGE_ANALYSES.items():
+        path = book_dir / f"{page}.md"
+        if not path.is_file() or ran & set(analyses):
+            continue
+        title = next(
+            (ln[2:].strip() for ln in path.read_text(encoding="utf-8").splitlines()
+             if ln.startswith("# ")), page.replace("_", " ").capitalize(),
+        )  # fmt: skip
+        lines = []
+        for a in analyses:
+            notes = rows.loc[rows["analysis"] == a, "note"].drop_duplicates()
+            why = "; ".join(
+                re.sub(r"the data folder \S+ has no", "the data folder has no", n).removeprefix(
+                    "not run: "
+                )
+                for n in notes
+            )
+            lines.append(f"- **{a}**: {why or 'not in the plan'}")
+        also = (
+            " The published-data chapter, *What the published data show*, did run."
+            if "published_outcomes" in ran and page != "published"
+            else ""
+        )
+        path.write_text(
+            f"# {title}\n\n```{{note}}\nThis chapter's analyses did not run on this run's data, "
+            f"so it shows nothing.{also}\n```\n\n" + "\n".join(lines) + "\n",
+            encoding="utf-8",
+        )
+        stubbed.append(page)
+    return stubbed
+
+
 def _favicon(path: Path) -> None:
     """Write a small favicon (so browsers' automatic request for it does not fail)."""
     from PIL import Image, ImageDraw
@@ -137,6 +200,7 @@ def build_book(
             src, work, ignore=shutil.ignore_patterns("_build", "_generated", "__pycache__", ".*")
         )
         prepare(work, results)
+        stub_pages_not_run(work, results)
         # --all: re-read every page. Sphinx otherwise reuses the pages it parsed last time
         # (its doctrees), so a book rebuilt on refreshed results kept the old numbers.
         cmd = [str(exe), "build", str(work), "--builder", "html", "--all"]

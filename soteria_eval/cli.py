@@ -1,4 +1,4 @@
-"""Command line: ``soteria-eval validate | dictionary | run | book | init | simulate | recovery``.
+"""Command line: ``soteria-eval validate | dictionary | run | book | init | simulate | recovery | ingest``.
 
 Exit codes: 0 success; 1 an analysis failed; 2 the input is invalid (nothing written).
 """
@@ -392,6 +392,67 @@ def recovery(
     )
     folder = write_recovery(res, out)
     click.echo(f"wrote {folder / 'recovery.csv'} ({seeds} seeds, {len(res.summary())} rows)")
+
+
+@main.group()
+def ingest() -> None:
+    """Turn a publisher's files into a data folder that `run --data` reads."""
+
+
+@ingest.command("home-office")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Data folder to write (replaced atomically; nothing is written on an error).",
+)
+def ingest_home_office_cmd(files: tuple[Path, ...], out: Path) -> None:
+    """Read Home Office outcomes and recorded-crime FILES (ODS, XLSX or CSV) into OUT.
+
+    OUT gets panel_force_quarter.csv with the rape-specific measures (ho_rape_*), a
+    provenance record (home_office_provenance.json: each file's SHA-256 and rows, the
+    rows each counting rule left out, negative counts) and metadata.json. Then
+    `soteria-eval run --data OUT` runs the published-data analysis on them. Any unknown
+    header, force name, outcome type or unreadable value is printed with its file, sheet,
+    row and column, and nothing is written (exit 2).
+    """
+    from soteria_eval._io import OutputFolderError, interrupt_on_termination
+    from soteria_eval.data import DataValidationError
+    from soteria_eval.datasets.home_office import PROVENANCE_FILE, ingest_home_office
+
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        for f in missing:
+            click.echo(f"{f}: no such file", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        with interrupt_on_termination():
+            folder = ingest_home_office(files, out)
+    except DataValidationError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    except OutputFolderError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    except OSError as exc:
+        click.echo(f"{out}: outputs could not be written ({exc}); previous outputs kept", err=True)
+        sys.exit(1)
+    import json
+
+    prov = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    click.echo(
+        f"wrote {folder / 'panel_force_quarter.csv'}: {prov['panel']['rows']} rows, "
+        f"{prov['panel']['forces']} forces, {prov['panel']['periods'][0]} to "
+        f"{prov['panel']['periods'][1]}"
+        + (" (SYNTHETIC source files)" if prov["synthetic"] else "")
+    )
+    for reason, c in prov["excluded_from_totals"].items():
+        click.echo(f"  left out of totals: {c['rows']} row(s), {reason}")
+    if prov["negative_counts"]["n"]:
+        click.echo(
+            f"  {prov['negative_counts']['n']} negative count(s): listed in {PROVENANCE_FILE}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from soteria_eval.dictionary import DOMAIN_TITLES, Measure, load_catalogue
+from soteria_eval.dictionary import DOMAIN_TITLES, DOMAINS, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
 from soteria_eval.did.phases import phase_att
 from soteria_eval.disclosure import figure_data, suppress_long
@@ -57,6 +57,34 @@ def case_basis(frame: pd.DataFrame, kind: str) -> pd.Series:
     """
     col = "numerator" if kind == "count" else "denominator"
     return pd.to_numeric(frame[col], errors="coerce")
+
+
+#: Measures of the Home Office's published tables (``soteria-eval ingest home-office``):
+#: analysed by the published-data analysis, not by the case-data domain analyses.
+PUBLISHED_MEASURE_PREFIX = "ho_"
+
+
+def primary_measures(ctx: RunContext, panel: pd.DataFrame) -> list[Measure]:
+    """Return the domains' primary measures that ``panel`` holds.
+
+    Raises
+    ------
+    MissingInputError
+        The panel holds none of them (e.g. a folder with only an ingested Home Office
+        panel): the analysis is skipped with a row saying so, not failed.
+    """
+    from soteria_eval.pipeline.inputs import MissingInputError
+
+    cat = load_catalogue()
+    have = set(panel["measure"].unique())
+    found = [cat.primary(d) for d in DOMAINS if cat.primary(d).id in have]
+    if not found:
+        raise MissingInputError(
+            "case_data_measures", ctx.inputs.folder,
+            "the force x quarter panel holds no primary measure of the case data "
+            f"({', '.join(cat.primary(d).id for d in DOMAINS)})",
+        )  # fmt: skip
+    return found
 
 
 def analysis_panel(
@@ -512,16 +540,23 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
         pre-trend test; a trend figure for every measure; a disclosure-controlled table of
         yearly figures for the primary measure.
     """
+    from soteria_eval.pipeline.inputs import MissingInputError
+
     cat = load_catalogue()
     panel = _panel_for(ctx)
     have = set(panel["measure"].unique())
     chosen = [
-        m for m in cat.by_domain(domain) if (not measures or m.id in measures) and m.id in have
+        m
+        for m in cat.by_domain(domain)
+        if (m.id in measures if measures else not m.id.startswith(PUBLISHED_MEASURE_PREFIX))
+        and m.id in have
     ]
     if not chosen:
-        raise ValueError(
-            f"the force x quarter panel holds no {DOMAIN_TITLES[domain].lower()} measure"
-        )
+        raise MissingInputError(
+            "case_data_measures", ctx.inputs.folder,
+            f"the force x quarter panel holds no {DOMAIN_TITLES[domain].lower()} measure of the "
+            "case data",
+        )  # fmt: skip
     out = AnalysisOutput()
     for m in chosen:
         for scenario in ctx.spec.scenarios:
@@ -558,7 +593,11 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
         out.figures.append(_trend(panel, m, ctx))
     primary = chosen[0]
     out.tables[f"{ctx.spec.id}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)
-    missing = [m.id for m in cat.by_domain(domain) if m.id not in have]
+    missing = [
+        m.id
+        for m in cat.by_domain(domain)
+        if m.id not in have and not m.id.startswith(PUBLISHED_MEASURE_PREFIX)
+    ]
     if missing:
         out.notes.append(f"not in the data: {', '.join(missing)}")
     return out

@@ -43,6 +43,8 @@ NOT_INPUTS: dict[str, str] = {
     "SYNTHETIC.txt": "the synthetic-data notice written by `simulate`",
     "calibration.csv": "the simulator's calibration report",
     "truth.csv": "the simulator's planted truth (read by the recovery study, not by a run)",
+    "home_office_provenance.json": "what `ingest home-office` read: source files, hashes, "
+    "rows and the rows each counting rule left out",
     ".soteria-eval-output": "marks a folder written by soteria-eval",
 }
 #: Other files a data folder may hold; anything else is ignored, unless its name is close
@@ -55,6 +57,7 @@ INPUT_ROLES: dict[str, str] = {
     "panel": "panel_<force|area>_<month|quarter|fy>.csv",
     "rollout": "rollout.csv",
     "published_outcomes": OUTCOMES_FILE,
+    "case_data_measures": "the measures of the case data, in case records or panel files",
 }
 
 
