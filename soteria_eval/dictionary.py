@@ -146,6 +146,10 @@ class Measure:
     primary: bool
     series_breaks: str
     disclosure_rule: str
+    #: Measures linked by construction share a family id (empty: linked to none).
+    family: str = ""
+    #: ``"complement"`` (they sum to the denominator) or ``"shares"`` (same denominator).
+    family_kind: str = ""
 
 
 class MeasureCatalogue(Mapping[str, Measure]):
@@ -171,6 +175,8 @@ class MeasureCatalogue(Mapping[str, Measure]):
                 primary=str(r["primary"]).lower() == "true",
                 series_breaks=str(r["series_breaks"] or ""),
                 disclosure_rule=str(r["disclosure_rule"]),
+                family=str(r.get("family", "") or ""),
+                family_kind=str(r.get("family_kind", "") or ""),
             )
             for _, r in self._table.iterrows()
         }
@@ -192,6 +198,13 @@ class MeasureCatalogue(Mapping[str, Measure]):
         """Return the measures of a domain, primary first."""
         ms = [m for m in self._measures.values() if m.domain == domain]
         return sorted(ms, key=lambda m: (not m.primary, m.id))
+
+    def family_of(self, measure: str) -> list[Measure]:
+        """Return the measures linked to ``measure`` by construction (itself included)."""
+        m = self._measures[measure]
+        if not m.family:
+            return [m]
+        return [x for x in self._measures.values() if x.family == m.family]
 
     def primary(self, domain: str) -> Measure:
         """Return the domain's pre-specified primary measure."""
@@ -255,9 +268,14 @@ def render_markdown(catalogue: MeasureCatalogue | None = None) -> str:
         for m in cat.by_domain(domain):
             name = f"**{m.title}** (primary)" if m.primary else m.title
             name += f"<br>`{m.id}`"
+            definition = m.definition
+            if m.family:
+                others = [x.title for x in cat.family_of(m.id) if x.id != m.id]
+                link = "complement of" if m.family_kind == "complement" else "same denominator as"
+                definition += f" *Linked by construction:* {link} {', '.join(others)}."
             cells = [
                 name,
-                m.definition,
+                definition,
                 f"{m.type} ({m.statistic})",
                 m.numerator,
                 m.denominator or "—",

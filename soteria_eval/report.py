@@ -213,10 +213,33 @@ def domain_estimates(
             "Better if": d["direction"]
             .map({"higher": "higher", "lower": "lower", "neutral": "—"})
             .to_numpy(),
+            "Linked by construction": [linked_text(m, cat) for m in d["measure"]],
             "Rows dropped": d["n_dropped"].to_numpy(),
         }
     )
     return out.reset_index(drop=True)
+
+
+def linked_text(measure: str, catalogue: Any = None) -> str:
+    """Say which measures ``measure`` moves with mechanically (the catalogue's ``family``).
+
+    Complements sum to one denominator, so one falls exactly as the other rises; shares of
+    one denominator move together when any of them changes. Returns ``"—"`` for a measure
+    linked to none.
+    """
+    from soteria_eval.dictionary import load_catalogue
+
+    cat = catalogue or load_catalogue()
+    if measure not in cat or not cat[measure].family:
+        return "—"
+    others = [m.title for m in cat.family_of(measure) if m.id != measure]
+    if not others:
+        return "—"
+    kind = cat[measure].family_kind
+    lead = "complement of" if kind == "complement" else "same denominator as"
+    return (
+        f"{lead} {', '.join(others)} (a mechanical link; one test in the multiplicity correction)"
+    )
 
 
 def scenario_table(

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from soteria_eval import __version__
@@ -241,20 +242,35 @@ def _versions() -> dict[str, str]:
 
 
 def add_adjusted_pvalues(results: pd.DataFrame, method: str = "holm") -> pd.DataFrame:
-    """Fill ``p_adjusted``: Holm across a domain's secondary measures.
+    """Fill ``p_adjusted``: Holm (or BH) across a domain's secondary measures.
 
     A family is the same question (analysis, domain, design, level, scenario, estimand,
-    term and inference) asked of several measures. Each domain's pre-specified primary measure is
-    tested alone, so its adjusted p-value equals its p-value; the secondary measures are
-    adjusted together.
+    term and inference) asked of several measures. Each domain's pre-specified primary
+    measure is tested alone, so its adjusted p-value equals its p-value; the secondary
+    measures are adjusted together.
+
+    Measures linked by construction (the catalogue's ``family``: complements such as the
+    CPS charge and no-further-action rates, or shares of one denominator) answer one
+    question, so they count once: the correction runs over the families' smallest
+    p-values, :math:`m` is the number of families (a measure linked to none is its own),
+    and each member's adjusted p-value is the larger of its own p-value and its family's
+    adjusted p-value.
     """
     out = results.copy()
-    primary = {m.id for m in load_catalogue().values() if m.primary}
+    cat = load_catalogue()
+    primary = {m.id for m in cat.values() if m.primary}
+    family = {m.id: m.family or m.id for m in cat.values()}
     ok = out["status"] == "ok"
     is_primary = out["measure"].isin(primary)
     out.loc[ok & is_primary, "p_adjusted"] = out.loc[ok & is_primary, "p_value"]
     for _, idx in out[ok & ~is_primary].groupby(FAMILY_KEYS, sort=True).groups.items():
-        out.loc[idx, "p_adjusted"] = adjust_pvalues(out.loc[idx, "p_value"].to_numpy(), method)
+        block = out.loc[idx, ["measure", "p_value"]]
+        fam = block["measure"].map(lambda m: family.get(m, m))
+        p = block["p_value"].to_numpy(dtype=float)
+        fam_min = pd.Series(p, index=block.index).groupby(fam.to_numpy()).min()
+        fam_adj = pd.Series(adjust_pvalues(fam_min.to_numpy(), method), index=fam_min.index)
+        adj = np.fmax(p, fam.map(fam_adj).to_numpy(dtype=float))
+        out.loc[idx, "p_adjusted"] = np.where(np.isnan(p), np.nan, adj)
     return out
 
 
