@@ -1,16 +1,19 @@
 """Sensitivity and power of the primary measures.
 
 Question: how far can the primary results bend? (a) How large a departure from parallel
-trends — relative to the largest pre-programme one — would overturn the first-quarter
-effect (Rambachan–Roth bounds)? (b) Does each phase-1 pathfinder, compared with a
+trends — relative to the largest pre-programme one — would overturn the average effect
+over the post-programme quarters (Rambachan–Roth bounds)? (b) Does each phase-1 pathfinder, compared with a
 synthetic control built from forces not yet in the programme, stand out from the
 placebo forces? (c) What is the smallest effect the design could detect with 80% power?
 
 Design: (a) Callaway–Sant'Anna event study with a universal base period (the quarter
 before the start), HonestDiD relative-magnitude bounds (least-favourable hybrid) for the
-effect in the first treated quarter; (b) synthetic control per phase-1 pathfinder with
-donors among the national-model forces that were not exposed controls, placebo-in-space
-p-values; (c) power by simulation with the design's treated forces and start quarters and
+average of the event-time effects 0 to 7 (the headline aggregate; the first treated
+quarter alone is near zero while the programme ramps up); (b) synthetic control per
+phase-1 pathfinder with donors among the national-model forces that were not exposed
+controls, placebo-in-space p-values over the placebos whose pre-period fit is no more than
+five times worse than the pathfinder's, and the pathfinder's own fit against the
+donors' (a fit over twice the median donor's error is "not credible"); (c) power by simulation with the design's treated forces and start quarters and
 the measure's pre-programme noise, TWFE with the restricted wild cluster bootstrap.
 See :mod:`soteria_eval.sensitivity` and :mod:`soteria_eval.inference.power`.
 
@@ -31,6 +34,7 @@ from soteria_eval.inference import PowerDesign, power_curve
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.pipeline.outputs import failure_row
 from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity, synthetic_control
+from soteria_eval.sensitivity.synthetic import PLACEBO_SCREEN, POOR_FIT
 
 MBAR = (0.5, 1.0, 1.5, 2.0)
 #: Smoothness bounds M, as multiples of the standard error of the first-quarter effect.
@@ -58,13 +62,18 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
         )  # fmt: skip
         dyn = cs.aggregate("dynamic", min_e=-8, max_e=7)
     b, v, npre, npost = event_study_inputs(dyn)
-    hon = honest_sensitivity(b, v, num_pre=npre, num_post=npost, m_values=MBAR, grid_points=500)
-    theta = float(b[npre])
+    # The headline aggregate: the average effect over the post-programme event times shown,
+    # not the first treated quarter (near zero while the programme ramps up).
+    l_vec = np.full(npost, 1.0 / npost)
+    hon = honest_sensitivity(b, v, num_pre=npre, num_post=npost, m_values=MBAR, l_vec=l_vec,
+                             grid_points=500)  # fmt: skip
+    theta = float(l_vec @ b[npre:])
+    target = f"ATT, average of the first {npost} treated quarters ({unit})"
     lo_orig, hi_orig = hon.tidy().iloc[0][["lb", "ub"]]
     for r in hon.tidy().itertuples():
         original = r.restriction == "original"
         rows.append(_row(
-            ctx, m, "honest_did", estimand=f"ATT, first treated quarter ({unit})",
+            ctx, m, "honest_did", estimand=target,
             term="original" if original else f"Mbar = {r.m:g}", estimate=theta,
             ci_lower=r.lb, ci_upper=r.ub, p_value=np.nan,
             inference="event-study normal interval" if original
@@ -78,12 +87,13 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
         ))  # fmt: skip
     # Smoothness: the pre-trend's slope may change by up to M per quarter, M in multiples of
     # the first-quarter estimate's standard error; optimal fixed-length intervals.
-    se_theta = float(np.sqrt(v[npre, npre]))
+    se_theta = float(np.sqrt(l_vec @ v[npre:, npre:] @ l_vec))
     smooth = honest_sensitivity(b, v, num_pre=npre, num_post=npost, restriction="smoothness",
-                                m_values=[k * se_theta for k in SMOOTH], method="flci")  # fmt: skip
+                                m_values=[k * se_theta for k in SMOOTH], method="flci",
+                                l_vec=l_vec)  # fmt: skip
     for k, r in zip(SMOOTH, smooth.tidy().iloc[1:].itertuples(), strict=True):
         rows.append(_row(
-            ctx, m, "honest_did", estimand=f"ATT, first treated quarter ({unit})",
+            ctx, m, "honest_did", estimand=target,
             term=f"M = {k:g} SE", estimate=theta, ci_lower=r.lb, ci_upper=r.ub, p_value=np.nan,
             inference="HonestDiD smoothness (fixed-length interval)",
             n_units=int(e["unit"].nunique()), n_treated=int((e.groupby("unit")["g"].first() > 0).sum()),
@@ -91,8 +101,9 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
             note=f"M = {r.m:.4g} {unit} per quarter squared",
         ))  # fmt: skip
     out.figures.append(FigureSpec(
-        f"honest_{domain}", hon.plot(title=f"{m.title}: robust intervals for the first treated quarter"),
-        f"Intervals for the effect on {m.title.lower()} in the first treated quarter: first the "
+        f"honest_{domain}", hon.plot(title=f"{m.title}: robust intervals for the average effect"),
+        f"Intervals for the average effect on {m.title.lower()} over the first {npost} treated "
+        "quarters: first the "
         f"conventional interval, then robust intervals allowing post-programme departures from parallel "
         f"trends up to {', '.join(f'{x:g}' for x in MBAR)} times the largest pre-programme one. "
         + (f"The smallest such multiple whose interval includes zero is {hon.breakdown():g}."
@@ -124,14 +135,23 @@ def _synthetic(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutp
         start = wide_src.loc[wide_src["unit"] == force, "cohort"].iloc[0]
         sub = wide_src[wide_src["unit"].isin([force, *donors])]
         sc = synthetic_control(sub, outcome="y", unit="unit", time="period", treated_unit=force,
-                               start=start, donors=donors)  # fmt: skip
+                               start=start, donors=donors).screened()  # fmt: skip
         t = sc.tidy().iloc[0]
+        poor = t["pre_fit"] == "poor"
+        fit = (
+            f"pre-period RMSPE {float(t['pre_rmspe']):.3g}, {float(t['fit_ratio']):.2g} times the "
+            f"median donor's; {int(t['n_screened_out'])} placebo(s) with a pre-period RMSPE over "
+            f"{PLACEBO_SCREEN:g} times {force}'s left out"
+        )
         rows.append(_row(
             ctx, m, "synthetic_control", estimand=f"mean post-start gap ({unit})", term=force,
             estimate=float(t["estimate"]), ci_lower=np.nan, ci_upper=np.nan, p_value=float(t["p_value"]),
-            inference=f"placebo in space ({int(t['n_placebos'])} donor forces)",
+            inference=f"placebo in space ({int(t['n_placebos'])} donor forces, screened by pre-period fit)",
             n_units=len(donors) + 1, n_treated=1, n_periods=int(sub["period"].nunique()), n_obs=len(sub),
-            note=f"pre-period RMSPE {float(t['pre_rmspe']):.3g}; donors: national-model forces, not exposed",
+            status="not credible" if poor else "ok",
+            note=(f"not credible: the synthetic control does not reproduce {force} before the start "
+                  f"(pre-period fit over {POOR_FIT:g} times the median donor's); " if poor else "")
+            + f"{fit}; donors: national-model forces, not exposed",
         ))  # fmt: skip
         data = _sc_figure_data(sc, force, basis, m.type)
         if shown is None and not figure_problems(data, ctx.disclosure_threshold):

@@ -12,6 +12,15 @@ synthetic control for every donor as if it were treated (its donors: the other d
 and ranks the treated unit's ratio of post- to pre-period root mean squared gap among
 all of them; the p-value is that rank over the number of units.
 
+**Pre-fit screening.** A placebo whose pre-period fit is far worse than the treated
+unit's says little about it: :meth:`SyntheticControlResults.screened` drops the placebos
+whose pre-period RMSPE exceeds :data:`PLACEBO_SCREEN` times the treated unit's (Abadie,
+Diamond and Hainmueller 2010 show cut-offs of 20, 5 and 2), so the p-value ranks the
+treated unit among comparable fits only. The treated unit's own fit is judged against
+the donors': ``fit_ratio`` is its pre-period RMSPE over the median placebo's, and a
+ratio above :data:`POOR_FIT` makes the fit ``"poor"``: the unit lies outside what the
+donors can reproduce (the largest force is the usual case) and its gap is not an effect.
+
 **Synthetic DiD** (Arkhangelsky, Athey, Hirshberg, Imbens and Wager 2021): unit weights
 :math:`\omega` (simplex, with an intercept and a ridge penalty
 :math:`\zeta^2 T_{pre}\lVert\omega\rVert^2`, :math:`\zeta = (N_{tr}T_{post})^{1/4}\hat\sigma`,
@@ -155,6 +164,13 @@ def _wide(data: pd.DataFrame, outcome: str, unit: str, time: str) -> pd.DataFram
     return wide.astype(float)
 
 
+#: Placebos with a pre-period RMSPE above this multiple of the treated unit's are left out
+#: of the placebo distribution (Abadie, Diamond and Hainmueller 2010 use 20, 5 and 2).
+PLACEBO_SCREEN = 5.0
+#: The treated unit's pre-period fit is poor above this multiple of the median placebo's.
+POOR_FIT = 2.0
+
+
 @dataclass(frozen=True, repr=False)
 class SyntheticControlResults:
     """A synthetic control fit with its placebo-in-space distribution.
@@ -175,6 +191,49 @@ class SyntheticControlResults:
     weights: pd.Series
     path: pd.DataFrame
     placebos: pd.DataFrame = field(repr=False)
+    #: Placebos left out by :meth:`screened` (0 if not screened).
+    n_screened_out: int = 0
+    #: The multiple of the treated pre-RMSPE used by :meth:`screened` (``None``: not screened).
+    screen: float | None = None
+
+    def screened(self, max_ratio: float = PLACEBO_SCREEN) -> SyntheticControlResults:
+        """Return a copy whose placebo distribution keeps only comparable pre-period fits.
+
+        Placebos whose pre-period RMSPE exceeds ``max_ratio`` times the treated unit's are
+        dropped (Abadie, Diamond and Hainmueller 2010, section 4); the p-value is then the
+        treated unit's rank among the rest. The original is unchanged.
+        """
+        from dataclasses import replace
+
+        if max_ratio <= 0:
+            raise ValueError(f"max_ratio must be positive, got {max_ratio}")
+        p = self.placebos
+        mine = float(p.loc[p["treated"], "pre_rmspe"].iloc[0])
+        keep = p["treated"] | (p["pre_rmspe"] <= max_ratio * mine)
+        dropped = [f"placebo:{u}" for u in p.loc[~keep, "unit"]]
+        return replace(
+            self,
+            placebos=p[keep].reset_index(drop=True),
+            path=self.path.drop(columns=[c for c in dropped if c in self.path.columns]),
+            n_screened_out=self.n_screened_out + int((~keep).sum()),
+            screen=max_ratio,
+        )
+
+    @property
+    def fit_ratio(self) -> float:
+        """Treated pre-period RMSPE over the median placebo's (``nan`` without placebos)."""
+        p = self.placebos
+        others = p.loc[~p["treated"], "pre_rmspe"]
+        if others.empty:
+            return float("nan")
+        mine = float(p.loc[p["treated"], "pre_rmspe"].iloc[0])
+        med = float(others.median())
+        return mine / med if med > 0 else float("inf")
+
+    @property
+    def pre_fit(self) -> str:
+        """``"poor"`` if :attr:`fit_ratio` exceeds :data:`POOR_FIT`, else ``"good"``."""
+        return "poor" if self.fit_ratio > POOR_FIT else "good"
 
     @property
     def average_effect(self) -> float:
@@ -189,18 +248,28 @@ class SyntheticControlResults:
         return float(np.mean(p["ratio"] >= mine * (1 - 1e-12)))
 
     def tidy(self) -> pd.DataFrame:
-        """One row: ``unit, estimate, pre_rmspe, ratio, p_value, n_placebos, inference``."""
+        """Return one row of the fit and its placebo inference.
+
+        Columns: ``unit, estimate, pre_rmspe, ratio, fit_ratio, pre_fit, p_value,
+        n_placebos, n_screened_out, inference``.
+        """
         p = self.placebos
         row = p.loc[p["treated"]].iloc[0]
+        how = "placebo in space (rank of post/pre RMSPE ratio)"
+        if self.screen is not None:
+            how += f"; placebos with pre-RMSPE over {self.screen:g}x the treated unit's left out"
         return pd.DataFrame(
             {
                 "unit": [self.unit],
                 "estimate": [self.average_effect],
                 "pre_rmspe": [row["pre_rmspe"]],
                 "ratio": [row["ratio"]],
+                "fit_ratio": [self.fit_ratio],
+                "pre_fit": [self.pre_fit],
                 "p_value": [self.p_value],
                 "n_placebos": [len(p) - 1],
-                "inference": ["placebo in space (rank of post/pre RMSPE ratio)"],
+                "n_screened_out": [self.n_screened_out],
+                "inference": [how],
             }
         )
 

@@ -17,7 +17,7 @@ design                 inference         estimand (truth)            measures
 ``ppml``               CR1               ATT (log rate ratio)        counts
 ``sun_abraham``        CR1               ATT                         primary
 ``imputation``         analytic          ATT                         primary
-``honest_did``         Mbar = 1          ATT event +0                primary
+``honest_did``         Mbar = 1          ATT event average 0..7      primary
 ``synthetic_control``  placebo           ATT force f (phase 1)       primary
 ``its_segmented_12m``  GLS AR(1)         national effect, 12 months  national series
 ``its_segmented_24m``  GLS AR(1)         national effect, 24 months  national series
@@ -453,8 +453,15 @@ def _sa_bjs_rows(e: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
 
 
 def _honest_rows(
-    e: pd.DataFrame, m: str, truth: float, settings: DesignSettings
+    e: pd.DataFrame, m: str, truths: dict[str, float], settings: DesignSettings
 ) -> list[dict[str, Any]]:
+    """HonestDiD (relative magnitudes, Mbar = 1) for the average of the post-period effects.
+
+    The target is the headline aggregate, the mean of the event-time effects 0 to
+    ``npost - 1`` of the dynamic aggregation, not the first treated quarter (near zero
+    under the planted 12-month ramp); its truth is the mean of the planted event-time
+    ATTs over the same event times.
+    """
     from soteria_eval.did import callaway_santanna
     from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
 
@@ -466,16 +473,21 @@ def _honest_rows(
     )  # fmt: skip
     dyn = _quiet(partial(cs.aggregate, "dynamic", min_e=-8, max_e=7))
     b, v, npre, npost = event_study_inputs(dyn)
+    weights = [1.0 / npost] * npost
     hon = _quiet(
         lambda: honest_sensitivity(
-            b, v, num_pre=npre, num_post=npost, m_values=(1.0,), grid_points=settings.honest_grid
+            b, v, num_pre=npre, num_post=npost, m_values=(1.0,), l_vec=weights,
+            grid_points=settings.honest_grid,
         )
-    )
+    )  # fmt: skip
     tidy = hon.tidy()
     robust = tidy[tidy["restriction"] != "original"].iloc[0]
     lo, hi = float(robust["lb"]), float(robust["ub"])
     reject = 0.0 if (lo > 0 or hi < 0) else 1.0
-    return [_row(m, "honest_did", "Mbar = 1", "ATT event +0", float(b[npre]), lo, hi, truth, None, reject)]  # fmt: skip
+    planted = [truths.get(f"ATT event {k:+d}", np.nan) for k in range(npost)]
+    truth = float(np.mean(planted)) if planted else np.nan
+    theta = float(np.mean(b[npre:]))
+    return [_row(m, "honest_did", "Mbar = 1", f"ATT event average 0..{npost - 1}", theta, lo, hi, truth, None, reject)]  # fmt: skip
 
 
 def _synthetic_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[str, Any]]:
@@ -486,8 +498,11 @@ def _synthetic_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[d
     donors = sorted(
         src.loc[(src["phase"] == 3) & ~src["exposed_ever"].astype(bool), "unit"].unique()
     )
+    from soteria_eval.sensitivity.synthetic import PLACEBO_SCREEN
+
     out = []
     placebo_ratios: dict[Any, NDArray[np.float64]] = {}
+    placebo_fit: dict[Any, NDArray[np.float64]] = {}
     for force in sorted(src.loc[src["phase"] == 1, "unit"].unique()):
         start = src.loc[src["unit"] == force, "cohort"].iloc[0]
         sub = src[src["unit"].isin([force, *donors])]
@@ -503,8 +518,13 @@ def _synthetic_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[d
         pl = sc.placebos
         if fit_placebos:
             placebo_ratios[start] = pl.loc[~pl["treated"], "ratio"].to_numpy(dtype=float)
+            placebo_fit[start] = pl.loc[~pl["treated"], "pre_rmspe"].to_numpy(dtype=float)
         mine = float(pl.loc[pl["treated"], "ratio"].iloc[0])
-        ratios = np.append(placebo_ratios[start], mine)
+        # as SyntheticControlResults.screened(): placebos fitting far worse are left out
+        comparable = placebo_fit[start] <= PLACEBO_SCREEN * float(
+            pl.loc[pl["treated"], "pre_rmspe"].iloc[0]
+        )
+        ratios = np.append(placebo_ratios[start][comparable], mine)
         p = float(np.mean(ratios >= mine * (1 - 1e-12)))
         out.append(_row(m, "synthetic_control", "placebo", f"ATT force {force}", sc.average_effect, np.nan, np.nan, truths.get(str(force), np.nan), None, p))  # fmt: skip
     return out
@@ -656,7 +676,7 @@ def estimate_world(
         if primary and (settings.runs("sun_abraham") or settings.runs("imputation")):
             jobs.append(("sun_abraham", partial(_sa_bjs_rows, e, m, att)))
         if primary and settings.runs("honest_did") and not null_world:
-            jobs.append(("honest_did", partial(_honest_rows, e, m, truth_of(m, "ATT event +0"), settings)))  # fmt: skip
+            jobs.append(("honest_did", partial(_honest_rows, e, m, truths_for(m), settings)))
         if primary and settings.runs("twfe_phase"):
             jobs.append(("twfe phase", partial(_phase_rows, d, m, truths_for(m))))
         if primary and settings.runs("cs_phase"):

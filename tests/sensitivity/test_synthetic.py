@@ -38,7 +38,8 @@ def test_synthetic_control_matches_diff_diff(panel: pd.DataFrame) -> None:
     mine = p.loc[p["treated"], "ratio"].iloc[0]
     assert sc.p_value == pytest.approx((p["ratio"] >= mine).mean())
     assert list(sc.tidy().columns) == [
-        "unit", "estimate", "pre_rmspe", "ratio", "p_value", "n_placebos", "inference",
+        "unit", "estimate", "pre_rmspe", "ratio", "fit_ratio", "pre_fit", "p_value",
+        "n_placebos", "n_screened_out", "inference",
     ]  # fmt: skip
     fig = sc.plot(title="unit 0")
     assert len(fig.axes) == 2
@@ -93,3 +94,56 @@ def test_bad_input(panel: pd.DataFrame) -> None:
             panel[panel["unit"] < 6], outcome="y", unit="unit", time="time",
             treated_units=[0, 1, 2], start=16,
         )  # fmt: skip
+
+
+def _screen_panel() -> pd.DataFrame:
+    """Unit 0 treated at t = 10; units 0-8 track a common factor; unit 9 is erratic."""
+    rng = np.random.default_rng(3)
+    t = np.arange(16)
+    f = np.sin(t / 3)
+    rows = []
+    for u in range(10):
+        noise = 0.05 if u < 9 else 3.0
+        load = 1.45 if u == 0 else 1 + 0.1 * u  # the treated unit inside the donors' range
+        y = load * f + rng.normal(0, noise, t.size) + (2.0 if u == 0 else 0) * (t >= 10)
+        rows += [{"unit": u, "time": int(k), "y": float(v)} for k, v in zip(t, y, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def test_screening_drops_placebos_that_fit_far_worse() -> None:
+    """Abadie et al. (2010): a placebo fitting 5x worse than the treated unit is left out."""
+    from soteria_eval.sensitivity.synthetic import PLACEBO_SCREEN
+
+    d = _screen_panel()
+    sc = synthetic_control(d, outcome="y", unit="unit", time="time", treated_unit=0, start=10)
+    sc5 = sc.screened()
+    mine = sc.placebos.loc[sc.placebos["treated"], "pre_rmspe"].iloc[0]
+    worse = sc.placebos.loc[sc.placebos["pre_rmspe"] > PLACEBO_SCREEN * mine, "unit"]
+    assert 9 in set(worse)  # the erratic unit
+    assert set(sc5.placebos["unit"]) == set(sc.placebos["unit"]) - set(worse)
+    assert sc5.n_screened_out == len(worse) and sc5.screen == PLACEBO_SCREEN
+    assert "placebo:9" not in sc5.path.columns and "placebo:9" in sc.path.columns
+    kept = sc5.placebos
+    r0 = kept.loc[kept["treated"], "ratio"].iloc[0]
+    assert sc5.p_value == pytest.approx((kept["ratio"] >= r0 * (1 - 1e-12)).mean())
+    assert sc5.average_effect == sc.average_effect  # the estimate does not change
+    assert len(sc.placebos) == 10  # the original is untouched
+    row = sc5.tidy().iloc[0]
+    assert row["n_screened_out"] == len(worse) and "left out" in row["inference"]
+    with pytest.raises(ValueError, match="positive"):
+        sc.screened(0)
+
+
+def test_a_treated_unit_outside_the_donors_reach_has_a_poor_fit() -> None:
+    """Scale the treated unit far above every donor: no convex combination reaches it."""
+    from soteria_eval.sensitivity.synthetic import POOR_FIT
+
+    d = _screen_panel()
+    d = d[d["unit"] != 9]
+    good = synthetic_control(d, outcome="y", unit="unit", time="time", treated_unit=0, start=10)
+    d.loc[d["unit"] == 0, "y"] = 5 + 4 * d.loc[d["unit"] == 0, "y"]
+    bad = synthetic_control(d, outcome="y", unit="unit", time="time", treated_unit=0, start=10)
+    assert good.pre_fit == "good" and good.fit_ratio < POOR_FIT
+    assert bad.pre_fit == "poor" and bad.fit_ratio > POOR_FIT
+    med = bad.placebos.loc[~bad.placebos["treated"], "pre_rmspe"].median()
+    assert bad.fit_ratio == pytest.approx(bad.placebos["pre_rmspe"].iloc[0] / med)
