@@ -287,6 +287,7 @@ SCENARIO_LABELS: dict[str, str] = {
     "exposed_separate": "Exposed forces as their own group (a spillover term)",
     "unconfirmed_phase2": "Forces with unconfirmed dates treated as phase 2 (every force treated)",
     "launch_june_2021": "Phase 1 dated from the June 2021 launch",
+    "anticipation_excluded": "Exposed forces left out, and Avon and Somerset's 12 months before its start (its precursor) left out",
     "sensitivity": "Sensitivity analysis",
     "comparative": "Comparative interrupted time series",
 }

@@ -60,6 +60,13 @@ class RolloutScenario:
     first_period : {"contains_start", "first_full"}
         The first treated period is the one containing the start date, or the first
         period that starts on or after it.
+    anticipation_units : tuple of str
+        Units whose outcomes may move before their start (Avon and Somerset ran a
+        precursor of the programme from 2019/20).
+    anticipation_months : int
+        For those units, the periods in the ``anticipation_months`` before the start are
+        left out of the panel: they are neither clean pre-periods nor treated (an
+        anticipation window).
     """
 
     name: str = "default"
@@ -67,8 +74,14 @@ class RolloutScenario:
     unconfirmed_as: UnconfirmedAs = "phase3"
     exposed_controls: ExposedControls = "keep"
     first_period: FirstPeriod = "contains_start"
+    anticipation_units: tuple[str, ...] = ()
+    anticipation_months: int = 0
 
     def __post_init__(self) -> None:
+        if self.anticipation_months < 0:
+            raise ValueError(
+                f"anticipation_months must be >= 0, got {self.anticipation_months}"
+            )
         check_option("unconfirmed_as", self.unconfirmed_as, UnconfirmedAs)
         check_option("exposed_controls", self.exposed_controls, ExposedControls)
         check_option("first_period", self.first_period, FirstPeriod)
@@ -90,6 +103,12 @@ SCENARIOS: Mapping[str, RolloutScenario] = {
         RolloutScenario("unconfirmed_phase2", unconfirmed_as="phase2"),
         RolloutScenario("exposed_dropped", exposed_controls="drop"),
         RolloutScenario("exposed_separate", exposed_controls="separate"),
+        RolloutScenario(
+            "anticipation_excluded",
+            exposed_controls="drop",
+            anticipation_units=("Avon and Somerset",),
+            anticipation_months=12,
+        ),
     )
 }
 
@@ -200,7 +219,8 @@ def treatment_panel(
         weighted share of its forces' caseload that is treated in the period (forces served
         by two Areas count by their split); for a force it equals ``treated``. ``group`` is
         ``"pathfinder"`` (phase 1), ``"exposed_control"`` (ever an exposed control) or
-        ``"comparison"``. With ``exposed_controls="drop"`` the exposed forces are removed.
+        ``"comparison"``. With ``exposed_controls="drop"`` the exposed forces are removed;
+        with an anticipation window, the listed units' periods inside it are removed.
     """
     check_option("level", level, Level)
     sc = get_scenario(scenario)
@@ -272,6 +292,11 @@ def treatment_panel(
     )
     if sc.exposed_controls == "drop":
         out = out.loc[~out["exposed_ever"]].reset_index(drop=True)
+    if sc.anticipation_months and sc.anticipation_units:
+        per = {"month": 1, "quarter": 3, "fy": 12}[freq]
+        k = -(-sc.anticipation_months // per)  # periods that touch the window
+        window = out["unit"].isin(sc.anticipation_units) & out["event_time"].between(-k, -1)
+        out = out.loc[~window].reset_index(drop=True)
     return out
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from soteria_eval.data import load_rollout
 from soteria_eval.geography import load_geography
+from soteria_eval.periods import period_range
 from soteria_eval.rollout import SCENARIOS, RolloutScenario, treatment_panel
 
 
@@ -139,3 +140,29 @@ def test_bad_scenario_options_are_rejected() -> None:
             start="2019/20",
             end="2020/21",
         )
+
+
+def test_anticipation_window_leaves_out_the_precursor_quarters() -> None:
+    """Avon and Somerset's 12 months before its September 2021 start: 2020-Q3 to 2021-Q2."""
+    ro = load_rollout()
+    kw = dict(level="force", freq="quarter", start="2019-Q1", end="2023-Q2")
+    base = treatment_panel(ro, scenario="exposed_dropped", **kw)  # type: ignore[arg-type]
+    ant = treatment_panel(ro, scenario="anticipation_excluded", **kw)  # type: ignore[arg-type]
+    avon_base = set(base.loc[base["unit"] == "Avon and Somerset", "period"])
+    avon = set(ant.loc[ant["unit"] == "Avon and Somerset", "period"])
+    assert avon_base - avon == {"2020-Q3", "2020-Q4", "2021-Q1", "2021-Q2"}
+    # every other unit and every treated period is untouched
+    rest = ant[ant["unit"] != "Avon and Somerset"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        rest, base[base["unit"] != "Avon and Somerset"].reset_index(drop=True)
+    )
+    assert ant.loc[ant["unit"] == "Avon and Somerset", "treated"].sum() == 8
+    # by month the window is the 12 months themselves; by year, the one year it touches
+    monthly = treatment_panel(ro, level="force", freq="month", start="2019-01", end="2023-06",
+                              scenario="anticipation_excluded")  # fmt: skip
+    gone = set(period_range("2019-01", "2023-06", "month")) - set(
+        monthly.loc[monthly["unit"] == "Avon and Somerset", "period"]
+    )
+    assert gone == set(period_range("2020-09", "2021-08", "month"))
+    with pytest.raises(ValueError, match="anticipation_months"):
+        RolloutScenario("x", anticipation_months=-1)

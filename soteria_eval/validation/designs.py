@@ -242,7 +242,13 @@ def _twfe_rows(
     out.append(
         _row(m, "twfe", "WCR", "ATT", est, np.nan, np.nan, truth, wild_p(truth), wild_p(0.0))
     )
-    sub = d[d["y"].notna().groupby(d["unit"]).transform("all")]
+    # RI reassigns start dates over a balanced panel: units with a gap (a missing outcome,
+    # or periods left out by an anticipation window) are left out of it.
+    full = d["period"].nunique()
+    sub = d[
+        d["y"].notna().groupby(d["unit"]).transform("all")
+        & d.groupby("unit")["period"].transform("size").eq(full)
+    ]
 
     def ri_p(b0: float) -> float:
         if not np.isfinite(b0):
@@ -645,7 +651,12 @@ def estimate_world(
         return {est: v for (mm, est), v in truth_map.items() if mm == m}
 
     primaries = {catalogue.primary(dom).id for dom in DOMAINS}
-    block = TwfeBlock.from_treatment(treatment) if settings.runs("twfe") else None
+    # The vectorised TWFE needs every unit in every period; a sample with an anticipation
+    # window (a unit's periods left out) uses the general estimators.
+    rectangular = treatment.groupby("unit").size().nunique() == 1
+    block = (
+        TwfeBlock.from_treatment(treatment) if settings.runs("twfe") and rectangular else None
+    )
     balanced: dict[str, NDArray[np.float64]] = {}
     measures = [
         m
@@ -667,6 +678,8 @@ def estimate_world(
                 balanced[m] = wide
             else:  # a gap: the general estimators (forces with a gap left out by RI)
                 jobs.append(("twfe", partial(_twfe_rows, d, m, att, settings, seed)))
+        elif settings.runs("twfe"):
+            jobs.append(("twfe", partial(_twfe_rows, d, m, att, settings, seed)))
         if settings.runs("callaway_santanna"):
             jobs.append(
                 ("callaway_santanna", partial(_cs_rows, e, m, att, primary, settings, seed))

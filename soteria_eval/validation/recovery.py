@@ -94,7 +94,7 @@ def _prepared() -> dict[str, Any]:
     from soteria_eval.data import load_rollout
     from soteria_eval.dictionary import load_catalogue
     from soteria_eval.estimands import DID_WINDOW
-    from soteria_eval.rollout import treatment_panel
+    from soteria_eval.rollout import SCENARIOS, treatment_panel
 
     rollout = load_rollout()
     tp = treatment_panel(
@@ -105,7 +105,8 @@ def _prepared() -> dict[str, Any]:
             rollout, level="force", freq="quarter", start=DID_WINDOW[0], end=DID_WINDOW[1],
             scenario=sc,
         )
-        for sc in ("exposed_dropped",)
+        for sc in SCENARIOS
+        if sc != "default"
     }  # fmt: skip
     forces = rollout.table[rollout.table["level"] == "force"].set_index("unit")
     exposed = set(
