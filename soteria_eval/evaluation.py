@@ -141,7 +141,13 @@ def _estimate(
         rows = result_rows(
             r, analysis=ctx.spec.id, domain=measure.domain, measure=measure.id, design="twfe", level="force",
             scenario=scenario, estimand=f"ATT ({unit})", data_label=ctx.data_label,
-            note=f"force x quarter {WINDOW[0]} to {WINDOW[1]}; not-yet-treated comparisons",
+            note=f"force x quarter {WINDOW[0]} to {WINDOW[1]}; not-yet-treated comparisons"
+            + (
+                f"; anticipation window: {', '.join(sc.anticipation_units)}'s "
+                f"{sc.anticipation_months} months before the start left out"
+                if sc.anticipation_months and sc.anticipation_units
+                else ""
+            ),
         )  # fmt: skip
         rows["term"] = rows["term"].map(terms)
         return rows

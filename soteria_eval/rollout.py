@@ -79,9 +79,7 @@ class RolloutScenario:
 
     def __post_init__(self) -> None:
         if self.anticipation_months < 0:
-            raise ValueError(
-                f"anticipation_months must be >= 0, got {self.anticipation_months}"
-            )
+            raise ValueError(f"anticipation_months must be >= 0, got {self.anticipation_months}")
         check_option("unconfirmed_as", self.unconfirmed_as, UnconfirmedAs)
         check_option("exposed_controls", self.exposed_controls, ExposedControls)
         check_option("first_period", self.first_period, FirstPeriod)

@@ -654,9 +654,7 @@ def estimate_world(
     # The vectorised TWFE needs every unit in every period; a sample with an anticipation
     # window (a unit's periods left out) uses the general estimators.
     rectangular = treatment.groupby("unit").size().nunique() == 1
-    block = (
-        TwfeBlock.from_treatment(treatment) if settings.runs("twfe") and rectangular else None
-    )
+    block = TwfeBlock.from_treatment(treatment) if settings.runs("twfe") and rectangular else None
     balanced: dict[str, NDArray[np.float64]] = {}
     measures = [
         m

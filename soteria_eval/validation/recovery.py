@@ -61,6 +61,15 @@ SAMPLE_DESIGNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: Samples on which only some of :data:`SAMPLE_DESIGNS` run. The anticipation window leaves
+#: Avon and Somerset's precursor quarters out, so the panel has a gap: the staggered
+#: estimators would drop the force, and the question (does the window change the headline
+#: design's answer?) concerns TWFE only.
+SAMPLE_DESIGNS_BY_SCENARIO: dict[str, tuple[str, ...]] = {
+    "anticipation_excluded": ("twfe", "twfe_phase"),
+}
+
+
 #: The design a per-phase design comes with (run on the samples when its parent is run).
 _PARENT = {"twfe_phase": "twfe", "cs_phase": "callaway_santanna"}
 
@@ -80,14 +89,16 @@ class RecoverySettings:
     samples : tuple of str
         Rollout scenarios whose samples the DiD designs are run on. ``"default"`` (all 43
         forces) runs every design; any other (e.g. ``"exposed_dropped"``, the headline
-        sample without the exposed forces of pathfinder Areas) runs the DiD designs of
-        :data:`SAMPLE_DESIGNS`, judged against that sample's own estimands.
+        sample without the exposed forces of pathfinder Areas; ``"anticipation_excluded"``,
+        that sample without Avon and Somerset's precursor year) runs the DiD designs of
+        :data:`SAMPLE_DESIGNS` (or those of :data:`SAMPLE_DESIGNS_BY_SCENARIO`), judged
+        against that sample's own estimands.
     """
 
     scale: float = 1.0
     size: bool = True
     designs: DesignSettings = field(default_factory=DesignSettings)
-    samples: tuple[str, ...] = ("default", "exposed_dropped")
+    samples: tuple[str, ...] = ("default", "exposed_dropped", "anticipation_excluded")
 
 
 def _prepared() -> dict[str, Any]:
@@ -219,8 +230,12 @@ def _run_seed(
             t = truth.assign(effect=0.0) if null else truth
             parts.append(estimate_world(fq, fm, treatment=prep["treatment"], truth=t, settings=st.designs, null_world=null, **common))  # fmt: skip
         for sc in extra:
+            allowed = SAMPLE_DESIGNS_BY_SCENARIO.get(sc, SAMPLE_DESIGNS)
+            run_here = tuple(d for d in sub.designs if d in allowed)
+            if not run_here:
+                continue
             t = sample_truth[sc].assign(effect=0.0) if null else sample_truth[sc]
-            parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=sub, null_world=null, sample=sc, **common))  # fmt: skip
+            parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=replace(sub, designs=run_here), null_world=null, sample=sc, **common))  # fmt: skip
         return pd.concat(parts, ignore_index=True)
 
     out = [world(fq1, fm1, False).assign(world="effect")]
