@@ -74,8 +74,6 @@ PAGE_ANALYSES: dict[str, tuple[str, ...]] = {
     "sensitivity": ("sensitivity",),
     "national": ("national_its",),
     "attrition": ("attrition",),
-    "recovery": ("recovery",),
-    "methods": ("coverage_study",),
     "published": ("published_outcomes",),
 }
 
@@ -83,15 +81,24 @@ PAGE_ANALYSES: dict[str, tuple[str, ...]] = {
 def stub_pages_not_run(book_dir: Path, results: Path) -> list[str]:
     """Replace the pages of analyses that did not run by a page saying why; return their names.
 
-    An analysis did not run when ``results.csv`` has no row for it or only ``skipped``
-    rows (a missing input). The reason is the skipped row's note, without the data
-    folder's path.
+    An analysis ran when the run's ``manifest.json`` lists it and not among the
+    ``skipped`` (a missing input); without a manifest, when ``results.csv`` has a row for
+    it that is not ``skipped``. The reason shown is the skipped row's note, without the
+    data folder's path. Pages that explain themselves when their analysis is absent
+    (Methods, the recovery study) are not listed in :data:`PAGE_ANALYSES`.
     """
+    import json
+
     import pandas as pd
 
     rows = pd.read_csv(results / "results.csv", usecols=["analysis", "status", "note"],
                        keep_default_na=False)  # fmt: skip
-    ran = set(rows.loc[rows["status"] != "skipped", "analysis"])
+    manifest = results / "manifest.json"
+    if manifest.is_file():
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        ran = set(m.get("analyses", ())) - set(m.get("skipped", ()))
+    else:
+        ran = set(rows.loc[rows["status"] != "skipped", "analysis"])
     stubbed = []
     for page, analyses in PAGE_ANALYSES.items():
         path = book_dir / f"{page}.md"

@@ -333,9 +333,19 @@ def test_book_pages_of_analyses_that_did_not_run_say_so(tmp_path: Path) -> None:
             ],
         }
     ).to_csv(results / "results.csv", index=False)
-    stubbed = stub_pages_not_run(book, results)
+    plain = tmp_path / "book_no_manifest"
+    shutil.copytree(book, plain)
+    stubbed = stub_pages_not_run(plain, results)  # no manifest: the results rows decide
     assert "volume" in stubbed and "attrition" in stubbed and "index" in stubbed
     assert "published" not in stubbed and "quality" in stubbed  # quality: not in the results
+    assert "methods" not in stubbed and "recovery" not in stubbed  # they explain themselves
+    (results / "manifest.json").write_text(json.dumps({
+        "analyses": ["volume", "attrition", "published_outcomes", "quality"],
+        "skipped": ["volume", "attrition"],
+    }))  # fmt: skip
+    stubbed = stub_pages_not_run(book, results)
+    assert {"volume", "attrition"} <= set(stubbed)
+    assert "quality" not in stubbed and "index" not in stubbed  # one domain ran: a summary
     text = (book / "volume.md").read_text()
     assert text.startswith("# Results: Volume") and "has no case data measures" in text
     assert "/somewhere" not in text and "published-data chapter" in text
