@@ -415,46 +415,50 @@ def _read_sheet(where: str, rows: Iterable[tuple[int, list[Cell]]], col: _Collec
     return header is not None
 
 
-_MEMO_FORCE: dict[object, str | None] = {}
-_MEMO_FY: dict[object, str | None] = {}
-_MEMO_GROUP: dict[object, bool] = {}
+#: (raw force, raw year, raw quarter) -> (force, fy, fq, period), and
+#: (raw code, raw group) -> (code, sexual): the leading cells repeat across many rows.
+_MEMO_PLACE: dict[tuple[Cell, Cell, Cell], tuple[str, str, int, str]] = {}
+_MEMO_OFFENCE: dict[tuple[Cell, Cell], tuple[str, bool]] = {}
 
 
 def _read_row(where: str, number: int, cells: list[Cell], h: dict[str, int], kind: str,
               col: _Collector, info: FileRead) -> None:  # fmt: skip
+    n = len(cells)
+
     def get(f: str) -> Cell:
         i = h.get(f)
-        return cells[i] if i is not None and i < len(cells) else None
+        return cells[i] if i is not None and i < n else None
 
     raw_force, raw_fy, raw_q = get("force"), get("financial_year"), get("financial_quarter")
-    if raw_force is None and raw_fy is None and raw_q is None:
-        return  # a note or a blank line below the table
-    if raw_force not in _MEMO_FORCE:
-        _MEMO_FORCE[raw_force] = force_name(raw_force) if raw_force is not None else None
-    force = _MEMO_FORCE[raw_force]
-    if force is None:
-        col.issue(where, "unknown-force",
-                  f"force name {raw_force!r} is not a police force the package knows; add it to "
-                  "FORCE_ALIASES if it is one (names are never guessed)",
-                  _column_letter(h["force"]), number)  # fmt: skip
-        return
-    if raw_fy not in _MEMO_FY:
-        _MEMO_FY[raw_fy] = financial_year(raw_fy)
-    fy = _MEMO_FY[raw_fy]
-    fq = _quarter(raw_q) if raw_q is not None else None
-    if fy is None or fq is None:
-        bad, f = (raw_fy, "financial_year") if fy is None else (raw_q, "financial_quarter")
-        col.issue(where, "period",
-                  f"{f.replace('_', ' ')} {bad!r} is not a financial year like 2022/23 or a "
-                  "quarter 1-4", _column_letter(h[f]), number)  # fmt: skip
-        return
-    period = calendar_quarter(fy, fq)
+    place = _MEMO_PLACE.get((raw_force, raw_fy, raw_q))
+    if place is None:
+        if raw_force is None and raw_fy is None and raw_q is None:
+            return  # a note or a blank line below the table
+        force = force_name(raw_force) if raw_force is not None else None
+        if force is None:
+            col.issue(where, "unknown-force",
+                      f"force name {raw_force!r} is not a police force the package knows; add it "
+                      "to FORCE_ALIASES if it is one (names are never guessed)",
+                      _column_letter(h["force"]), number)  # fmt: skip
+            return
+        fy = financial_year(raw_fy)
+        fq = _quarter(raw_q) if raw_q is not None else None
+        if fy is None or fq is None:
+            bad, f = (raw_fy, "financial_year") if fy is None else (raw_q, "financial_quarter")
+            col.issue(where, "period",
+                      f"{f.replace('_', ' ')} {bad!r} is not a financial year like 2022/23 or a "
+                      "quarter 1-4", _column_letter(h[f]), number)  # fmt: skip
+            return
+        place = (force, fy, fq, calendar_quarter(fy, fq))
+        _MEMO_PLACE[(raw_force, raw_fy, raw_q)] = place
+    force, fy, fq, period = place
     col.supplied[kind].add((force, period))
-    code = _code(get("offence_code"))
-    raw_group = get("offence_group")
-    if raw_group not in _MEMO_GROUP:
-        _MEMO_GROUP[raw_group] = normalise(raw_group) == SEXUAL_OFFENCES
-    sexual = _MEMO_GROUP[raw_group]
+    raw_code, raw_group = get("offence_code"), get("offence_group")
+    offence = _MEMO_OFFENCE.get((raw_code, raw_group))
+    if offence is None:
+        offence = (_code(raw_code), normalise(raw_group) == SEXUAL_OFFENCES)
+        _MEMO_OFFENCE[(raw_code, raw_group)] = offence
+    code, sexual = offence
     if not sexual and code not in RAPE_CODES:
         return
     count_fields = ("count_recorded", "count_closed") if kind == "outcomes" else ("offences",)

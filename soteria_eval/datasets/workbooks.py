@@ -21,6 +21,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import IO
 from xml.etree.ElementTree import iterparse
@@ -39,6 +40,11 @@ _XLSX_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 #: A non-empty row repeated more often than this is refused (a real table never does it).
 MAX_REPEAT = 10_000
+#: Cells repeated up to this many times are expanded once and cached (see ``_cells``).
+_FAST_REPEAT = 64
+#: Cache markers: an empty cell, or a filled one, repeated more than _FAST_REPEAT times.
+_EMPTY_RUN = object()
+_LONG_RUN = object()
 
 
 class WorkbookError(ValueError):
@@ -150,7 +156,7 @@ class _OdsScanner:
         self.a_cols = t + b":number-columns-repeated"
         self.a_type = o + b":value-type"
         self.a_value = o + b":value"
-        self._cache: dict[bytes, tuple[int, Cell]] = {}
+        self._cache: dict[bytes, list[Cell] | object] = {}
         self.cell_open = b"<" + t + b":table-cell"
         self.covered = b"<" + t + b":covered-table-cell"
 
@@ -210,8 +216,10 @@ class _OdsScanner:
                 return
             if m.group(2) is None:
                 raise WorkbookError(f"{self.path}: a table inside a table is not supported")
-            attrs = dict(self.attr.findall(m.group(2)))
-            repeat = int(attrs.get(self.a_rows, b"1"))
+            row_attrs = m.group(2)
+            repeat = (
+                int(dict(self.attr.findall(row_attrs)).get(self.a_rows, b"1")) if row_attrs else 1
+            )
             if m.group(3) == b"/":
                 self.pos = m.end()
                 number += repeat
@@ -230,37 +238,67 @@ class _OdsScanner:
             if cells:
                 if repeat > MAX_REPEAT:
                     raise WorkbookError(f"{self.path}: row {number + 1} repeats {repeat} times")
-                for k in range(repeat):
-                    yield number + k + 1, list(cells)
+                if repeat == 1:
+                    yield number + 1, cells
+                else:
+                    for k in range(repeat):
+                        yield number + k + 1, list(cells)
             number += repeat
 
     def _cells(self, body: bytes) -> list[Cell]:
-        cells: list[Cell] = []
-        pending = 0
-        cache = self._cache
+        """Decode one row's cells.
+
+        Each distinct cell's bytes are decoded once into the list of values it stands for
+        (a repeated cell gives several); a row is then the concatenation of its cells'
+        lists, built in C. A cell repeated more than :data:`_FAST_REPEAT` times takes the
+        general path, except empty cells at the end of the row (a spreadsheet program
+        pads every row with them), which are dropped.
+        """
         if self.covered in body:  # merged cells: the general pattern
             keys: list[bytes] = [m.group(0) for m in self.cell.finditer(body)]
         else:  # one split in C; each piece is one cell's bytes, which repeat a lot
             keys = body.split(self.cell_open)[1:]
+        cache = self._cache
+        try:
+            parts = [cache[k] for k in keys]
+        except KeyError:
+            parts = [cache[k] if k in cache else self._remember(k) for k in keys]
+        while parts and parts[-1] is _EMPTY_RUN:
+            parts.pop()
+        if _EMPTY_RUN in parts or _LONG_RUN in parts:
+            return self._cells_slow(keys)
+        cells: list[Cell] = list(chain.from_iterable(parts))  # type: ignore[arg-type]
+        while cells and cells[-1] is None:
+            cells.pop()
+        return cells
+
+    def _remember(self, key: bytes) -> list[Cell] | object:
+        n, val = self._decode(key)
+        if n > _FAST_REPEAT:
+            entry: list[Cell] | object = _EMPTY_RUN if val is None else _LONG_RUN
+        else:
+            entry = [val] * n
+        if len(self._cache) > 100_000:  # the distinct cells of a table are far fewer
+            self._cache.clear()
+        self._cache[key] = entry
+        return entry
+
+    def _decode(self, key: bytes) -> tuple[int, Cell]:
+        m = self.cell.match(key if key.startswith(b"<") else self.cell_open + key)
+        return self._cell(m.group(1), m.group(2) or b"") if m else (1, None)
+
+    def _cells_slow(self, keys: list[bytes]) -> list[Cell]:
+        cells: list[Cell] = []
+        pending = 0
         for key in keys:
-            hit = cache.get(key)
-            if hit is None:
-                m = self.cell.match(key if key.startswith(b"<") else self.cell_open + key)
-                hit = self._cell(m.group(1), m.group(2) or b"") if m else (1, None)
-                if len(cache) > 100_000:  # the distinct cells of a table are far fewer
-                    cache.clear()
-                cache[key] = hit
-            n, val = hit
+            n, val = self._decode(key)
             if val is None:
                 pending += n
                 continue
             if pending:
                 cells.extend([None] * pending)
                 pending = 0
-            if n == 1:
-                cells.append(val)
-            else:
-                cells.extend([val] * min(n, MAX_REPEAT))
+            cells.extend([val] * min(n, MAX_REPEAT))
         return cells
 
     def _cell(self, attrs_raw: bytes, inner: bytes) -> tuple[int, Cell]:
