@@ -37,7 +37,7 @@ from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity, syn
 from soteria_eval.sensitivity.synthetic import PLACEBO_SCREEN, POOR_FIT
 
 MBAR = (0.5, 1.0, 1.5, 2.0)
-#: Smoothness bounds M, as multiples of the standard error of the first-quarter effect.
+#: Smoothness bounds M, as multiples of the standard error of the average post-period effect.
 SMOOTH = (0.0, 0.25, 0.5)
 
 
@@ -86,7 +86,7 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
                   else "significant at every Mbar tried") + f"; {n_left} force(s) with a missing quarter left out",
         ))  # fmt: skip
     # Smoothness: the pre-trend's slope may change by up to M per quarter, M in multiples of
-    # the first-quarter estimate's standard error; optimal fixed-length intervals.
+    # the average effect's standard error; optimal fixed-length intervals.
     se_theta = float(np.sqrt(l_vec @ v[npre:, npre:] @ l_vec))
     smooth = honest_sensitivity(b, v, num_pre=npre, num_post=npost, restriction="smoothness",
                                 m_values=[k * se_theta for k in SMOOTH], method="flci",
