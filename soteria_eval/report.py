@@ -224,8 +224,9 @@ def linked_text(measure: str, catalogue: Any = None) -> str:
     """Say which measures ``measure`` moves with mechanically (the catalogue's ``family``).
 
     Complements sum to one denominator, so one falls exactly as the other rises; shares of
-    one denominator move together when any of them changes. Returns ``"—"`` for a measure
-    linked to none.
+    one denominator move together when any of them changes. The family counts as one test
+    in the multiplicity correction, as "(one test)" says; the domain pages explain it above
+    the table. Returns ``"—"`` for a measure linked to none.
     """
     from soteria_eval.dictionary import load_catalogue
 
@@ -237,9 +238,7 @@ def linked_text(measure: str, catalogue: Any = None) -> str:
         return "—"
     kind = cat[measure].family_kind
     lead = "complement of" if kind == "complement" else "same denominator as"
-    return (
-        f"{lead} {', '.join(others)} (a mechanical link; one test in the multiplicity correction)"
-    )
+    return f"{lead} {', '.join(others)} (one test)"
 
 
 def scenario_table(

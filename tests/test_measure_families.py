@@ -73,6 +73,6 @@ def test_a_member_p_value_never_falls_below_its_own() -> None:
 
 def test_pages_say_when_a_change_is_mechanical() -> None:
     text = linked_text("cps_nfa_rate")
-    assert text.startswith("complement of CPS charge rate (a mechanical link")
+    assert text == "complement of CPS charge rate (one test)"
     assert linked_text("charges") == "—"
     assert "*Linked by construction:* complement of CPS charge rate" in render_markdown()
