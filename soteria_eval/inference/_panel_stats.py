@@ -130,7 +130,8 @@ def ri_path_pvalues(y: Floats, treat: Floats, assign: Ints) -> Floats:
     beta = qa.sum(axis=2) / den
     sc = qa - beta[:, :, None] * r[assign][None, :, :]
     se = np.sqrt(ssc * (sc**2).sum(axis=2)) / den
-    tstat = np.abs(beta / se)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a reassignment with no variation
+        tstat = np.abs(beta / se)
     out: Floats = np.mean(tstat >= tstat[:, :1] * (1 - 1e-12), axis=1)
     return out
 

@@ -176,23 +176,47 @@ def _subsets(m: int, r: int) -> NDArray[np.int64]:
 
 
 def _dual_vertices(x: Floats, sd: Floats) -> Floats | None:
-    """All vertices of ``{lambda >= 0 : sd'lambda = 1, x'lambda = 0}`` (rows), if few."""
+    """All vertices of ``{lambda >= 0 : sd'lambda = 1, x'lambda = 0}`` (rows), if few.
+
+    Since ``sd > 0``, they are the extreme rays of the cone ``{lambda >= 0 : x'lambda = 0}``
+    scaled to ``sd'lambda = 1``; the rays depend on ``x`` only, so they are enumerated once
+    per ``x`` (:func:`_cone_rays`) and reused for every ``sd`` (every outcome and seed).
+    """
     m, k = x.shape
-    w = np.column_stack([sd, x])
-    n_sets = math.comb(m, k + 1)
-    if n_sets > MAX_ENUMERATED:
+    if math.comb(m, k + 1) > MAX_ENUMERATED:
         return None
+    rays = _cone_rays(np.ascontiguousarray(x, dtype=float).tobytes(), m, k)
+    out: Floats = rays / (rays @ sd)[:, None]
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _cone_rays(x_bytes: bytes, m: int, k: int) -> Floats:
+    """Extreme rays of ``{lambda >= 0 : x'lambda = 0}`` (rows, unit length).
+
+    A ray is supported on ``k + 1`` rows at most: for each ``(k+1)``-subset whose rows of
+    ``x`` have rank ``k``, the null vector of their transpose is a ray when its entries
+    share one sign.
+    """
+    x = np.frombuffer(x_bytes, dtype=float).reshape(m, k)
     sets = _subsets(m, k + 1)
-    wb = w[sets].transpose(0, 2, 1)  # (n, k+1, k+1): columns = chosen rows of w
-    e1 = np.zeros(k + 1)
-    e1[0] = 1.0
-    ok = np.abs(np.linalg.det(wb)) > 1e-12
-    sol = np.linalg.solve(wb[ok], np.broadcast_to(e1, (int(ok.sum()), k + 1))[..., None])[..., 0]
-    keep = (sol >= -1e-12).all(axis=1)
-    verts = np.zeros((int(keep.sum()), m))
-    rows = np.arange(len(verts))[:, None]
-    verts[rows, sets[ok][keep]] = np.maximum(sol[keep], 0.0)
-    return verts
+    xs = x[sets].transpose(0, 2, 1)  # (n, k, k+1)
+    if k == 0:
+        null = np.ones((len(sets), 1))
+        full = np.ones(len(sets), dtype=bool)
+    else:
+        _, s, vt = np.linalg.svd(xs, full_matrices=True)
+        null = vt[:, -1, :]  # (n, k+1)
+        full = s[:, -1] > 1e-10 * np.maximum(s[:, 0], 1e-300)
+    pos: NDArray[np.bool_] = np.asarray((null >= -1e-12).all(axis=1))
+    neg: NDArray[np.bool_] = np.asarray((null <= 1e-12).all(axis=1))
+    keep = full & (pos | neg)
+    sign = np.where(pos[keep], 1.0, -1.0)
+    rays = np.zeros((int(keep.sum()), m))
+    rows = np.arange(len(rays))[:, None]
+    rays[rows, sets[keep]] = np.maximum(sign[:, None] * null[keep], 0.0)
+    rays.setflags(write=False)
+    return rays
 
 
 def least_favorable_cv(

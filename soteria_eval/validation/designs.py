@@ -182,6 +182,18 @@ class _Frames:
         self.unit_code = pd.Index(list(units)).get_indexer(pd.Index(treatment["unit"]))
         self.period_code = pd.Index(periods).get_indexer(pd.Index(treatment["period"]))
         self.shape = (len(units), len(periods))
+        from soteria_eval.rollout import cohort_frame
+
+        numbered, _ = cohort_frame(treatment.assign(_y=0.0), "_y")
+        self._t = numbered["t"].to_numpy()
+        self._g = numbered["g"].to_numpy()
+
+    def cs_frame(self, d: pd.DataFrame) -> pd.DataFrame:
+        """As :func:`~soteria_eval.rollout.cohort_frame` of :meth:`frame`'s result ``d``."""
+        gap = np.bincount(self.unit_code, weights=d["y"].isna().to_numpy(), minlength=self.shape[0])
+        keep = gap[self.unit_code] == 0
+        out: pd.DataFrame = d.assign(t=self._t, g=self._g)[keep]
+        return out
 
     def frame(self, measure: str, kind: str) -> pd.DataFrame:
         """As :func:`measure_frame` (same rows, order and columns)."""
@@ -201,117 +213,44 @@ class _Frames:
         return out
 
 
-def _twfe_rows(
-    d: pd.DataFrame, m: str, truth: float, settings: DesignSettings, seed: int
-) -> list[dict[str, Any]]:
-    from soteria_eval.did import twfe
-    from soteria_eval.inference.randomization import randomization_test
-    from soteria_eval.inference.wild import wild_cluster_bootstrap
-
-    out = []
-    res = _quiet(partial(twfe, d, outcome="y", treatment="treated_f", unit="unit", time="period"))
-    for r, name in ((res, "CR1"), (_quiet(lambda: res.with_vcov("CR2")), "CR2")):
-        t = r.tidy().set_index("term").loc["treated_f"]
-        out.append(
-            _row(
-                m,
-                "twfe",
-                name,
-                "ATT",
-                t["estimate"],
-                t["ci_lower"],
-                t["ci_upper"],
-                truth,
-                None,
-                t["p_value"],
-            )
-        )
-    est = float(res.params["treated_f"])
-
-    def wild_p(b0: float) -> float:
-        if not np.isfinite(b0):
-            return np.nan
-        fit = _quiet(
-            partial(
-                wild_cluster_bootstrap, res, "treated_f", n_boot=settings.n_boot, weights="webb",
-                seed=seed, null=b0, conf_int=False,
-            )
-        )  # fmt: skip
-        return float(fit.info["wild"]["treated_f"]["p_value"])
-
-    out.append(
-        _row(m, "twfe", "WCR", "ATT", est, np.nan, np.nan, truth, wild_p(truth), wild_p(0.0))
-    )
-    # RI reassigns start dates over a balanced panel: units with a gap (a missing outcome,
-    # or periods left out by an anticipation window) are left out of it.
-    full = d["period"].nunique()
-    sub = d[
-        d["y"].notna().groupby(d["unit"]).transform("all")
-        & d.groupby("unit")["period"].transform("size").eq(full)
-    ]
-
-    def ri_p(b0: float) -> float:
-        if not np.isfinite(b0):
-            return np.nan
-        shifted = sub.assign(y=sub["y"] - b0 * sub["treated_f"])
-        ri = _quiet(
-            partial(
-                randomization_test, shifted, outcome="y", treatment="treated_f", unit="unit",
-                time="period", n_draws=settings.n_boot, seed=seed,
-            )
-        )  # fmt: skip
-        return float(ri.p_value)
-
-    if sub["treated_f"].sum() > 0:
-        out.append(_row(m, "twfe", "RI", "ATT", est, np.nan, np.nan, truth, ri_p(truth), ri_p(0.0)))
-    return out
-
-
-def _phase_rows(d: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[str, Any]]:
-    """TWFE with one treatment indicator per phase: each phase's ATT, CR1 and CR2."""
-    from soteria_eval.did import twfe
-
-    e = d.assign(
-        treated_p1=d["treated_f"] * (d["phase"] == 1), treated_p2=d["treated_f"] * (d["phase"] == 2)
-    )
-    res = _quiet(
-        partial(
-            twfe, e, outcome="y", treatment="treated_p1", covariates=["treated_p2"], unit="unit",
-            time="period",
-        )
-    )  # fmt: skip
-    out = []
-    for r, name in ((res, "CR1"), (_quiet(lambda: res.with_vcov("CR2")), "CR2")):
-        t = r.tidy().set_index("term")
-        for phase in (1, 2):
-            row = t.loc[f"treated_p{phase}"]
-            est = f"ATT phase {phase}"
-            out.append(_row(m, f"twfe phase {phase}", name, est, row["estimate"], row["ci_lower"], row["ci_upper"], truths.get(est, np.nan), None, row["p_value"]))  # fmt: skip
-    return out
-
-
-def _cs_phase_rows(e: pd.DataFrame, m: str, truths: dict[str, float]) -> list[dict[str, Any]]:
-    """Callaway–Sant'Anna (not-yet-treated controls): each phase's ATT from its cohorts."""
+def _cs_fit(e: pd.DataFrame) -> Callable[[], Any]:
+    """Callaway–Sant'Anna with not-yet-treated controls on ``e``, fitted once when first asked."""
     from soteria_eval.did import callaway_santanna
+
+    cache: list[Any] = []
+
+    def fit() -> Any:
+        if not cache:
+            cache.append(
+                _quiet(
+                    lambda: callaway_santanna(
+                        e,
+                        outcome="y",
+                        unit="unit",
+                        time="t",
+                        cohort="g",
+                        control_group="not_yet_treated",
+                    )
+                )
+            )
+        return cache[0]
+
+    return fit
+
+
+def _cs_phase_rows(
+    e: pd.DataFrame, fit: Callable[[], Any], m: str, truths: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Callaway–Sant'Anna (not-yet-treated controls): each phase's ATT from its cohorts."""
     from soteria_eval.did.phases import phase_att
 
-    res = _quiet(
-        lambda: callaway_santanna(
-            e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
-        )
-    )
+    res = fit()
     out = []
     for phase in (1, 2):
         t = phase_att(res, e, phase).tidy().iloc[0]
         est = f"ATT phase {phase}"
         out.append(_row(m, f"callaway_santanna phase {phase}", "analytic", est, t["estimate"], t["ci_lower"], t["ci_upper"], truths.get(est, np.nan), None, t["p_value"]))  # fmt: skip
     return out
-
-
-def _cs_frame(d: pd.DataFrame) -> pd.DataFrame:
-    from soteria_eval.rollout import cohort_frame
-
-    return cohort_frame(d, "y")[0]
 
 
 @dataclass(frozen=True)
@@ -408,16 +347,101 @@ def _twfe_block_rows(
     return out
 
 
-def _cs_rows(
-    e: pd.DataFrame, m: str, truth: float, primary: bool, settings: DesignSettings, seed: int
-) -> list[dict[str, Any]]:
-    from soteria_eval.did import callaway_santanna
+def _ri_design(dmat: NDArray[np.float64]) -> Any:
+    """Return the coverage study's design of a balanced treatment array (for RI assignments)."""
+    from soteria_eval.inference.coverage import CoverageDesign
 
-    res = _quiet(
-        lambda: callaway_santanna(
-            e, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
-        )
-    )
+    n = dmat.shape[0]
+    first = np.where(dmat.any(axis=1), dmat.argmax(axis=1), -1).astype(np.int64)
+    return CoverageDesign(
+        "soteria", "Soteria force-by-quarter window", start=first,
+        clusters=np.arange(n, dtype=np.int64), unit_sd=np.ones(n), n_periods=dmat.shape[1],
+    )  # fmt: skip
+
+
+def _twfe_masked_rows(
+    y: NDArray[np.float64],
+    dmat: NDArray[np.float64],
+    m: str,
+    truth: float,
+    settings: DesignSettings,
+    seed: int,
+    ri_cache: dict[bytes, Any],
+) -> list[dict[str, Any]]:
+    """TWFE with CR1, CR2, WCR and RI for one measure whose panel has gaps.
+
+    ``y`` is the units × periods outcome (NaN where a cell is missing or outside the
+    sample). The fit uses every observed cell (:func:`~soteria_eval.inference._fwl_stats.masked_twfe`,
+    equal to :func:`~soteria_eval.did.twfe`); randomization inference reassigns start
+    dates over the units observed in every period, as
+    :func:`~soteria_eval.inference.randomization.randomization_test` needs a balanced panel.
+    """
+    from scipy import stats
+
+    from soteria_eval.inference._fwl_stats import masked_twfe
+    from soteria_eval.inference._panel_stats import ri_path_pvalues
+    from soteria_eval.inference.coverage import _ri_assignments
+    from soteria_eval.inference.wild import draw_weights
+
+    fit = masked_twfe(y, dmat[None])
+    b = float(fit.beta[0])
+    out = []
+    for name, se, df in (
+        ("CR1", fit.se_cr1[0], fit.df_cr1),
+        ("CR2", fit.se_cr2[0], fit.df_cr2[0]),
+    ):
+        q = stats.t.ppf(0.975, df)
+        p = 2 * stats.t.sf(abs(b / se), df)
+        out.append(_row(m, "twfe", name, "ATT", b, b - q * se, b + q * se, truth, None, p))
+    rng = np.random.default_rng([seed, 17])
+    v, _ = draw_weights("webb", settings.n_boot, fit.n_clusters, rng)
+    p_truth = fit.wild_pvalue(truth, v) if np.isfinite(truth) else np.nan
+    out.append(_row(m, "twfe", "WCR", "ATT", b, np.nan, np.nan, truth, p_truth, fit.wild_pvalue(0.0, v)))  # fmt: skip
+    full = np.isfinite(y).all(axis=1)
+    d_sub = dmat[full]
+    if d_sub.sum() > 0:
+        key = full.tobytes()
+        if key not in ri_cache:
+            ri_cache[key] = _ri_assignments(_ri_design(d_sub), settings.n_boot, rng)[1]
+        assign = ri_cache[key]
+        y_sub = y[full]
+        tr = truth if np.isfinite(truth) else 0.0
+        pr = ri_path_pvalues(np.stack([y_sub - tr * d_sub, y_sub]), d_sub, assign)
+        out.append(_row(m, "twfe", "RI", "ATT", b, np.nan, np.nan, truth, pr[0] if np.isfinite(truth) else np.nan, pr[1]))  # fmt: skip
+    return out
+
+
+def _phase_masked_rows(
+    y: NDArray[np.float64],
+    dmat: NDArray[np.float64],
+    phase: NDArray[np.float64],
+    m: str,
+    truths: dict[str, float],
+) -> list[dict[str, Any]]:
+    """TWFE with one treatment indicator per phase: each phase's ATT, CR1 and CR2."""
+    from scipy import stats
+
+    from soteria_eval.inference._fwl_stats import masked_twfe
+
+    fit = masked_twfe(y, np.stack([dmat * (phase == 1), dmat * (phase == 2)]))
+    out = []
+    for name, se, df in (
+        ("CR1", fit.se_cr1, np.full(2, fit.df_cr1)),
+        ("CR2", fit.se_cr2, fit.df_cr2),
+    ):
+        for j, ph in enumerate((1, 2)):
+            b = float(fit.beta[j])
+            q = stats.t.ppf(0.975, df[j])
+            p = 2 * stats.t.sf(abs(b / se[j]), df[j])
+            est = f"ATT phase {ph}"
+            out.append(_row(m, f"twfe phase {ph}", name, est, b, b - q * se[j], b + q * se[j], truths.get(est, np.nan), None, p))  # fmt: skip
+    return out
+
+
+def _cs_rows(
+    fit: Callable[[], Any], m: str, truth: float, primary: bool, settings: DesignSettings, seed: int
+) -> list[dict[str, Any]]:
+    res = fit()
     simple = res.aggregate("simple")
     t = simple.tidy().iloc[0]
     out = [_row(m, "callaway_santanna", "analytic", "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"])]  # fmt: skip
@@ -663,24 +687,25 @@ def estimate_world(
     ]
     rows: list[dict[str, Any]] = []
     frames = _Frames(fq, treatment, block.units if block is not None else sorted(treatment["unit"].unique()))  # fmt: skip
+    dmat = np.nan_to_num(frames.wide(frames.treatment["treated_f"]))
+    phase_wide = np.nan_to_num(frames.wide(frames.treatment["phase"].astype(float)))
+    ri_cache: dict[bytes, Any] = {}
     for m in measures:
         kind = catalogue[m].type
         d = frames.frame(m, kind)
         att = truth_of(m, "ATT")
         primary = m in primaries
-        e = _cs_frame(d)  # balanced units, cohorts numbered: shared by the staggered designs
+        e = frames.cs_frame(d)  # balanced units, cohorts numbered: for the staggered designs
+        cs = _cs_fit(e)  # shared by the overall and the per-phase rows
         jobs: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = []
-        if block is not None:
-            wide = frames.wide(d["y"])
-            if np.isfinite(wide).all():
-                balanced[m] = wide
-            else:  # a gap: the general estimators (forces with a gap left out by RI)
-                jobs.append(("twfe", partial(_twfe_rows, d, m, att, settings, seed)))
-        elif settings.runs("twfe"):
-            jobs.append(("twfe", partial(_twfe_rows, d, m, att, settings, seed)))
+        wide = frames.wide(d["y"])
+        if block is not None and np.isfinite(wide).all():
+            balanced[m] = wide
+        elif settings.runs("twfe"):  # a gap: forces with a gap are left out of RI only
+            jobs.append(("twfe", partial(_twfe_masked_rows, wide, dmat, m, att, settings, seed, ri_cache)))  # fmt: skip
         if settings.runs("callaway_santanna"):
             jobs.append(
-                ("callaway_santanna", partial(_cs_rows, e, m, att, primary, settings, seed))
+                ("callaway_santanna", partial(_cs_rows, cs, m, att, primary, settings, seed))
             )
         if kind == "count" and settings.runs("ppml"):
             jobs.append(("ppml", partial(_ppml_rows, d, m, truth_of(m, "ATT (log rate ratio)"))))
@@ -689,9 +714,11 @@ def estimate_world(
         if primary and settings.runs("honest_did") and not null_world:
             jobs.append(("honest_did", partial(_honest_rows, e, m, truths_for(m), settings)))
         if primary and settings.runs("twfe_phase"):
-            jobs.append(("twfe phase", partial(_phase_rows, d, m, truths_for(m))))
+            jobs.append(("twfe phase", partial(_phase_masked_rows, wide, dmat, phase_wide, m, truths_for(m))))  # fmt: skip
         if primary and settings.runs("cs_phase"):
-            jobs.append(("callaway_santanna phase", partial(_cs_phase_rows, e, m, truths_for(m))))
+            jobs.append(
+                ("callaway_santanna phase", partial(_cs_phase_rows, e, cs, m, truths_for(m)))
+            )
         if primary and settings.runs("synthetic_control"):
             per_force = {
                 e.removeprefix("ATT force "): v

@@ -14,7 +14,7 @@ from soteria_eval.cli import main
 from soteria_eval.data import load_rollout
 from soteria_eval.did import twfe
 from soteria_eval.inference.wild import wild_cluster_bootstrap
-from soteria_eval.rollout import treatment_panel
+from soteria_eval.rollout import cohort_frame, treatment_panel
 from soteria_eval.validation import (
     RECOVERY_COLUMNS,
     DesignSettings,
@@ -352,6 +352,72 @@ def test_measure_frames_from_one_index_equal_the_merge() -> None:
         wide = a.pivot(index="unit", columns="period", values="y")
         wide = wide.reindex(index=list(block.units), columns=list(block.periods)).to_numpy()
         np.testing.assert_array_equal(wide, frames.wide(b["y"]))
+        # the staggered designs' frame: cohorts numbered, units with a gap left out
+        expect, _ = cohort_frame(b, "y")
+        pd.testing.assert_frame_equal(frames.cs_frame(b), expect)
+
+
+def test_twfe_on_a_panel_with_gaps_equals_the_estimators() -> None:
+    """The dense FWL path gives twfe()'s estimates, CR1, CR2 (and df) and WCR p-values."""
+    from soteria_eval.inference._fwl_stats import masked_twfe
+    from soteria_eval.inference.randomization import randomization_test
+    from soteria_eval.inference.wild import draw_weights
+    from soteria_eval.validation.designs import _twfe_masked_rows
+
+    tp = treatment_panel(
+        load_rollout(), level="force", freq="quarter", start="2018-Q1", end="2023-Q2"
+    )
+    block = TwfeBlock.from_treatment(tp)
+    dmat = block.treatment
+    n, t = dmat.shape
+    rng = np.random.default_rng(11)
+    y = rng.normal(size=(n, t)) + 0.5 * dmat + rng.normal(size=(n, 1))
+    y[rng.random((n, t)) < 0.05] = np.nan  # scattered gaps
+    y[3] = np.nan  # a force with no observation at all
+    late = dmat * (np.arange(t)[None, :] >= 15)
+    d = pd.DataFrame(
+        {"unit": np.repeat(block.units, t), "period": np.tile(block.periods, n),
+         "y": y.ravel(), "D": dmat.ravel(), "L": late.ravel()}
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        two = twfe(d, outcome="y", treatment="D", covariates=["L"], unit="unit", time="period")
+        two2 = two.with_vcov("CR2")
+        one = twfe(d, outcome="y", treatment="D", unit="unit", time="period")
+    fit = masked_twfe(y, np.stack([dmat, late]))
+    np.testing.assert_allclose(fit.beta, two.params.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(fit.se_cr1, two.tidy()["std_error"].to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(fit.se_cr2, two2.tidy()["std_error"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(fit.df_cr2, two2.df.to_numpy(), rtol=1e-9)
+    assert fit.n_clusters == n - 1 and fit.df_cr1 == n - 2
+    # WCR: the same test as the estimator's, up to the Monte Carlo error of 20,000 draws
+    f1 = masked_twfe(y, dmat[None])
+    v, _ = draw_weights("webb", 20_000, f1.n_clusters, np.random.default_rng(0))
+    for b0 in (0.3, 0.0):
+        lib = wild_cluster_bootstrap(
+            one, "D", n_boot=20_000, weights="webb", seed=5, null=b0, conf_int=False
+        ).info["wild"]["D"]["p_value"]
+        assert f1.wild_pvalue(b0, v) == pytest.approx(lib, abs=0.012)
+    # RI over the forces observed in every quarter, as randomization_test runs it
+    rows = pd.DataFrame(
+        _twfe_masked_rows(y, dmat, "m", 0.5, DesignSettings(n_boot=2000), 3, {})
+    ).set_index("inference")
+    assert rows.loc["CR1", "estimate"] == pytest.approx(one.params["D"], rel=1e-10)
+    full = d[d["y"].notna().groupby(d["unit"]).transform("all")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ri = randomization_test(
+            full, outcome="y", treatment="D", unit="unit", time="period", n_draws=2000, seed=1
+        )
+    from soteria_eval.inference._panel_stats import ri_path_pvalues
+    from soteria_eval.inference.coverage import _ri_assignments
+    from soteria_eval.validation.designs import _ri_design
+
+    keep = np.isfinite(y).all(axis=1)
+    assign = _ri_assignments(_ri_design(dmat[keep]), 2000, np.random.default_rng(2))[1]
+    p = ri_path_pvalues(y[keep][None], dmat[keep], assign)[0]
+    assert p == pytest.approx(ri.p_value, abs=0.03)
+    assert bool(rows.loc["RI", "reject"]) == (p <= 0.05)
 
 
 def test_cache_is_per_seed_so_longer_studies_reuse_shorter_ones(
