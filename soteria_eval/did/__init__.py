@@ -15,11 +15,13 @@ _EXPORTS = {
     "callaway_santanna": "callaway_santanna",
     "did_2x2": "twfe",
     "did_means": "twfe",
+    "dose_blocks": "dose",
     "event_study": "event_study",
     "imputation_did": "imputation",
     "ppml": "ppml",
     "ppml_score_bootstrap": "ppml",
     "pretrend_test": "event_study",
+    "stacked_dose_did": "dose",
     "sun_abraham": "sun_abraham",
     "twfe": "twfe",
 }
@@ -30,11 +32,13 @@ __all__ = [
     "callaway_santanna",
     "did_2x2",
     "did_means",
+    "dose_blocks",
     "event_study",
     "imputation_did",
     "ppml",
     "ppml_score_bootstrap",
     "pretrend_test",
+    "stacked_dose_did",
     "sun_abraham",
     "twfe",
 ]
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
         CallawaySantAnnaResults,
         callaway_santanna,
     )
+    from soteria_eval.did.dose import dose_blocks, stacked_dose_did
     from soteria_eval.did.event_study import event_study, pretrend_test
     from soteria_eval.did.imputation import imputation_did
     from soteria_eval.did.ppml import ppml, ppml_score_bootstrap
