@@ -27,6 +27,11 @@ without the programme, from the same draws): each is defined in one sentence.
   treated force-quarters (what PPML targets).
 * **spillover** — the mean effect over exposed-control force-quarters (non-pathfinders in a
   pathfinder's CPS Area, before their own start).
+* **dose slope** — for the measures held only per CPS Area, the least-squares slope through
+  the origin of the planted effects on the Area's treated share, over the Area-quarters
+  with a positive share: :math:`\sum_{at} d_{at}\tau_{at} / \sum_{at} d_{at}^2`, the effect of
+  going from no pathfinder to a fully treated Area.
+* **ATT (Area)** — the mean effect over the Area-quarters with a positive treated share.
 * **national effect h months after phase 1** — the effect on the national monthly series
   (all forces summed) in the h-th month after September 2021.
 * **pathfinders, average effect** — the mean effect on the summed series of the phase-1
@@ -174,6 +179,50 @@ def did_estimands(
     out = pd.concat([p[cols] for p in parts], ignore_index=True)
     out["n_cells"] = out["n_cells"].astype("int64")
     return out
+
+
+def dose_estimands(
+    cells: pd.DataFrame, treatment: pd.DataFrame, measure_types: Mapping[str, str]
+) -> pd.DataFrame:
+    """Estimands of the Area-level dose design (``dose slope`` and ``ATT (Area)``).
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per Area, quarter and measure with ``unit, period, measure,
+        with_programme, without_programme``.
+    treatment : pandas.DataFrame
+        :func:`soteria_eval.rollout.treatment_panel` at Area level for the window (its
+        ``treated_share`` is the dose).
+    measure_types : mapping of measure to type
+        The catalogue type of each measure to evaluate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure, estimand, with_programme, without_programme, effect, n_cells``.
+    """
+    d = treatment[["unit", "period", "treated_share"]].merge(cells, on=["unit", "period"])
+    d = d[d["measure"].isin(list(measure_types)) & (d["treated_share"] > 0)]
+    rows = []
+    for m, part in d.groupby("measure", sort=True):
+        kind = measure_types[str(m)]
+        w = to_analysis_scale(part["with_programme"], kind)
+        wo = to_analysis_scale(part["without_programme"], kind)
+        ok = np.isfinite(w) & np.isfinite(wo)
+        dose = part["treated_share"].to_numpy(dtype=float)[ok]
+        eff = (w - wo)[ok]
+        slope = float(dose @ eff / (dose @ dose)) if ok.any() else np.nan
+        for name, val, a, b in (
+            ("dose slope", slope, np.nan, np.nan),
+            ("ATT (Area)", float(eff.mean()) if ok.any() else np.nan, float(w[ok].mean()), float(wo[ok].mean())),
+        ):  # fmt: skip
+            rows.append(
+                {"measure": m, "estimand": name, "with_programme": a, "without_programme": b,
+                 "effect": val, "n_cells": int(ok.sum())}
+            )  # fmt: skip
+    cols = ["measure", "estimand", "with_programme", "without_programme", "effect", "n_cells"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def national_estimands(

@@ -524,6 +524,73 @@ def _panel_for(ctx: RunContext) -> pd.DataFrame:
     )
 
 
+def area_only(domain: str) -> list[Measure]:
+    """Measures of a domain held only per CPS Area (analysed by the Area dose design)."""
+    return [m for m in load_catalogue().by_domain(domain) if "force" not in m.level]
+
+
+def area_dose_rows(ctx: RunContext, measure: Measure) -> list[pd.DataFrame]:
+    """Area-level dose design for a measure held only per CPS Area.
+
+    The dose is the Area's treated share (:func:`~soteria_eval.rollout.treatment_panel`
+    at Area level) over the DiD window. Two estimates of the effect of a full dose, each
+    clustered by Area with CR1 and CR2: stacked clean comparisons
+    (:func:`~soteria_eval.did.stacked_dose_did`, design ``stacked_dose``) and two-way fixed
+    effects on the share (design ``twfe_dose``), which also uses already-treated Areas as
+    controls. Returns no rows when the data folder has no Area-by-quarter panel file
+    holding the measure.
+    """
+    from soteria_eval.did import stacked_dose_did
+    from soteria_eval.pipeline.inputs import panel_file
+
+    # Only a supplied Area panel can hold them (case records never do): no panel is
+    # built from the cases here.
+    if not (ctx.inputs.folder / panel_file("area", "quarter")).is_file():
+        return []
+    panel = ctx.inputs.panel("area", "quarter")
+    rows = panel[panel["measure"] == measure.id]
+    if rows.empty:
+        return []
+    tp = treatment_panel(ctx.rollout, level="area", freq="quarter", start=WINDOW[0], end=WINDOW[1])
+    d = tp.merge(rows[["unit", "period", "value"]], on=["unit", "period"], how="left")
+    d["y"] = to_analysis_scale(d["value"], measure.type)
+    unit = SCALES[measure.type].unit
+    n_areas = int(d["unit"].nunique())
+    treated = int((d.groupby("unit")["treated_share"].max() > 0).sum())
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        fits = []
+        try:
+            st = stacked_dose_did(d, outcome="y", dose="treated_share", unit="unit", time="period", vcov="CR1")  # fmt: skip
+            fits += [("stacked_dose", st), ("stacked_dose", st.with_vcov("CR2"))]
+        except ValueError as exc:
+            out.append(
+                _design_failure(ctx, measure, "stacked_dose", "default", exc).assign(level="area")
+            )
+        tw = twfe(d, outcome="y", treatment="treated_share", unit="unit", time="period")
+        fits += [("twfe_dose", tw), ("twfe_dose", tw.with_vcov("CR2"))]
+    for design, res in fits:
+        note = (
+            f"CPS Area x quarter {WINDOW[0]} to {WINDOW[1]}; dose: the Area's treated share; "
+            + (
+                f"stacked clean comparisons ({res.info.get('n_blocks', 0)} cohort-quarter blocks)"
+                if design == "stacked_dose"
+                else "two-way fixed effects on the share (already-treated Areas also compared)"
+            )
+        )
+        r = result_rows(
+            res, analysis=ctx.spec.id, domain=measure.domain, measure=measure.id, design=design,
+            level="area", scenario="default", estimand=f"effect of a full dose ({unit})",
+            data_label=ctx.data_label, note=note,
+        )  # fmt: skip
+        r["term"] = "programme"
+        r["n_units"] = n_areas
+        r["n_treated"] = treated
+        out.append(refuse_invalid(r, n_clusters=n_areas, treated_clusters=treated))
+    return out
+
+
 def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) -> AnalysisOutput:
     """Run the standard DiD analysis of a domain (see the module docstring).
 
@@ -599,10 +666,20 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
         out.figures.append(_trend(panel, m, ctx))
     primary = chosen[0]
     out.tables[f"{ctx.spec.id}_{primary.id}_by_group_year"] = _descriptive(panel, primary, ctx)
+    by_area = set()
+    if not ctx.spec.options.get("subgroup"):  # the Area series have no case subgroups
+        for m in area_only(domain):
+            if measures and m.id not in measures:
+                continue
+            for rows in area_dose_rows(ctx, m):
+                out.add(rows)
+                by_area.add(m.id)
     missing = [
         m.id
         for m in cat.by_domain(domain)
-        if m.id not in have and not m.id.startswith(PUBLISHED_MEASURE_PREFIX)
+        if m.id not in have
+        and m.id not in by_area
+        and not m.id.startswith(PUBLISHED_MEASURE_PREFIX)
     ]
     if missing:
         out.notes.append(f"not in the data: {', '.join(missing)}")

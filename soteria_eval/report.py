@@ -220,6 +220,47 @@ def domain_estimates(
     return out.reset_index(drop=True)
 
 
+def area_estimates(run: RunOutputs, domain: str) -> pd.DataFrame:
+    """Effects on a domain's measures held only per CPS Area (the Area dose design).
+
+    One row per measure, design and inference (stacked clean comparisons and two-way
+    fixed effects on the Area's treated share; CR1 and CR2 by Area): the effect of a full
+    dose (from no pathfinder to every force of the Area in the programme) and its 95%
+    interval, whether the recovery study passed the pair, and the rows left out. Empty
+    when the run has no Area rows for the domain.
+    """
+    from soteria_eval.dictionary import load_catalogue
+
+    cat = load_catalogue()
+    r = run.results
+    d = r[(r["analysis"] == domain) & (r["level"] == "area") & (r["term"] == "programme")]
+    if d.empty:
+        return pd.DataFrame()
+    d = d.sort_values(["measure", "design", "inference"])
+    cells = [effect_cells(row) for _, row in d.iterrows()]
+    design = {"stacked_dose": "stacked clean comparisons", "twfe_dose": "two-way fixed effects"}
+    status = []
+    for _, row in d.iterrows():
+        if row["status"] == "refused":
+            status.append("refused: " + str(row["note"]).split(": ", 1)[-1].split(";")[0])
+        elif str(row.get("recovery_design", "")):
+            status.append("passed")
+        else:
+            status.append("not judged")
+    return pd.DataFrame(
+        {
+            "Measure": d["measure"].map(lambda m: cat[m].title if m in cat else m).to_numpy(),
+            "Design": d["design"].map(design).fillna(d["design"]).to_numpy(),
+            "Inference": d["inference"].map(_inference_kind).to_numpy(),
+            "Effect of a full dose": [c[0] for c in cells],
+            "95% interval": [c[1] for c in cells],
+            "p": d["p_value"].to_numpy(dtype=float),
+            "Recovery study": status,
+            "Rows dropped": d["n_dropped"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+
+
 def linked_text(measure: str, catalogue: Any = None) -> str:
     """Say which measures ``measure`` moves with mechanically (the catalogue's ``family``).
 

@@ -287,6 +287,21 @@ def test_full_default_plan_is_deterministic_across_jobs(full_runs: Path) -> None
     assert res["inference"].str.contains("wild cluster bootstrap").any()
     assert res["inference"].str.contains("randomization inference").any()
     assert res["scenario"].str.contains("COVID-19 quarters excluded").any()
+    # The measures held only per CPS Area are analysed at Area level, not listed as missing.
+    area = res[res["level"] == "area"]
+    assert set(area["measure"]) == {"judges_directions_on_time", "trials_effective"}
+    assert set(area["design"]) == {"stacked_dose", "twfe_dose"}
+    assert set(area["n_units"]) == {14} and (area["n_dropped"] >= 0).all()
+    assert area["estimand"].str.startswith("effect of a full dose").all()
+    notes = (tmp_path / "a" / "notes.json").read_text()
+    assert "judges_directions_on_time" not in notes and "trials_effective" not in notes
+    from soteria_eval.report import area_estimates, load_run
+
+    table = area_estimates(load_run(tmp_path / "a"), "timeliness")
+    assert table["Measure"].unique().tolist() == ["Trials that go ahead as listed"]
+    assert set(table["Design"]) == {"stacked clean comparisons", "two-way fixed effects"}
+    assert table["Effect of a full dose"].str.contains("percentage points").all()
+    assert area_estimates(load_run(tmp_path / "a"), "volume").empty
 
 
 def test_long_table_secondary_suppression() -> None:

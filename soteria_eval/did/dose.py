@@ -44,6 +44,8 @@ NBER Working Paper 32054.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -158,7 +160,8 @@ def stacked_dose_did(
     -------
     LinearResults
         Term ``dose``; ``info`` holds ``n_blocks``, ``n_rows`` and ``n_dropped`` (block
-        rows left out for a missing outcome), counted, never silent.
+        rows left out for a missing outcome), which ``n_dropped`` of the results also
+        counts: nothing is left out silently.
 
     References
     ----------
@@ -178,7 +181,8 @@ def stacked_dose_did(
         estimator="Stacked DiD on a continuous dose",
         info=counts,
     )
-    return res
+    # rows left out: block rows without an outcome (the fit itself drops none)
+    return dataclasses.replace(res, n_dropped=res.n_dropped + counts["n_dropped"])
 
 
 __all__ = ["dose_blocks", "stacked_dose_did"]

@@ -29,6 +29,7 @@ from soteria_eval.estimands import (
     SCALES,
     comparative_estimand,
     did_estimands,
+    dose_estimands,
     national_estimands,
     to_analysis_scale,
 )
@@ -136,8 +137,9 @@ def estimand_truth(
     """Estimand rows from the cell truth of the force-quarter and national-month panels.
 
     ``cells`` maps ``(level, freq)`` to :func:`cell_truth` output; the DiD estimands use
-    ``("force", "quarter")``, the national ITS ``("national", "month")`` and the
-    comparative ITS ``("force", "month")`` (the phase-1 pathfinders summed).
+    ``("force", "quarter")``, the national ITS ``("national", "month")``, the
+    comparative ITS ``("force", "month")`` (the phase-1 pathfinders summed) and the Area
+    dose design ``("area", "quarter")`` (the measures held only per Area).
     """
     rows = []
     fq = cells.get(("force", "quarter"))
@@ -156,6 +158,21 @@ def estimand_truth(
         forces = est["estimand"].str.startswith("ATT force ")
         est["unit"] = np.where(forces, est["estimand"].str.removeprefix("ATT force "), "all")
         rows.append(est.assign(level="force", freq="quarter", period=f"{window[0]} to {window[1]}"))
+    aq = cells.get(("area", "quarter"))
+    if aq is not None:
+        area_only = {
+            str(m): catalogue[str(m)].type
+            for m in aq["measure"].unique()
+            if "force" not in catalogue[str(m)].level and (measures is None or m in measures)
+        }
+        if area_only:
+            tpa = treatment_panel(
+                rollout, level="area", freq="quarter", start=window[0], end=window[1]
+            )
+            est = dose_estimands(aq, tpa, area_only)
+            rows.append(
+                est.assign(level="area", freq="quarter", unit="all", period=f"{window[0]} to {window[1]}")
+            )  # fmt: skip
     nm = cells.get(("national", "month"))
     if nm is not None:
         for m, part in nm.groupby("measure", sort=True):

@@ -23,6 +23,8 @@ design                 inference         estimand (truth)            measures
 ``its_segmented_24m``  GLS AR(1)         national effect, 24 months  national series
 ``its_comparative``    Driscoll–Kraay    pathfinders, average        national series
 ``twfe phase 1``/``2`` CR1, CR2          ATT phase 1 / phase 2       primary
+``stacked_dose``       CR1, CR2          dose slope                  Area-only
+``twfe_dose``          CR1, CR2          dose slope                  Area-only
 ``callaway_santanna    analytic          ATT phase 1 / phase 2       primary
 phase 1``/``2``
 =====================  ================  ==========================  =================
@@ -117,6 +119,8 @@ DESIGNS: tuple[str, ...] = (
     "its_comparative",
     "twfe_phase",
     "cs_phase",
+    "stacked_dose",
+    "twfe_dose",
 )
 
 
@@ -630,6 +634,53 @@ def _its_rows(
     return out
 
 
+def estimate_area(
+    aq: pd.DataFrame,
+    treatment: pd.DataFrame,
+    truth: pd.DataFrame,
+    catalogue: MeasureCatalogue,
+    *,
+    settings: DesignSettings,
+) -> pd.DataFrame:
+    """Run the Area dose designs on the Area-by-quarter panel of the Area-only measures.
+
+    ``stacked_dose`` (:func:`~soteria_eval.did.stacked_dose_did`) and ``twfe_dose`` (TWFE on
+    the treated share), each with CR1 and CR2 by Area, judged against the ``dose slope``
+    estimand, as :func:`soteria_eval.evaluation.area_dose_rows` reports them.
+    """
+    from soteria_eval.did import stacked_dose_did, twfe
+
+    truth_map = {
+        str(m): float(v)
+        for m, est, v in truth[["measure", "estimand", "effect"]].itertuples(index=False)
+        if est == "dose slope"
+    }
+    rows: list[dict[str, Any]] = []
+    for m in sorted(aq["measure"].unique()):
+        if "force" in catalogue[m].level or (settings.measures is not None and m not in settings.measures):  # fmt: skip
+            continue
+        part = aq.loc[aq["measure"] == m, ["unit", "period", "value"]]
+        d = treatment.merge(part, on=["unit", "period"], how="left")
+        d["y"] = to_analysis_scale(d["value"], catalogue[m].type)
+        tr = truth_map.get(m, np.nan)
+        for design in ("stacked_dose", "twfe_dose"):
+            if not settings.runs(design):
+                continue
+            try:
+                if design == "stacked_dose":
+                    res = _quiet(partial(stacked_dose_did, d, outcome="y", dose="treated_share", unit="unit", time="period", vcov="CR1"))  # fmt: skip
+                    term = "dose"
+                else:
+                    res = _quiet(partial(twfe, d, outcome="y", treatment="treated_share", unit="unit", time="period"))  # fmt: skip
+                    term = "treated_share"
+                for r, name in ((res, "CR1"), (_quiet(partial(res.with_vcov, "CR2")), "CR2")):
+                    t = r.tidy().set_index("term").loc[term]
+                    rows.append(_row(m, design, name, "dose slope", t["estimate"], t["ci_lower"], t["ci_upper"], tr, None, t["p_value"]))  # fmt: skip
+            except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+                rows.append(_row(m, design, "failed", "", np.nan, np.nan, np.nan, np.nan, None, np.nan))  # fmt: skip
+    return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+
+
 def estimate_world(
     fq: pd.DataFrame,
     fm: pd.DataFrame | None,
@@ -762,6 +813,7 @@ __all__ = [
     "DESIGNS",
     "NATIONAL_SERIES",
     "DesignSettings",
+    "estimate_area",
     "estimate_world",
     "measure_frame",
     "national_series",

@@ -37,6 +37,7 @@ from soteria_eval.validation.designs import (
     NATIONAL_SERIES,
     ROW_COLUMNS,
     DesignSettings,
+    estimate_area,
     estimate_world,
 )
 
@@ -129,9 +130,12 @@ def _prepared() -> dict[str, Any]:
         "pathfinders": sorted(forces.index[forces["phase"] == 1]),
         "comparison": sorted(set(forces.index[forces["phase"] == 3]) - exposed),
     }
+    area_tp = treatment_panel(
+        rollout, level="area", freq="quarter", start=DID_WINDOW[0], end=DID_WINDOW[1]
+    )
     return {
         "rollout": rollout, "treatment": tp, "samples": samples, "catalogue": load_catalogue(),
-        "groups": groups,
+        "groups": groups, "area_treatment": area_tp,
     }  # fmt: skip
 
 
@@ -162,7 +166,9 @@ def _run_seed(
     from soteria_eval.estimands import DID_WINDOW
     from soteria_eval.panels.aggregate import aggregate_arrays
     from soteria_eval.simulate import SimulationConfig
+    from soteria_eval.simulate.area_series import area_series
     from soteria_eval.simulate.cases import case_arrays, simulate_coupled
+    from soteria_eval.simulate.config import NO_EFFECTS
     from soteria_eval.simulate.truth import (
         attach_parts,
         cell_truth,
@@ -189,8 +195,12 @@ def _run_seed(
     its_measures = [m for m in NATIONAL_SERIES.values() if want is None or m in want]
     its = st.designs.runs("its_segmented") or st.designs.runs("its_comparative")
     panels = []
-    for sim in (treated, untreated):
+    areas = []
+    area_on = st.designs.runs("stacked_dose") or st.designs.runs("twfe_dose")
+    for sim, scfg in ((treated, cfg), (untreated, cfg.with_effects(NO_EFFECTS))):
         arrays = case_arrays(sim)
+        if area_on:  # the Area-only series (judges' directions, trials) for the dose design
+            areas.append(area_series(arrays, scfg, rollout=prep["rollout"]))
         fq = aggregate_arrays(
             arrays, level="force", freq="quarter", start=fq_start, end=fq_end, measures=want
         )
@@ -207,6 +217,11 @@ def _run_seed(
         cells[("force", "month")] = attach_parts(
             cell_truth(fm1, fm0, cat, level="force", freq="month"), fm1, fm0
         )
+    if areas:
+        aw, awo = (
+            a[(a["period"] >= DID_WINDOW[0]) & (a["period"] <= DID_WINDOW[1])] for a in areas
+        )
+        cells[("area", "quarter")] = cell_truth(aw, awo, cat, level="area", freq="quarter")
     truth = estimand_truth(cells, prep["rollout"], cat)
     extra = [sc for sc in st.samples if sc != "default"]
     sample_truth = {
@@ -236,11 +251,16 @@ def _run_seed(
                 continue
             t = sample_truth[sc].assign(effect=0.0) if null else sample_truth[sc]
             parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=replace(sub, designs=run_here), null_world=null, sample=sc, **common))  # fmt: skip
+        if aq is not None and "default" in st.samples:
+            t = truth.assign(effect=0.0) if null else truth
+            parts.append(estimate_area(aq, prep["area_treatment"], t, cat, settings=st.designs))
         return pd.concat(parts, ignore_index=True)
 
+    aq = areas[0] if areas else None
     out = [world(fq1, fm1, False).assign(world="effect")]
     mark("estimate")
     if st.size:
+        aq = areas[1] if areas else None
         out.append(world(fq0, fm0, True).assign(world="no_effect"))
         mark("estimate_null")
     if timings is not None:

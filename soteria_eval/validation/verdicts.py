@@ -108,6 +108,8 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
         return design, "analytic"
     if design == "ppml":
         return design, "CR1"
+    if design in ("stacked_dose", "twfe_dose"):
+        return design, "CR2" if "cr2" in text else "CR1"
     if design == "its_segmented":
         for h in (12, 24):
             if f"{h} months" in estimand:
