@@ -293,17 +293,18 @@ def _staggered(
     rows.append(r.assign(term="programme", n_periods=len(periods)))
     if measure.primary:  # each phase's ATT from its cohorts: no already-treated controls
         for phase in (1, 2):
-            try:
-                pa = phase_att(res, e, phase)
-            except ValueError:  # the phase has no cohort in this sample: nothing to report
-                continue
-            r = result_rows(
-                pa, design=f"callaway_santanna phase {phase}",
-                estimand=f"ATT phase {phase} ({unit})", note=note + "; the phase's cohorts",
-                **common,
-            )  # fmt: skip
             n_treated = int(e.loc[(e["phase"] == phase) & (e["g"] > 0), "unit"].nunique())
-            rows.append(r.assign(term="programme", n_periods=len(periods), n_treated=n_treated))
+            for df in ("normal", "treated"):  # few treated forces: also t(treated - 1)
+                try:
+                    pa = phase_att(res, e, phase, df=df)
+                except ValueError:  # the phase has no cohort in this sample: nothing to report
+                    break
+                r = result_rows(
+                    pa, design=f"callaway_santanna phase {phase}",
+                    estimand=f"ATT phase {phase} ({unit})", note=note + "; the phase's cohorts",
+                    **common,
+                )  # fmt: skip
+                rows.append(r.assign(term="programme", n_periods=len(periods), n_treated=n_treated))  # fmt: skip
     fig = None
     if event_study:
         dyn = res.aggregate("dynamic", min_e=-8, max_e=7).bootstrap(
@@ -534,8 +535,9 @@ def area_dose_rows(ctx: RunContext, measure: Measure) -> list[pd.DataFrame]:
 
     The dose is the Area's treated share (:func:`~soteria_eval.rollout.treatment_panel`
     at Area level) over the DiD window. Two estimates of the effect of a full dose, each
-    clustered by Area with CR1 and CR2: stacked clean comparisons
-    (:func:`~soteria_eval.did.stacked_dose_did`, design ``stacked_dose``) and two-way fixed
+    clustered by Area with CR1 and CR2: stacked clean comparisons of changes from each
+    Area's pre-start mean (:func:`~soteria_eval.did.stacked_dose_did` with
+    ``base="pre_mean"``, design ``stacked_dose``) and two-way fixed
     effects on the share (design ``twfe_dose``), which also uses already-treated Areas as
     controls. Returns no rows when the data folder has no Area-by-quarter panel file
     holding the measure.
@@ -562,7 +564,7 @@ def area_dose_rows(ctx: RunContext, measure: Measure) -> list[pd.DataFrame]:
         warnings.simplefilter("ignore", FewClustersWarning)
         fits = []
         try:
-            st = stacked_dose_did(d, outcome="y", dose="treated_share", unit="unit", time="period", vcov="CR1")  # fmt: skip
+            st = stacked_dose_did(d, outcome="y", dose="treated_share", unit="unit", time="period", base="pre_mean", vcov="CR1")  # fmt: skip
             fits += [("stacked_dose", st), ("stacked_dose", st.with_vcov("CR2"))]
         except ValueError as exc:
             out.append(
@@ -574,7 +576,8 @@ def area_dose_rows(ctx: RunContext, measure: Measure) -> list[pd.DataFrame]:
         note = (
             f"CPS Area x quarter {WINDOW[0]} to {WINDOW[1]}; dose: the Area's treated share; "
             + (
-                f"stacked clean comparisons ({res.info.get('n_blocks', 0)} cohort-quarter blocks)"
+                f"stacked clean comparisons ({res.info.get('n_blocks', 0)} cohort-quarter blocks; "
+                "changes from each Area's mean before the start)"
                 if design == "stacked_dose"
                 else "two-way fixed effects on the share (already-treated Areas also compared)"
             )

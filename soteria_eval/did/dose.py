@@ -18,7 +18,8 @@ from the cohort's base period :math:`g-1`:
    \Delta Y_{it}^{(g)} = Y_{it} - Y_{i,g-1}
    = \alpha_{gt} + \beta\, d_{it} + \varepsilon_{it}^{(g)},
 
-where :math:`d_{it}` is the unit's dose at :math:`t` (0 for the controls) and
+(or, with ``base="pre_mean"``, the change from the unit's mean over the periods before
+:math:`g`), where :math:`d_{it}` is the unit's dose at :math:`t` (0 for the controls) and
 :math:`\alpha_{gt}` a fixed effect of the block. The blocks are stacked and fitted by
 least squares with the block effects absorbed (stacked DiD: Cengiz, Dube, Lindner and
 Zipperer 2019; Wing, Freedman and Hollingsworth 2024). Standard errors are clustered by
@@ -45,17 +46,26 @@ NBER Working Paper 32054.
 from __future__ import annotations
 
 import dataclasses
+import warnings
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from soteria_eval._options import check_option
 from soteria_eval.linear_model import LinearResults, fit_absorbed
+
+#: Reference period of each change: the period before the start, or the pre-period mean.
+DoseBase = Literal["previous", "pre_mean"]
 
 
 def dose_blocks(
-    data: pd.DataFrame, *, outcome: str, dose: str, unit: str, time: str
+    data: pd.DataFrame, *, outcome: str, dose: str, unit: str, time: str, base: str = "previous"
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Build the stacked clean 2x2 blocks of :func:`stacked_dose_did`.
+
+    ``base`` is the reference of each change: ``"previous"`` (the period before the
+    cohort's start) or ``"pre_mean"`` (the unit's mean over every period before it).
 
     Returns
     -------
@@ -75,6 +85,7 @@ def dose_blocks(
             f"more than one row for {unit}={u!r}, {time}={t!r} (row {int(np.flatnonzero(dup)[0])}): "
             "the panel must have one row per unit and period"
         )
+    check_option("base", base, DoseBase)
     d = data[dose].to_numpy(dtype=float)
     if np.isnan(d).any():
         raise ValueError(f"column {dose!r} has missing values: every unit-period needs a dose")
@@ -100,12 +111,18 @@ def dose_blocks(
         if g == 0:
             continue  # treated from the first period: no base period
         members = np.flatnonzero(cohort == g)
+        if base == "pre_mean":
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a unit with no pre-period value
+                ref = np.nanmean(y[:, :g], axis=1)
+        else:
+            ref = y[:, g - 1]
         for t in range(g, t_n):
             controls = np.flatnonzero(cohort > t)
             if not len(controls):
                 continue
             rows = np.concatenate([members, controls])
-            dy = y[rows, t] - y[rows, g - 1]
+            dy = y[rows, t] - ref[rows]
             ok = np.isfinite(dy)
             dropped += int((~ok).sum())
             blocks.append(
@@ -136,6 +153,7 @@ def stacked_dose_did(
     dose: str,
     unit: str,
     time: str,
+    base: str = "previous",
     vcov: str = "CR2",
     fe_dof: str = "full",
 ) -> LinearResults:
@@ -150,6 +168,12 @@ def stacked_dose_did(
     outcome, dose, unit, time : str
         Column names. ``dose`` is 0 before a unit's start and positive from it on (a
         treated share in (0, 1] is the usual dose); ``time`` sorts in time order.
+    base : {"previous", "pre_mean"}
+        Reference of each change: the period before the cohort's start (as
+        Callaway–Sant'Anna's short differences), or each unit's mean over all periods
+        before it, which averages out period noise when there are many pre-periods (the
+        comparison then rests on parallel trends over the whole pre-period, as the
+        imputation estimator's does).
     vcov : {"CR2", "CR1", "CR0"}
         Covariance clustered by unit (CR2 with Satterthwaite df is the default: a few
         units carry the dose).
@@ -167,7 +191,7 @@ def stacked_dose_did(
     ----------
     Callaway, Goodman-Bacon and Sant'Anna (2024); Wing, Freedman and Hollingsworth (2024).
     """
-    stacked, counts = dose_blocks(data, outcome=outcome, dose=dose, unit=unit, time=time)
+    stacked, counts = dose_blocks(data, outcome=outcome, dose=dose, unit=unit, time=time, base=base)
     if stacked["dose"].nunique() < 2:
         raise ValueError("the blocks hold a single dose: the slope is not identified")
     res = fit_absorbed(
@@ -179,7 +203,7 @@ def stacked_dose_did(
         vcov=vcov,
         fe_dof=fe_dof,
         estimator="Stacked DiD on a continuous dose",
-        info=counts,
+        info={**counts, "base": base},
     )
     # rows left out: block rows without an outcome (the fit itself drops none)
     return dataclasses.replace(res, n_dropped=res.n_dropped + counts["n_dropped"])

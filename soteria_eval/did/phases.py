@@ -15,16 +15,21 @@ covariance of the cohort effects; the weights are taken as fixed (exact when a p
 one cohort, as in the Soteria rollout). Unlike two-way fixed effects with one indicator
 per phase, no already-treated unit serves as a control for a later phase.
 
-Reference: Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with
-multiple time periods. *Journal of Econometrics* 225(2), 200–230.
+References: Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with
+multiple time periods. *Journal of Econometrics* 225(2), 200–230. Imbens, G. W. and
+Kolesár, M. (2016). Robust standard errors in small samples: some practical advice.
+*Review of Economics and Statistics* 98(4), 701–712.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+#: Reference distribution of a phase's ATT: the normal, or t with treated units minus one df.
+PhaseDf = Literal["normal", "treated"]
 
 if TYPE_CHECKING:
     from soteria_eval.did.callaway_santanna import AggregatedResults, CallawaySantAnnaResults
@@ -36,8 +41,15 @@ def phase_att(
     phase: object,
     *,
     phase_col: str = "phase",
+    df: str = "normal",
 ) -> AggregatedResults:
     """Return the ATT of one rollout phase (one term, ``"ATT phase <p>"``).
+
+    With ``df="treated"`` the interval and p-value use a t distribution with
+    :math:`G_p - 1` degrees of freedom, :math:`G_p` the phase's treated units, instead of
+    the normal: with few treated units their influence dominates the variance, which the
+    normal approximation then understates (the Bell–McCaffrey degrees of freedom of a
+    treatment coefficient approach :math:`G_p - 1` as well; Imbens and Kolesár 2016).
 
     Parameters
     ----------
@@ -48,6 +60,9 @@ def phase_att(
         columns.
     phase : object
         The phase whose units are averaged.
+    df : {"normal", "treated"}
+        Reference distribution: the normal (as R ``did``), or t with the phase's treated
+        units minus one degrees of freedom.
 
     Raises
     ------
@@ -56,6 +71,9 @@ def phase_att(
     """
     from dataclasses import replace
 
+    from soteria_eval._options import check_option
+
+    check_option("df", df, PhaseDf)
     s = results.settings
     unit, cohort = s["unit"], s["cohort"]
     per_unit = frame.drop_duplicates(unit).set_index(unit)
@@ -85,11 +103,17 @@ def phase_att(
         if grp.influence is None
         else grp.influence[:, [list(grp.params.index).index(t) for t in terms]] @ w[:, None]
     )
+    n_treated = int(sum(n_units.get(g, 0) for g in chosen))
+    dof = float(n_treated - 1) if df == "treated" and n_treated > 1 else np.inf
+    inference = grp.inference + (
+        f"; t({n_treated - 1}): {n_treated} treated units" if np.isfinite(dof) else ""
+    )
     return replace(
         grp,
         params=pd.Series([float(w @ theta)], index=idx),
         cov=pd.DataFrame([[float(w @ v @ w)]], index=idx, columns=idx),
-        df=pd.Series(np.inf, index=idx),
+        df=pd.Series(dof, index=idx),
+        inference=inference,
         estimator=f"Callaway–Sant'Anna (phase {phase}: {len(chosen)} cohort(s))",
         info={**grp.info, "aggregation": "phase", "phase": phase, "cohorts": tuple(chosen)},
         influence=influence,

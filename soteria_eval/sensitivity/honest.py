@@ -192,7 +192,7 @@ def _dual_vertices(x: Floats, sd: Floats) -> Floats | None:
 
 @functools.lru_cache(maxsize=32)
 def _cone_rays(x_bytes: bytes, m: int, k: int) -> Floats:
-    """Extreme rays of ``{lambda >= 0 : x'lambda = 0}`` (rows, unit length).
+    """Return the extreme rays of ``{lambda >= 0 : x'lambda = 0}`` (rows, unit length, each once).
 
     A ray is supported on ``k + 1`` rows at most: for each ``(k+1)``-subset whose rows of
     ``x`` have rank ``k``, the null vector of their transpose is a ray when its entries
@@ -215,8 +215,13 @@ def _cone_rays(x_bytes: bytes, m: int, k: int) -> Floats:
     rays = np.zeros((int(keep.sum()), m))
     rows = np.arange(len(rays))[:, None]
     rays[rows, sets[keep]] = np.maximum(sign[:, None] * null[keep], 0.0)
-    rays.setflags(write=False)
-    return rays
+    # A ray supported on fewer than k + 1 rows is found once per subset containing its
+    # support: keep one copy (unit length; the relaxation's vertices do not depend on order).
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    _, first = np.unique(np.round(rays, 10), axis=0, return_index=True)
+    out: Floats = rays[np.sort(first)]
+    out.setflags(write=False)
+    return out
 
 
 def least_favorable_cv(

@@ -143,7 +143,7 @@ def estimand_truth(
     """
     rows = []
     fq = cells.get(("force", "quarter"))
-    if fq is not None:
+    if fq is not None and len(fq):
         tp = treatment_panel(
             rollout,
             level="force",

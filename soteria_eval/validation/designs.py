@@ -251,9 +251,10 @@ def _cs_phase_rows(
     res = fit()
     out = []
     for phase in (1, 2):
-        t = phase_att(res, e, phase).tidy().iloc[0]
-        est = f"ATT phase {phase}"
-        out.append(_row(m, f"callaway_santanna phase {phase}", "analytic", est, t["estimate"], t["ci_lower"], t["ci_upper"], truths.get(est, np.nan), None, t["p_value"]))  # fmt: skip
+        for df, name in (("normal", "analytic"), ("treated", "analytic, t(treated - 1)")):
+            t = phase_att(res, e, phase, df=df).tidy().iloc[0]
+            est = f"ATT phase {phase}"
+            out.append(_row(m, f"callaway_santanna phase {phase}", name, est, t["estimate"], t["ci_lower"], t["ci_upper"], truths.get(est, np.nan), None, t["p_value"]))  # fmt: skip
     return out
 
 
@@ -668,7 +669,7 @@ def estimate_area(
                 continue
             try:
                 if design == "stacked_dose":
-                    res = _quiet(partial(stacked_dose_did, d, outcome="y", dose="treated_share", unit="unit", time="period", vcov="CR1"))  # fmt: skip
+                    res = _quiet(partial(stacked_dose_did, d, outcome="y", dose="treated_share", unit="unit", time="period", base="pre_mean", vcov="CR1"))  # fmt: skip
                     term = "dose"
                 else:
                     res = _quiet(partial(twfe, d, outcome="y", treatment="treated_share", unit="unit", time="period"))  # fmt: skip

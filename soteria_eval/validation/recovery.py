@@ -194,6 +194,9 @@ def _run_seed(
     want = st.designs.measures
     its_measures = [m for m in NATIONAL_SERIES.values() if want is None or m in want]
     its = st.designs.runs("its_segmented") or st.designs.runs("its_comparative")
+    cat = prep["catalogue"]
+    if want is not None:  # the force panel holds the measures recorded per force only
+        want = tuple(m for m in want if "force" in cat[m].level)
     panels = []
     areas = []
     area_on = st.designs.runs("stacked_dose") or st.designs.runs("twfe_dose")
@@ -201,13 +204,18 @@ def _run_seed(
         arrays = case_arrays(sim)
         if area_on:  # the Area-only series (judges' directions, trials) for the dose design
             areas.append(area_series(arrays, scfg, rollout=prep["rollout"]))
-        fq = aggregate_arrays(
-            arrays, level="force", freq="quarter", start=fq_start, end=fq_end, measures=want
+        fq = (
+            aggregate_arrays(
+                arrays, level="force", freq="quarter", start=fq_start, end=fq_end, measures=want
+            )
+            if want != ()
+            else pd.DataFrame(
+                columns=["unit", "period", "measure", "value", "numerator", "denominator"]
+            )
         )
         fm = aggregate_arrays(arrays, level="force", freq="month", measures=its_measures) if its else None  # fmt: skip
         panels.append((fq, fm))
     mark("aggregate")
-    cat = prep["catalogue"]
     (fq1, fm1), (fq0, fm0) = panels
     cells = {("force", "quarter"): cell_truth(fq1, fq0, cat, level="force", freq="quarter")}
     if fm1 is not None and fm0 is not None:
@@ -241,10 +249,10 @@ def _run_seed(
 
     def world(fq: pd.DataFrame, fm: pd.DataFrame | None, null: bool) -> pd.DataFrame:
         parts = []
-        if "default" in st.samples:
+        if "default" in st.samples and len(fq):
             t = truth.assign(effect=0.0) if null else truth
             parts.append(estimate_world(fq, fm, treatment=prep["treatment"], truth=t, settings=st.designs, null_world=null, **common))  # fmt: skip
-        for sc in extra:
+        for sc in extra if len(fq) else ():
             allowed = SAMPLE_DESIGNS_BY_SCENARIO.get(sc, SAMPLE_DESIGNS)
             run_here = tuple(d for d in sub.designs if d in allowed)
             if not run_here:

@@ -105,7 +105,7 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
     if design in ("callaway_santanna", "event_study_cs"):
         return "callaway_santanna", "bootstrap" if "bootstrap" in text else "analytic"
     if design.startswith("callaway_santanna phase"):
-        return design, "analytic"
+        return design, "analytic, t(treated - 1)" if "treated units" in text else "analytic"
     if design == "ppml":
         return design, "CR1"
     if design in ("stacked_dose", "twfe_dose"):

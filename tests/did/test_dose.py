@@ -20,10 +20,12 @@ def panel() -> pd.DataFrame:
     return pd.read_csv(REF / "dose_panel.csv")
 
 
-def _fit(d: pd.DataFrame, vcov: str = "CR2") -> pd.Series:
+def _fit(d: pd.DataFrame, vcov: str = "CR2", base: str = "previous") -> pd.Series:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = stacked_dose_did(d, outcome="y", dose="dose", unit="unit", time="period", vcov=vcov)
+        res = stacked_dose_did(
+            d, outcome="y", dose="dose", unit="unit", time="period", vcov=vcov, base=base
+        )
     return res.tidy().set_index("term").loc["dose"]
 
 
@@ -37,6 +39,13 @@ def test_matches_r_lm_with_clubsandwich_and_sandwich(panel: pd.DataFrame) -> Non
     assert _fit(panel, "CR1")["std_error"] == pytest.approx(ref["se_cr1"], rel=1e-10)
     _, counts = dose_blocks(panel, outcome="y", dose="dose", unit="unit", time="period")
     assert counts == {k: ref[k] for k in ("n_blocks", "n_rows", "n_dropped")}
+    # changes from each unit's pre-start mean instead of the period before the start
+    pm = ref["pre_mean"]
+    cr2 = _fit(panel, "CR2", "pre_mean")
+    assert cr2["estimate"] == pytest.approx(pm["estimate"], rel=1e-10)
+    assert cr2["std_error"] == pytest.approx(pm["se_cr2"], rel=1e-8)
+    assert cr2["df"] == pytest.approx(pm["df_cr2"], rel=1e-8)
+    assert _fit(panel, "CR1", "pre_mean")["std_error"] == pytest.approx(pm["se_cr1"], rel=1e-10)
 
 
 def test_closed_form_two_by_two() -> None:
@@ -74,7 +83,9 @@ def test_recovers_a_linear_dose_effect_on_the_real_area_rollout() -> None:
         d = tp.assign(y=y + rng.normal(scale=0.5, size=len(tp)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # few clusters: expected here
-            r = stacked_dose_did(d, outcome="y", dose="treated_share", unit="unit", time="period")
+            r = stacked_dose_did(
+                d, outcome="y", dose="treated_share", unit="unit", time="period", base="pre_mean"
+            )
         t = r.tidy().iloc[0]
         est.append(t["estimate"])
         cov.append(t["ci_lower"] <= 2.0 <= t["ci_upper"])
@@ -83,6 +94,8 @@ def test_recovers_a_linear_dose_effect_on_the_real_area_rollout() -> None:
 
 
 def test_bad_input_is_named(panel: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="base must be one of"):
+        stacked_dose_did(panel, outcome="y", dose="dose", unit="unit", time="period", base="x")
     with pytest.raises(KeyError, match="'share'"):
         stacked_dose_did(panel, outcome="y", dose="share", unit="unit", time="period")
     back = panel.copy()

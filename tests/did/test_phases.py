@@ -56,3 +56,20 @@ def test_a_phase_of_several_cohorts_averages_its_treated_unit_periods(data: pd.D
     assert p1.std_errors.iloc[0] == pytest.approx(np.sqrt(w @ v @ w), rel=1e-12)
     with pytest.raises(ValueError, match="no estimated cohort belongs to phase 3"):
         phase_att(res, data, 3)
+
+
+def test_t_with_the_phases_treated_units_minus_one_df(data: pd.DataFrame) -> None:
+    from scipy import stats
+
+    res = callaway_santanna(
+        data, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
+    )
+    normal = phase_att(res, data, 2).tidy().iloc[0]
+    t5 = phase_att(res, data, 2, df="treated").tidy().iloc[0]  # cohort 8: 5 treated units
+    assert t5["estimate"] == normal["estimate"] and t5["std_error"] == normal["std_error"]
+    assert t5["df"] == 4 and "t(4): 5 treated units" in t5["inference"]
+    half = (t5["ci_upper"] - t5["ci_lower"]) / 2
+    assert half == pytest.approx(stats.t.ppf(0.975, 4) * t5["std_error"], rel=1e-12)
+    assert t5["p_value"] == pytest.approx(2 * stats.t.sf(abs(t5["statistic"]), 4), rel=1e-12)
+    with pytest.raises(ValueError, match="df must be one of"):
+        phase_att(res, data, 2, df="satterthwaite")

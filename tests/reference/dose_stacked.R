@@ -25,23 +25,29 @@ first <- sapply(units, function(u) { d <- p[p$unit == u, ]; d <- d[order(d$perio
   if (any(d$dose > 0)) d$period[which(d$dose > 0)[1]] else Inf })
 Y <- function(u, t) p$y[p$unit == u & p$period == t]
 D <- function(u, t) p$dose[p$unit == u & p$period == t]
-rows <- list(); dropped <- 0
-for (g in sort(unique(first[is.finite(first)]))) for (t in periods[periods >= g]) {
-  ctrl <- units[first > t]; if (!length(ctrl)) next
-  for (u in c(units[first == g], ctrl)) {
-    dy <- Y(u, t) - Y(u, g - 1)
-    if (is.na(dy)) { dropped <- dropped + 1; next }
-    rows[[length(rows) + 1]] <- data.frame(block = paste(g, t), unit = u, dy = dy, dose = D(u, t))
+# base = "previous": the period before the start; "pre_mean": the unit's pre-start mean
+Base <- function(u, g, base) if (base == "previous") Y(u, g - 1) else
+  mean(p$y[p$unit == u & p$period < g], na.rm = TRUE)
+fit_base <- function(base) {
+  rows <- list(); dropped <- 0
+  for (g in sort(unique(first[is.finite(first)]))) for (t in periods[periods >= g]) {
+    ctrl <- units[first > t]; if (!length(ctrl)) next
+    for (u in c(units[first == g], ctrl)) {
+      dy <- Y(u, t) - Base(u, g, base)
+      if (is.na(dy)) { dropped <- dropped + 1; next }
+      rows[[length(rows) + 1]] <- data.frame(block = paste(g, t), unit = u, dy = dy, dose = D(u, t))
+    }
   }
+  s <- do.call(rbind, rows)
+  fit <- lm(dy ~ dose + factor(block), data = s)
+  cr2 <- coef_test(fit, vcov = "CR2", cluster = s$unit, test = "Satterthwaite", coefs = "dose")
+  cr1 <- sqrt(vcovCL(fit, cluster = ~unit, type = "HC1")["dose", "dose"])
+  list(estimate = unname(coef(fit)["dose"]), se_cr2 = cr2$SE, df_cr2 = cr2$df_Satt,
+       se_cr1 = cr1, n_rows = nrow(s), n_blocks = length(unique(s$block)), n_dropped = dropped)
 }
-s <- do.call(rbind, rows)
-fit <- lm(dy ~ dose + factor(block), data = s)
-cr2 <- coef_test(fit, vcov = "CR2", cluster = s$unit, test = "Satterthwaite", coefs = "dose")
-cr1 <- sqrt(vcovCL(fit, cluster = ~unit, type = "HC1")["dose", "dose"])
-out <- list(estimate = unname(coef(fit)["dose"]), se_cr2 = cr2$SE, df_cr2 = cr2$df_Satt,
-            se_cr1 = cr1, n_rows = nrow(s), n_blocks = length(unique(s$block)),
-            n_dropped = dropped, r_version = R.version.string,
-            clubSandwich = as.character(packageVersion("clubSandwich")),
-            sandwich = as.character(packageVersion("sandwich")))
+out <- c(fit_base("previous"), list(pre_mean = fit_base("pre_mean")),
+         list(r_version = R.version.string,
+              clubSandwich = as.character(packageVersion("clubSandwich")),
+              sandwich = as.character(packageVersion("sandwich"))))
 write(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "dose_stacked.json")
 print(out)

@@ -181,6 +181,9 @@ def test_refused_rows_keep_the_estimate_and_say_why() -> None:
         "its_segmented_24m",
         "GLS AR(1)",
     )
+    assert inference_key(
+        "callaway_santanna phase 2", "analytic (influence function); t(2): 3 treated units"
+    ) == ("callaway_santanna phase 2", "analytic, t(treated - 1)")
     assert inference_key("callaway_santanna phase 2", "analytic (influence function)") == (
         "callaway_santanna phase 2",
         "analytic",
