@@ -58,6 +58,15 @@ def test_every_design_reports_for_the_primary_measures(seed_rows: pd.DataFrame) 
     phase = eff[eff["design"] == "twfe phase 1"]["estimand"].unique().tolist()
     assert phase == ["ATT phase 1"]
     assert {"ppml"} <= set(seed_rows.loc[seed_rows["measure"] == "charges", "design"])
+    # The measures held only per CPS Area: the dose designs, judged against the dose slope.
+    area = seed_rows[seed_rows["measure"].isin(["judges_directions_on_time", "trials_effective"])]
+    assert set(zip(area["design"], area["inference"], strict=True)) == {
+        (d, i) for d in ("stacked_dose", "twfe_dose") for i in ("CR1", "CR2")
+    }
+    assert (area["estimand"] == "dose slope").all()
+    assert np.isfinite(area.loc[area["world"] == "effect", "truth"]).all()
+    phase2 = eff[eff["design"] == "callaway_santanna phase 2"]["inference"]
+    assert set(phase2) == {"analytic", "analytic, t(treated - 1)"}
     # The null world's truth is zero; the effect world's is the planted estimand.
     null = seed_rows[seed_rows["world"] == "no_effect"]
     assert (null["truth"].dropna() == 0).all()
