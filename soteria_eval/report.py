@@ -220,6 +220,67 @@ def domain_estimates(
     return out.reset_index(drop=True)
 
 
+def _verdict_text(row: pd.Series) -> str:
+    """Say whether the recovery study passed a results row's design and inference."""
+    if row["status"] == "refused":
+        return "refused: " + str(row["note"]).split(": ", 1)[-1].split(";")[0]
+    if str(row.get("recovery_design", "")) not in ("", "nan"):
+        return "passed"
+    return "not judged"
+
+
+def phase_estimates(run: RunOutputs, domain: str) -> pd.DataFrame:
+    """Each rollout phase's effect on a domain's primary measure, by design.
+
+    Phase 1 (the five pathfinders from 2021) and phase 2 (forces joining in 2022) are
+    estimated separately: two-way fixed effects with one indicator per phase (CR1 and
+    CR2), and Callaway–Sant'Anna averaged over each phase's cohorts, with the normal
+    interval and with t(treated forces − 1). Rows of the domain's headline sample (all
+    forces when the domain has no headline), with the recovery study's verdict on each
+    design and inference for that phase. Empty when the run has no per-phase rows.
+    """
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+
+    if domain not in DOMAINS:
+        return pd.DataFrame()
+    m = load_catalogue().primary(domain)
+    head = headline_row(run, domain)
+    scenario = str(head["scenario"]) if head is not None else "default"
+    r = run.results
+    d = r[
+        (r["analysis"] == domain)
+        & (r["measure"] == m.id)
+        & (r["scenario"] == scenario)
+        & (r["term"] == "programme")
+        & r["design"].astype(str).str.contains(" phase ")
+    ]
+    if d.empty:
+        return pd.DataFrame()
+    d = d.assign(
+        _phase=d["design"].str.extract(r"phase (\d)")[0].astype(int),
+        _cs=d["design"].str.startswith("callaway_santanna"),
+    ).sort_values(["_phase", "_cs", "inference"])
+    cells = [effect_cells(row) for _, row in d.iterrows()]
+
+    def inference(row: pd.Series) -> str:
+        text = str(row["inference"])
+        if row["_cs"]:
+            return "analytic, t(treated − 1)" if "treated units" in text else "analytic, normal"
+        return _inference_kind(text)
+
+    return pd.DataFrame(
+        {
+            "Phase": d["_phase"].to_numpy(),
+            "Design": np.where(d["_cs"], "Callaway–Sant'Anna", "two-way fixed effects"),
+            "Inference": [inference(row) for _, row in d.iterrows()],
+            "Treated forces": d["n_treated"].astype("Int64").to_numpy(),
+            "Effect": [c[0] for c in cells],
+            "95% interval": [c[1] for c in cells],
+            "Recovery study": [_verdict_text(row) for _, row in d.iterrows()],
+        }
+    ).reset_index(drop=True)
+
+
 def area_estimates(run: RunOutputs, domain: str) -> pd.DataFrame:
     """Effects on a domain's measures held only per CPS Area (the Area dose design).
 
@@ -239,14 +300,7 @@ def area_estimates(run: RunOutputs, domain: str) -> pd.DataFrame:
     d = d.sort_values(["measure", "design", "inference"])
     cells = [effect_cells(row) for _, row in d.iterrows()]
     design = {"stacked_dose": "stacked clean comparisons", "twfe_dose": "two-way fixed effects"}
-    status = []
-    for _, row in d.iterrows():
-        if row["status"] == "refused":
-            status.append("refused: " + str(row["note"]).split(": ", 1)[-1].split(";")[0])
-        elif str(row.get("recovery_design", "")):
-            status.append("passed")
-        else:
-            status.append("not judged")
+    status = [_verdict_text(row) for _, row in d.iterrows()]
     return pd.DataFrame(
         {
             "Measure": d["measure"].map(lambda m: cat[m].title if m in cat else m).to_numpy(),

@@ -302,6 +302,17 @@ def test_full_default_plan_is_deterministic_across_jobs(full_runs: Path) -> None
     assert set(table["Design"]) == {"stacked clean comparisons", "two-way fixed effects"}
     assert table["Effect of a full dose"].str.contains("percentage points").all()
     assert area_estimates(load_run(tmp_path / "a"), "volume").empty
+    from soteria_eval.report import phase_estimates
+
+    phases = phase_estimates(load_run(tmp_path / "a"), "volume")
+    assert set(phases["Phase"]) == {1, 2}
+    assert set(phases["Inference"]) == {
+        "CR1",
+        "CR2",
+        "analytic, normal",
+        "analytic, t(treated − 1)",
+    }
+    assert phases["Treated forces"].notna().all()
 
 
 def test_long_table_secondary_suppression() -> None:
