@@ -223,7 +223,10 @@ def domain_estimates(
 def _verdict_text(row: pd.Series) -> str:
     """Say whether the recovery study passed a results row's design and inference."""
     if row["status"] == "refused":
-        return "refused: " + str(row["note"]).split(": ", 1)[-1].split(";")[0]
+        reason = str(row["note"]).split(": ", 1)[-1].split(";")[0]
+        for words in (" outside 90%–98%", " of the planted effect"):
+            reason = reason.replace(words, "")
+        return "refused: " + reason.replace("-", "−")
     if str(row.get("recovery_design", "")) not in ("", "nan"):
         return "passed"
     return "not judged"

@@ -67,7 +67,9 @@ def method_verdicts(recovery: pd.DataFrame, mc: pd.DataFrame | None = None) -> p
         cov, rb, size = float(x["coverage"]), float(x["rel_bias"]), float(x["size"])
         if np.isfinite(cov):
             if cov < lo or cov > hi:
-                reasons.append(f"coverage {cov:.0%} outside {lo:.0%}–{hi:.0%}")
+                # one decimal when whole percentages would put it on the band's edge
+                shown = f"{cov:.1%}" if round(cov * 100) in (round(lo * 100), round(hi * 100)) else f"{cov:.0%}"  # fmt: skip
+                reasons.append(f"coverage {shown} outside {lo:.0%}–{hi:.0%}")
             edge = lo if abs(cov - lo) <= abs(cov - hi) else hi
             close |= abs(cov - edge) < 2 * _binomial_se(edge, n)
         elif np.isfinite(size):

@@ -152,6 +152,9 @@ def test_verdicts_follow_the_stated_rule() -> None:
     assert not v.loc["CR2", "passed"] and "bias +30%" in v.loc["CR2", "reason"]
     assert v.loc["WCR", "passed"]
     assert not v.loc["placebo", "passed"] and "20%" in v.loc["placebo", "reason"]
+    # a coverage just outside the band is not shown as its edge (98.5%, not "98%")
+    edge = method_verdicts(rec.assign(coverage=0.985)).set_index("inference")
+    assert "coverage 98.5% outside 90%–98%" in edge.loc["CR1", "reason"]
 
 
 def test_refused_rows_keep_the_estimate_and_say_why() -> None:
