@@ -172,6 +172,8 @@ def apply_verdicts(results: pd.DataFrame, verdicts: pd.DataFrame, n_seeds: int) 
             continue
         if row["design"] == "honest_did" and row.get("term") != "Mbar = 1":
             continue  # the study judges the bounds at Mbar = 1 only
+        if row["design"] == "its_segmented" and row.get("term") != "programme":
+            continue  # diagnostics (placebo breaks, Ljung-Box) and nuisance terms: not judged
         found = recovery_key(
             str(row["design"]), str(row["inference"]), str(row["estimand"]),
             str(row["scenario"]), designs,

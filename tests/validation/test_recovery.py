@@ -182,6 +182,16 @@ def test_refused_rows_keep_the_estimate_and_say_why() -> None:
     refuse = verdicts.assign(design="honest_did", inference="Mbar = 1")
     hout = apply_verdicts(honest, refuse, 40)
     assert hout["status"].tolist() == ["ok", "refused"]  # only the bound the study judged
+    its = honest.assign(
+        design="its_segmented", inference="GLS", term=["programme", "check"],
+        estimand=["effect 12 months after phase 1 (log points)", "placebo slope change at 2019-09"],
+        p_value=[0.01, 0.003],
+    )  # fmt: skip
+    iout = apply_verdicts(
+        its, verdicts.assign(design="its_segmented_12m", inference="GLS AR(1)"), 40
+    )
+    # the effect is refused; its diagnostics keep their p-values (they are evidence, not estimates)
+    assert iout["status"].tolist() == ["refused", "ok"] and iout.loc[1, "p_value"] == 0.003
     assert out.loc[0, "status"] == "refused" and out.loc[0, "estimate"] == 0.1
     assert np.isnan(out.loc[0, "ci_lower"]) and "coverage 45%" in out.loc[0, "note"]
     assert out.loc[1, "status"] == "ok" and "not validated" in out.loc[1, "note"]
