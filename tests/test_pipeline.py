@@ -310,6 +310,7 @@ def test_full_default_plan_is_deterministic_across_jobs(full_runs: Path) -> None
     assert {"CR1", "CR2"} <= kinds  # Callaway–Sant'Anna may fail on 5%-scale data (gaps)
     assert kinds - {"CR1", "CR2"} in (set(), {"analytic, normal", "analytic, t(treated − 1)"})
     assert phases["Treated forces"].notna().all()
+    assert phases.attrs["scenario"] in ("default", "exposed_dropped")
 
 
 def test_long_table_secondary_suppression() -> None:
