@@ -63,7 +63,6 @@ def area_series(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7]))
     geo = load_geography()
     areas = list(geo.areas)
-    first_area = {f: geo.force_areas[f][0] for f in geo.forces}
     start, end = config.start, config.end
     q0 = date_to_period(pd.DatetimeIndex([pd.Timestamp(f"{start}-01")]), "quarter")[0]
     q1 = date_to_period(pd.DatetimeIndex([pd.Period(end, "M").end_time.normalize()]), "quarter")[0]
@@ -71,9 +70,10 @@ def area_series(
     labels = [period_label(q, "quarter") for q in quarters]
 
     a = cases if isinstance(cases, CaseArrays) else CaseArrays.from_frame(cases)
-    force_code, forces = a.unit_codes("force", geo)
-    area_of_force = np.array([areas.index(first_area[f]) for f in forces], dtype=np.int64)
-    case_area = area_of_force[force_code]
+    # Each case's CPS Area, the Metropolitan Police's cases split between London North
+    # and London South by case id (as the Area panels split them).
+    area_code, area_units = a.unit_codes("area", geo)
+    case_area = np.array([areas.index(u) for u in area_units], dtype=np.int64)[area_code]
 
     def counts(date_col: str) -> np.ndarray:
         q = _period_codes(a.day[date_col], "quarter", quarters[0], len(quarters))
