@@ -67,8 +67,8 @@ def method_verdicts(recovery: pd.DataFrame, mc: pd.DataFrame | None = None) -> p
         cov, rb, size = float(x["coverage"]), float(x["rel_bias"]), float(x["size"])
         if np.isfinite(cov):
             if cov < lo or cov > hi:
-                # one decimal when whole percentages would put it on the band's edge
-                shown = f"{cov:.1%}" if round(cov * 100) in (round(lo * 100), round(hi * 100)) else f"{cov:.0%}"  # fmt: skip
+                # one decimal unless a whole percentage (98.5% must not read as the edge, 98%)
+                shown = f"{cov:.0%}" if abs(cov * 100 - round(cov * 100)) < 1e-9 else f"{cov:.1%}"
                 reasons.append(f"coverage {shown} outside {lo:.0%}–{hi:.0%}")
             edge = lo if abs(cov - lo) <= abs(cov - hi) else hi
             close |= abs(cov - edge) < 2 * _binomial_se(edge, n)
