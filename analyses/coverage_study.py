@@ -22,7 +22,7 @@ Run alone: ``python analyses/coverage_study.py --out results/coverage_study``.
 from __future__ import annotations
 
 from soteria_eval.disclosure import figure_data
-from soteria_eval.inference.coverage import coverage_study, method_validity
+from soteria_eval.inference.coverage import cached_coverage_study, method_validity
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.plotting import coverage_plot
 from soteria_eval.validation.verdicts import COVERAGE_BAND
@@ -32,7 +32,8 @@ def run(ctx: RunContext) -> AnalysisOutput:
     """Run the study and tabulate it (no results rows: it estimates no programme effect)."""
     out = AnalysisOutput()
     reps = int(ctx.spec.options.get("reps", 1000))
-    table = coverage_study(
+    # It depends on the code and these settings only (never on the data): cached.
+    table = cached_coverage_study(
         n_reps=reps,
         n_reps_slow=int(ctx.spec.options.get("reps_slow", 200)),
         n_boot=int(ctx.spec.options.get("draws", 399)),

@@ -467,27 +467,35 @@ _NOT_STUDIED = frozenset(
 )
 
 
-def _cache_folder(settings: RecoverySettings) -> Path:
-    """Cache folder of one settings and code version (see :func:`cached_recovery`)."""
+def studied_code_hash(params: dict[str, Any]) -> str:
+    """Hash of ``params``, the package version and the source of every studied module.
+
+    The studied modules are all but :data:`_NOT_STUDIED`: what a simulation study can run.
+    Caches of the recovery and coverage studies are keyed by it.
+    """
     import hashlib
     import json
 
     from soteria_eval import __version__
-    from soteria_eval.simulate.output import cache_dir
 
     root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(
-        json.dumps(
-            {"scale": settings.scale, "size": settings.size, "designs": repr(settings.designs),
-             "version": __version__},
-            sort_keys=True,
-        ).encode()
-    )  # fmt: skip
+    h = hashlib.sha256(json.dumps({**params, "version": __version__}, sort_keys=True).encode())
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
         if rel.parts[0] not in _NOT_STUDIED and rel.as_posix() not in _NOT_STUDIED:
             h.update(str(rel).encode() + path.read_bytes())
-    return cache_dir() / f"recovery-{__version__}-{h.hexdigest()[:12]}"
+    return h.hexdigest()[:12]
+
+
+def _cache_folder(settings: RecoverySettings) -> Path:
+    """Cache folder of one settings and code version (see :func:`cached_recovery`)."""
+    from soteria_eval import __version__
+    from soteria_eval.simulate.output import cache_dir
+
+    key = studied_code_hash(
+        {"scale": settings.scale, "size": settings.size, "designs": repr(settings.designs)}
+    )
+    return cache_dir() / f"recovery-{__version__}-{key}"
 
 
 def cached_recovery(

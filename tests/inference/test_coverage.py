@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -193,3 +194,25 @@ def test_full_coverage_study_meets_the_targets() -> None:
     assert single.loc["CR1", "coverage"] < 0.6 and single.loc["WCR", "power"] == 0.0
     # Randomization inference and synthetic control keep their size with one treated unit.
     assert single.loc["RI", "size"] <= 0.06 and single.loc["SC", "size"] <= 0.06
+
+
+def test_the_study_is_cached_and_a_cached_table_is_the_same_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run once, then read back with the same values and types (same CSV bytes)."""
+    from soteria_eval.inference import coverage as cov
+
+    monkeypatch.setenv("SOTERIA_CACHE", str(tmp_path))
+    first = cov.cached_coverage_study(n_reps=12, n_reps_slow=4, n_boot=19, seed=3)
+    assert len(list(tmp_path.glob("coverage-*.parquet"))) == 1
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached study ran again")
+
+    monkeypatch.setattr(cov, "coverage_study", not_again)
+    again = cov.cached_coverage_study(n_reps=12, n_reps_slow=4, n_boot=19, seed=3)
+    pd.testing.assert_frame_equal(first, again)
+    opts = {"index": False, "lineterminator": "\n"}
+    assert first.to_csv(**opts) == again.to_csv(**opts)
+    with pytest.raises(AssertionError, match="ran again"):  # other settings: another entry
+        cov.cached_coverage_study(n_reps=13, n_reps_slow=4, n_boot=19, seed=3)
