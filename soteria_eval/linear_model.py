@@ -35,6 +35,18 @@ def codes_of(values: pd.Series) -> IntArray:
     return np.asarray(codes, dtype=np.int64)
 
 
+def _as_float(values: pd.Series, index: pd.Index) -> FloatArray:
+    """Return a column as floats aligned with ``index`` (non-numbers and missing: NaN)."""
+    if not values.index.equals(index):
+        values = values.reindex(index)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return np.asarray(values.to_numpy(dtype=float, na_value=np.nan), dtype=np.float64)
+    return np.asarray(
+        pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+        dtype=np.float64,
+    )
+
+
 @dataclass(frozen=True, repr=False)
 class LinearResults(Results):
     """Results of a linear model; re-inference returns a new object."""
@@ -139,30 +151,28 @@ def fit_absorbed(
     ValueError
         For missing columns, collinear regressors, negative weights or too few clusters.
     """
-    xcols = {k: (data[v] if isinstance(v, str) else v) for k, v in regressors.items()}
     needed = [outcome, *absorb] + ([weights] if weights else []) + ([cluster] if cluster else [])
     missing = [c for c in needed if c not in data]
     if missing:
         raise ValueError(f"column(s) not in data: {missing}")
-    frame = pd.DataFrame({"__y": pd.to_numeric(data[outcome], errors="coerce")}, index=data.index)
-    for k, v in xcols.items():
-        frame[f"__x_{k}"] = pd.to_numeric(v, errors="coerce").astype(float)
+    names = list(regressors)
+    y_all = _as_float(data[outcome], data.index)
+    x_all = np.empty((len(data), len(names)))
+    for j, k in enumerate(names):
+        v = regressors[k]
+        x_all[:, j] = _as_float(data[v] if isinstance(v, str) else v, data.index)
     extra_cols = list(
         dict.fromkeys([*absorb] + ([weights] if weights else []) + ([cluster] if cluster else []))
     )
+    complete_arr = np.isfinite(y_all) & np.isfinite(x_all).all(axis=1)
     for c in extra_cols:
-        frame[c] = data[c]
-    numeric = frame[["__y"] + [f"__x_{k}" for k in xcols]].to_numpy(dtype=float)
-    complete = frame.notna().all(axis=1) & pd.Series(
-        np.isfinite(numeric).all(axis=1), index=frame.index
-    )
-    n_dropped = int((~complete).sum())
-    used = frame.loc[complete]
-    if used.empty:
+        complete_arr &= data[c].notna().to_numpy()
+    n_dropped = int((~complete_arr).sum())
+    if not complete_arr.any():
         raise ValueError("no complete rows to fit")
-    y = used["__y"].to_numpy(dtype=float)
-    names = list(xcols)
-    x = used[[f"__x_{k}" for k in names]].to_numpy(dtype=float)
+    used = data.loc[complete_arr, extra_cols]
+    y = y_all[complete_arr]
+    x = x_all[complete_arr]
     if intercept:
         x = np.column_stack([np.ones(len(y)), x])
         names = ["(Intercept)", *names]
@@ -218,6 +228,6 @@ def fit_absorbed(
         info=base_info,
         fit=fit,
         source=data,
-        rows=np.flatnonzero(complete.to_numpy()),
+        rows=np.flatnonzero(complete_arr),
     )
     return _with_cov(res, cov, cluster)
