@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special, stats
 
 from soteria_eval._options import check_option
 from soteria_eval.did._drdid import ESTIMATORS, ESTIMATORS_RC
@@ -350,7 +350,7 @@ class AggregatedResults(Results):
         prod = (draw32 @ hi).astype(np.float64) + (draw32 @ lo)
         boot = (low * summed.sum(axis=0) + (high - low) * prod) / n
         q = np.quantile(boot, [0.25, 0.75], axis=0)
-        se = (q[1] - q[0]) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+        se = (q[1] - q[0]) / (special.ndtri(0.75) - special.ndtri(0.25))
         se = np.where(se > 0, se, np.nan)
         band = [i for i, term in enumerate(self.params.index) if term != "overall"] or [0]
         tmax = np.nanmax(np.abs(boot[:, band]) / se[band], axis=1)
@@ -410,24 +410,30 @@ class AggregatedResults(Results):
         return super().plot(**kwargs)
 
 
-def _wide(d: pd.DataFrame, unit: str, time: str, value: str, tlist: Floats) -> pd.DataFrame:
-    """Units (sorted) by periods ``tlist`` of ``value``; NaN where a unit has no row.
+def _wide_codes(
+    d: pd.DataFrame,
+    unit: str,
+    time: str,
+    u_codes: NDArray[np.intp],
+    t_codes: NDArray[np.intp],
+    y: Floats,
+    kept: NDArray[np.bool_],
+    n_units: int,
+    n_periods: int,
+) -> Floats:
+    """Units × periods array of ``y`` from the kept rows' codes; NaN where a unit has no row.
 
-    What ``d.pivot(index=unit, columns=time, values=value)`` gives, by codes (this runs on
-    every estimate): a duplicate (unit, period) row is an error naming the first one.
+    A duplicate (unit, period) row among the kept rows is an error naming the first one.
     """
-    codes, uniq = pd.factorize(d[unit], sort=True)
-    if (codes < 0).any():
-        raise ValueError(f"{unit!r} is missing in {int((codes < 0).sum())} row(s)")
-    cols = np.searchsorted(tlist, d[time].to_numpy(dtype=float))
-    cell = codes.astype(np.int64) * len(tlist) + cols
+    cell = u_codes[kept].astype(np.int64) * n_periods + t_codes[kept]
     if len(np.unique(cell)) < len(cell):
-        i = int(np.flatnonzero(d.duplicated([unit, time]).to_numpy())[0])
-        u, t = (getattr(v, "item", lambda v=v: v)() for v in (d[unit].iloc[i], d[time].iloc[i]))
+        sub = d[kept]
+        i = int(np.flatnonzero(sub.duplicated([unit, time]).to_numpy())[0])
+        u, t = (getattr(v, "item", lambda v=v: v)() for v in (sub[unit].iloc[i], sub[time].iloc[i]))
         raise ValueError(f"unit {u!r} has more than one row for period {t!r}")
-    out = np.full((len(uniq), len(tlist)), np.nan)
-    out[codes, cols] = d[value].to_numpy(dtype=float)
-    return pd.DataFrame(out, index=pd.Index(uniq, name=unit), columns=pd.Index(tlist, name=time))
+    out = np.full((n_units, n_periods), np.nan)
+    out[u_codes[kept], t_codes[kept]] = y[kept]
+    return out
 
 
 def callaway_santanna(
@@ -497,25 +503,33 @@ def callaway_santanna(
     missing = [c for c in dict.fromkeys(cols) if c not in data]
     if missing:
         raise ValueError(f"column(s) not in data: {missing}")
-    d = data[list(dict.fromkeys(cols))].copy()
+    # The front end works on arrays and unit codes (this runs on every estimate of a study);
+    # the frame is only consulted for covariates, clusters and error messages.
+    d = data[list(dict.fromkeys(cols))]
     period_labels: tuple[str, ...] = ()
     late_labels: dict[Any, str] = {}
     if not pd.api.types.is_numeric_dtype(d[time]):
         d, period_labels, late_labels = _number_periods(d, unit, time, cohort)
-    d[cohort] = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
-    incomplete = d[[outcome, time, *covariates]].isna().any(axis=1)
+    g_all = pd.to_numeric(d[cohort], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    g_all = np.where(np.isnan(g_all), 0.0, g_all)
+    t_all = d[time].to_numpy(dtype=float, na_value=np.nan)
+    y_all = d[outcome].to_numpy(dtype=float, na_value=np.nan)
+    incomplete = np.isnan(y_all) | np.isnan(t_all)
+    for c in covariates:
+        incomplete |= d[c].isna().to_numpy()
+    n_rows_dropped = 0
     if allow_unbalanced_panel:
         n_rows_dropped = int(incomplete.sum())
-        d = d[~incomplete]
-        bad_units: set[Any] = set()
-    else:
-        bad_units = set(d.loc[incomplete, unit])
-    u_codes, _ = pd.factorize(d[unit])
+        if n_rows_dropped:
+            keep = ~incomplete
+            d, g_all, t_all, y_all = d[keep], g_all[keep], t_all[keep], y_all[keep]
+            incomplete = incomplete[keep]
+    u_codes, uniq = pd.factorize(d[unit], sort=True)
     if (u_codes < 0).any():
         raise ValueError(f"{unit!r} is missing in {int((u_codes < 0).sum())} row(s)")
-    g_all = d[cohort].to_numpy(dtype=float)
-    g_lo = np.full(u_codes.max() + 1 if len(u_codes) else 0, np.inf)
-    g_hi = np.full(len(g_lo), -np.inf)
+    n_all = len(uniq)
+    g_lo = np.full(n_all, np.inf)
+    g_hi = np.full(n_all, -np.inf)
     np.minimum.at(g_lo, u_codes, g_all)
     np.maximum.at(g_hi, u_codes, g_all)
     n_varies = int((g_lo != g_hi).sum())
@@ -523,63 +537,64 @@ def callaway_santanna(
         raise ValueError(
             f"{cohort!r} varies within unit for {n_varies} unit(s); it must be the unit's first treated period"
         )
-    if len(d) == 0 or (bad_units and d[unit].isin(bad_units).all()):
+    bad_unit = np.bincount(u_codes[incomplete], minlength=n_all) > 0
+    if len(d) == 0 or bad_unit.all():
         raise ValueError(
             f"every unit has a missing {outcome!r} (or covariate) in some period; nothing to estimate"
         )
-    tlist = np.sort(d[time].unique()).astype(float)
+    tlist = np.unique(t_all[~np.isnan(t_all)])
     first = tlist[0]
-    late = d[cohort] > tlist[-1]
+    late = g_all > tlist[-1]
     if late.any():
-        late_units = d.loc[late, [unit, cohort]].drop_duplicates(unit)
-        names = sorted(
-            {
-                late_labels.get(u, f"{g:g}")
-                for u, g in zip(late_units[unit], late_units[cohort], strict=True)
-            }
-        )
+        idx = np.flatnonzero(late)
+        late_rows = idx[np.unique(u_codes[idx], return_index=True)[1]]  # first row of each
+        unit_values = d[unit].to_numpy()
+        names = sorted({late_labels.get(unit_values[r], f"{g_all[r]:g}") for r in late_rows})
         warnings.warn(
-            f"{d.loc[late, unit].nunique()} unit(s) of cohort(s) {names} start after the last "
-            "period: they are not treated in the data and are counted as never treated",
+            f"{len(late_rows)} unit(s) of cohort(s) "
+            f"{names} start after the last period: they are not treated in the data and are "
+            "counted as never treated",
             stacklevel=2,
         )
-        d.loc[late, cohort] = 0
-    early = set(d.loc[(d[cohort] > 0) & (d[cohort] <= first + anticipation), unit])
-    if early:
+        g_all = np.where(late, 0.0, g_all)
+        g_lo = np.where(g_lo > tlist[-1], 0.0, g_lo)
+    early_unit = (g_lo > 0) & (g_lo <= first + anticipation)
+    if early_unit.any():
         warnings.warn(
-            f"{len(early)} unit(s) treated in the first period have no pre-period and are dropped",
+            f"{int(early_unit.sum())} unit(s) treated in the first period have no pre-period and are dropped",
             stacklevel=2,
         )
-    drop = bad_units | early
-    if drop:
-        d = d[~d[unit].isin(drop)]
-    wide = _wide(d, unit, time, outcome, tlist)
+    drop_unit = bad_unit | early_unit
+    row_kept = ~drop_unit[u_codes]
+    row_t = np.searchsorted(tlist, t_all)
+    wide = _wide_codes(d, unit, time, u_codes, row_t, y_all, row_kept, n_all, len(tlist))
     if not allow_unbalanced_panel:
-        gaps = wide.index[wide.isna().any(axis=1).to_numpy()]
-        if len(gaps) or bad_units:
+        gap_unit = ~drop_unit & np.isnan(wide).any(axis=1)
+        if gap_unit.any() or bad_unit.any():
             warnings.warn(
-                f"{len(gaps) + len(bad_units)} unit(s) not observed in every period are dropped "
-                "(balanced panel); use allow_unbalanced_panel=True to keep them",
+                f"{int(gap_unit.sum() + bad_unit.sum())} unit(s) not observed in every period are "
+                "dropped (balanced panel); use allow_unbalanced_panel=True to keep them",
                 stacklevel=2,
             )
-        if len(gaps):
-            drop = drop | set(gaps)
-            d = d[~d[unit].isin(gaps)]
-            wide = wide.drop(index=gaps)
-        if wide.empty:
+        drop_unit = drop_unit | gap_unit
+        row_kept = ~drop_unit[u_codes]
+        if drop_unit.all():
             raise ValueError("no unit is observed in every period; try allow_unbalanced_panel=True")
-    units = wide.index
-    y = wide.to_numpy(dtype=float)
+    kept_unit = ~drop_unit
+    units = pd.Index(uniq[kept_unit], name=unit)
+    y = wide[kept_unit]
+    new_pos = np.cumsum(kept_unit) - 1  # a kept unit's row in ``units``
+    row_unit_all = new_pos[u_codes]
     if allow_unbalanced_panel:
-        row_unit = units.get_indexer(pd.Index(d[unit]))
-        row_t = np.searchsorted(tlist, d[time].to_numpy(dtype=float))
-        row_y = d[outcome].to_numpy(dtype=float)
-        row_x = d[list(covariates)].to_numpy(dtype=float) if covariates else np.zeros((len(d), 0))
-    keep_cols = [cohort] + ([cluster] if cluster else [])
-    # Each unit's first row, in the order of ``units``.
-    first_row = np.unique(units.get_indexer(pd.Index(d[unit])), return_index=True)[1]
-    per_unit = d[keep_cols].iloc[first_row]
-    gvec = per_unit[cohort].to_numpy(dtype=float)
+        row_unit = row_unit_all[row_kept]
+        row_t = row_t[row_kept]
+        row_y = y_all[row_kept]
+        row_x = (
+            d.loc[row_kept, list(covariates)].to_numpy(dtype=float)
+            if covariates
+            else np.zeros((int(row_kept.sum()), 0))
+        )
+    gvec = g_lo[kept_unit]
     cohorts = np.sort(np.unique(gvec[gvec > 0]))
     if len(cohorts) == 0:
         raise ValueError("no treated cohort in the data")
@@ -592,10 +607,11 @@ def callaway_santanna(
             warnings.warn(
                 f"cohort {c:g} has a single unit: its effects rest on one unit", stacklevel=2
             )
+    kept_rows = d[row_kept] if (covariates or cluster) else d
     xcov = None
     if covariates and not allow_unbalanced_panel:
         xw = {
-            c: d.pivot(index=unit, columns=time, values=c).loc[units].to_numpy(dtype=float)
+            c: kept_rows.pivot(index=unit, columns=time, values=c).loc[units].to_numpy(dtype=float)
             for c in covariates
         }
         xcov = np.stack([xw[c] for c in covariates], axis=2)  # units × periods × k
@@ -603,7 +619,7 @@ def callaway_santanna(
     n = len(units)
     rows: list[tuple[Any, ...]] = []
     infs: list[Floats] = []
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = special.ndtri(1 - alpha / 2)
     varying = base_period == "varying"
     for g in cohorts:
         pre_idx = np.flatnonzero(tlist + anticipation < g)
@@ -673,10 +689,13 @@ def callaway_santanna(
         )
     influence = np.column_stack(infs)
     if cluster is not None:
-        per_cl = d.groupby(unit)[cluster].nunique()
+        per_cl = kept_rows.groupby(unit)[cluster].nunique()
         if (per_cl > 1).any():
             raise ValueError(f"cluster {cluster!r} must be constant within unit")
-        clusters = pd.factorize(per_unit[cluster], sort=True)[0].astype(np.int64)
+        # Each unit's first row, in the order of ``units``.
+        first_row = np.unique(row_unit_all[row_kept], return_index=True)[1]
+        per_unit = kept_rows[cluster].iloc[first_row]
+        clusters = pd.factorize(per_unit, sort=True)[0].astype(np.int64)
     else:
         clusters = np.arange(n, dtype=np.int64)
     att_gt = pd.DataFrame(rows, columns=list(ATT_GT_COLUMNS))
@@ -691,7 +710,7 @@ def callaway_santanna(
             "base_period": base_period, "anticipation": anticipation, "alpha": alpha, "cluster": cluster,
             "allow_unbalanced_panel": allow_unbalanced_panel, "period_labels": period_labels,
         },
-        n_dropped=len(drop) if not allow_unbalanced_panel else n_rows_dropped,
+        n_dropped=int(drop_unit.sum()) if not allow_unbalanced_panel else n_rows_dropped,
     )  # fmt: skip
     se = res._se(influence)
     se[att_gt["std_error"].isna().to_numpy() & (np.abs(influence).sum(axis=0) == 0)] = np.nan
