@@ -36,6 +36,7 @@ bootstrap inference in Stata using boottest. *The Stata Journal* 19(1), 4–60.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,6 +50,32 @@ def _inv_sqrt_psd(blocks: Floats) -> Floats:
     tol = vals.max(axis=-1, keepdims=True) * 1e-12
     inv = np.where(vals > tol, 1.0 / np.sqrt(np.where(vals > tol, vals, 1.0)), 0.0)
     return np.asarray((vecs * inv[..., None, :]) @ np.swapaxes(vecs, -1, -2))
+
+
+@lru_cache(maxsize=32)
+def _fe_basis(shape: tuple[int, ...], mask: bytes) -> tuple[Ints, Floats]:
+    """Cluster codes and an orthonormal basis of the unit and period dummies of a mask.
+
+    Cached by the mask of observed cells: the designs of a study fit many treatment
+    columns, samples and inferences to panels with the same cells.
+    """
+    obs = np.frombuffer(mask, dtype=bool).reshape(shape)
+    unit, period = np.nonzero(obs)
+    _, cl = np.unique(unit, return_inverse=True)
+    _, pc = np.unique(period, return_inverse=True)
+    cl = cl.astype(np.int64)
+    n = len(cl)
+    g = int(cl.max()) + 1
+    n_t = int(pc.max()) + 1
+    f = np.zeros((n, g + n_t))
+    f[np.arange(n), cl] = 1.0
+    f[np.arange(n), g + pc] = 1.0
+    u, s, _ = np.linalg.svd(f, full_matrices=False)
+    k_fe = int((s > s[0] * 1e-10).sum())
+    q = np.ascontiguousarray(u[:, :k_fe])
+    cl.flags.writeable = False
+    q.flags.writeable = False
+    return cl, q
 
 
 @dataclass(frozen=True)
@@ -118,19 +145,10 @@ def masked_twfe(y: Floats, x: Floats, *, cr2: bool = True) -> MaskedTwfe:
     and periods with none drop out, as they do from :func:`soteria_eval.did.twfe`.
     """
     obs = np.isfinite(y)
-    unit, period = np.nonzero(obs)
-    _, cl = np.unique(unit, return_inverse=True)
-    _, pc = np.unique(period, return_inverse=True)
-    cl = cl.astype(np.int64)
+    cl, q = _fe_basis(obs.shape, obs.tobytes())
     n = len(cl)
     g = int(cl.max()) + 1
-    n_t = int(pc.max()) + 1
-    f = np.zeros((n, g + n_t))
-    f[np.arange(n), cl] = 1.0
-    f[np.arange(n), g + pc] = 1.0
-    u, s, _ = np.linalg.svd(f, full_matrices=False)
-    k_fe = int((s > s[0] * 1e-10).sum())
-    q = u[:, :k_fe]
+    k_fe = q.shape[1]
     yo = y[obs]
     raw = x[:, obs].T  # n × k
     k = raw.shape[1]

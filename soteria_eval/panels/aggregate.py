@@ -16,7 +16,7 @@ CPS-Area level by a fixed hash of the case id (about half each, the 50/50 split 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -80,6 +80,18 @@ class CaseArrays:
     met_case_ids: NDArray[np.object_] | None = None
     window: tuple[str, str] | None = None
     synthetic: bool = False
+    _memo: dict[str, Bool] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, name: str, make: Callable[[], Bool]) -> Bool:
+        """Return the case selection ``name``, made once per arrays by ``make()``.
+
+        Several measures share a selection (charged, decided, closed cases); each is a
+        comparison over every case, so aggregating at two frequencies, or many measures,
+        computes it once.
+        """
+        if name not in self._memo:
+            self._memo[name] = make()
+        return self._memo[name]
 
     @classmethod
     def from_frame(cls, cases: pd.DataFrame, extract_date: str | None = None) -> CaseArrays:
@@ -198,8 +210,7 @@ class MeasureSpec:
 
 
 def _has(a: CaseArrays, col: str) -> Bool:
-    out: Bool = ~np.isnan(a.day[col])
-    return out
+    return a.memo(f"has {col}", lambda: ~np.isnan(a.day[col]))
 
 
 def _days(a: CaseArrays, end: str, start: str) -> Floats:
@@ -208,18 +219,15 @@ def _days(a: CaseArrays, end: str, start: str) -> Floats:
 
 
 def _decided(a: CaseArrays) -> Bool:
-    out: Bool = np.isin(a.text["charge_decision"], ["charge", "nfa"])
-    return out
+    return a.memo("decided", lambda: _charged(a) | (a.text["charge_decision"] == "nfa"))
 
 
 def _closed(a: CaseArrays) -> Bool:
-    out: Bool = (a.text["outcome"] != "open") & _has(a, "outcome_date")
-    return out
+    return a.memo("closed", lambda: (a.text["outcome"] != "open") & _has(a, "outcome_date"))
 
 
 def _charged(a: CaseArrays) -> Bool:
-    out: Bool = a.text["charge_decision"] == "charge"
-    return out
+    return a.memo("charged", lambda: a.text["charge_decision"] == "charge")
 
 
 def _within_365(a: CaseArrays) -> Bool:
@@ -396,14 +404,16 @@ def aggregate_arrays(
     size = n_u * n_p
     specs = [m for m in MEASURES if measures is None or m.id in measures]
     period_cache: dict[str, NDArray[np.int32]] = {}
+    key_cache: dict[str, tuple[NDArray[np.int64], Bool]] = {}
     frames = []
     synthetic = a.synthetic
     for m in specs:
         if m.date not in period_cache:
             period_cache[m.date] = _period_codes(a.day[m.date], freq, first, n_p)
-        pc = period_cache[m.date]
-        base = m.base(a) & (pc >= 0)
-        key = unit_code * n_p + pc
+            pc = period_cache[m.date]
+            key_cache[m.date] = (unit_code * n_p + pc, pc >= 0)
+        key, in_window = key_cache[m.date]
+        base = m.base(a) & in_window
         den = np.bincount(key[base], minlength=size).astype(float)
         if m.statistic == "sum":
             value, num, den_out, n_small = den, den, np.full(size, np.nan), den
@@ -414,9 +424,10 @@ def aggregate_arrays(
             else:
                 if m.hit_date not in period_cache:
                     period_cache[m.hit_date] = _period_codes(a.day[m.hit_date], freq, first, n_p)
-                hc = period_cache[m.hit_date]
-                hits = m.hit(a) & (hc >= 0)
-                num = np.bincount((unit_code * n_p + hc)[hits], minlength=size).astype(float)
+                    hc = period_cache[m.hit_date]
+                    key_cache[m.hit_date] = (unit_code * n_p + hc, hc >= 0)
+                hit_key, hit_in = key_cache[m.hit_date]
+                num = np.bincount(hit_key[m.hit(a) & hit_in], minlength=size).astype(float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(den > 0, num / den, np.nan)
             den_out, n_small = den, den
