@@ -505,7 +505,7 @@ def callaway_santanna(
         raise ValueError(f"column(s) not in data: {missing}")
     # The front end works on arrays and unit codes (this runs on every estimate of a study);
     # the frame is only consulted for covariates, clusters and error messages.
-    d = data[list(dict.fromkeys(cols))]
+    d = data  # only read: nothing below writes into it
     period_labels: tuple[str, ...] = ()
     late_labels: dict[Any, str] = {}
     if not pd.api.types.is_numeric_dtype(d[time]):
@@ -607,7 +607,7 @@ def callaway_santanna(
             warnings.warn(
                 f"cohort {c:g} has a single unit: its effects rest on one unit", stacklevel=2
             )
-    kept_rows = d[row_kept] if (covariates or cluster) else d
+    kept_rows = d.loc[row_kept, list(dict.fromkeys(cols))] if (covariates or cluster) else d
     xcov = None
     if covariates and not allow_unbalanced_panel:
         xw = {
@@ -698,9 +698,18 @@ def callaway_santanna(
         clusters = pd.factorize(per_unit, sort=True)[0].astype(np.int64)
     else:
         clusters = np.arange(n, dtype=np.int64)
-    att_gt = pd.DataFrame(rows, columns=list(ATT_GT_COLUMNS))
-    res = CallawaySantAnnaResults(
-        att_gt=att_gt,
+    # Standard errors from the influence functions (clustered); a cell with no influence
+    # (the universal base period's reference cell) has none.
+    se = np.sqrt(np.sum(_cluster_sums(influence, clusters) ** 2, axis=0)) / n
+    se[np.abs(influence).sum(axis=0) == 0] = np.nan
+    cells = dict(
+        zip(ATT_GT_COLUMNS, (np.asarray(col) for col in zip(*rows, strict=True)), strict=True)
+    )
+    cells["std_error"] = se
+    cells["ci_lower"] = cells["estimate"] - z * se
+    cells["ci_upper"] = cells["estimate"] + z * se
+    return CallawaySantAnnaResults(
+        att_gt=pd.DataFrame(cells, columns=list(ATT_GT_COLUMNS)),
         influence=influence,
         unit_cohort=gvec,
         clusters=clusters,
@@ -712,12 +721,6 @@ def callaway_santanna(
         },
         n_dropped=int(drop_unit.sum()) if not allow_unbalanced_panel else n_rows_dropped,
     )  # fmt: skip
-    se = res._se(influence)
-    se[att_gt["std_error"].isna().to_numpy() & (np.abs(influence).sum(axis=0) == 0)] = np.nan
-    att_gt["std_error"] = se
-    att_gt["ci_lower"] = att_gt["estimate"] - z * se
-    att_gt["ci_upper"] = att_gt["estimate"] + z * se
-    return res
 
 
 def _number_periods(

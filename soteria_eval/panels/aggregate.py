@@ -404,30 +404,36 @@ def aggregate_arrays(
     size = n_u * n_p
     specs = [m for m in MEASURES if measures is None or m.id in measures]
     period_cache: dict[str, NDArray[np.int32]] = {}
-    key_cache: dict[str, tuple[NDArray[np.int64], Bool]] = {}
+    window_cache: dict[str, Bool] = {}
+
+    def keys(pc: NDArray[np.int32], sel: Bool | NDArray[np.intp]) -> NDArray[np.int64]:
+        # The cell (unit, period) of the selected cases only: a key for every case would
+        # hold 8 bytes per case per date column on a national extract.
+        out: NDArray[np.int64] = unit_code[sel] * n_p + pc[sel]
+        return out
+
     frames = []
     synthetic = a.synthetic
     for m in specs:
         if m.date not in period_cache:
             period_cache[m.date] = _period_codes(a.day[m.date], freq, first, n_p)
-            pc = period_cache[m.date]
-            key_cache[m.date] = (unit_code * n_p + pc, pc >= 0)
-        key, in_window = key_cache[m.date]
-        base = m.base(a) & in_window
-        den = np.bincount(key[base], minlength=size).astype(float)
+            window_cache[m.date] = period_cache[m.date] >= 0
+        pc = period_cache[m.date]
+        base = m.base(a) & window_cache[m.date]
+        den = np.bincount(keys(pc, base), minlength=size).astype(float)
         if m.statistic == "sum":
             value, num, den_out, n_small = den, den, np.full(size, np.nan), den
         elif m.statistic == "ratio":
             assert m.hit is not None
             if m.hit_date is None:
-                num = np.bincount(key[base & m.hit(a)], minlength=size).astype(float)
+                num = np.bincount(keys(pc, base & m.hit(a)), minlength=size).astype(float)
             else:
                 if m.hit_date not in period_cache:
                     period_cache[m.hit_date] = _period_codes(a.day[m.hit_date], freq, first, n_p)
-                    hc = period_cache[m.hit_date]
-                    key_cache[m.hit_date] = (unit_code * n_p + hc, hc >= 0)
-                hit_key, hit_in = key_cache[m.hit_date]
-                num = np.bincount(hit_key[m.hit(a) & hit_in], minlength=size).astype(float)
+                    window_cache[m.hit_date] = period_cache[m.hit_date] >= 0
+                hc = period_cache[m.hit_date]
+                hits = m.hit(a) & window_cache[m.hit_date]
+                num = np.bincount(keys(hc, hits), minlength=size).astype(float)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(den > 0, num / den, np.nan)
             den_out, n_small = den, den
@@ -435,8 +441,9 @@ def aggregate_arrays(
             assert m.x is not None
             x = m.x(a)
             ok = base & ~np.isnan(x)
-            den = np.bincount(key[ok], minlength=size).astype(float)
-            num = np.bincount(key[ok], weights=x[ok], minlength=size)
+            k = keys(pc, ok)
+            den = np.bincount(k, minlength=size).astype(float)
+            num = np.bincount(k, weights=x[ok], minlength=size)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(den > 0, num / den, np.nan)
             den_out, n_small = den, den
@@ -444,8 +451,9 @@ def aggregate_arrays(
             assert m.x is not None
             x = m.x(a)
             ok = base & ~np.isnan(x)
-            den = np.bincount(key[ok], minlength=size).astype(float)
-            value = _group_median(key[ok], x[ok], size)
+            k = keys(pc, ok)
+            den = np.bincount(k, minlength=size).astype(float)
+            value = _group_median(k, x[ok], size)
             num, den_out, n_small = np.full(size, np.nan), den, den
         else:  # km_median: days from report to charge among referred cases, by report cohort
             # On the base cases only (memory on big extracts): an event is a charge with a
@@ -455,7 +463,7 @@ def aggregate_arrays(
             event = _charged(a)[sel] & ~np.isnan(dec)
             stop = np.where(np.isnan(dec), a.extract, dec).astype(np.float64)
             value = km_quantile_by_group(
-                key[sel], stop - a.day["report_date"][sel], event, size, 0.5
+                keys(pc, sel), stop - a.day["report_date"][sel], event, size, 0.5
             )
             num, den_out, n_small = np.full(size, np.nan), den, den
         frames.append(
