@@ -47,3 +47,24 @@ def test_no_untreated_comparison_is_an_error() -> None:
     d = d[d["g"] > 0]  # no never-treated units: the last cohort's treated periods cannot be imputed
     with pytest.raises(ValueError, match="no untreated observation"):
         imputation_did(d, outcome="y", unit="id", time="t", cohort="g")
+
+
+def test_fe_dof_scales_the_variance_by_cr1s_factor() -> None:
+    """Same names and meaning as the linear models: G/(G-1) (n-1)/(n-K) on BJS's variance."""
+    d = staggered()
+    d["area"] = d["id"] % 30  # 30 clusters; each unit sits in one of them
+    base = imputation_did(d, outcome="y", unit="id", time="t", cohort="g", cluster="area")
+    n, g = len(d), 30
+    n_units, n_periods = d["id"].nunique(), d["t"].nunique()
+    k_full = n_units + n_periods - 1
+    k_nested = k_full - (n_units - 1)  # unit effects nested in the clusters keep one level
+    for fe_dof, k in (("full", k_full), ("lm", k_full), ("nested", k_nested), ("fixest", k_nested)):
+        r = imputation_did(
+            d, outcome="y", unit="id", time="t", cohort="g", cluster="area", fe_dof=fe_dof
+        )
+        factor = g / (g - 1) * (n - 1) / (n - k)
+        np.testing.assert_allclose(r.params, base.params, rtol=0, atol=0)
+        np.testing.assert_allclose(r.cov.to_numpy(), base.cov.to_numpy() * factor, rtol=1e-12)
+        assert f"K={k}" in r.inference
+    with pytest.raises(ValueError, match="fe_dof"):
+        imputation_did(d, outcome="y", unit="id", time="t", cohort="g", fe_dof="stata")
