@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from soteria_eval.its.covariance import default_lag, newey_west, newey_west_many
 from soteria_eval.its.segmented import (
@@ -104,7 +104,7 @@ class MultiUnitITSResults(Results):
         est, se, df = (e[c].to_numpy(dtype=float) for c in ("estimate", "std_error", "df"))
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = est / se
-        crit = stats.t.ppf(1 - alpha / 2, df)
+        crit = special.stdtrit(df, 1 - alpha / 2)  # stats.t.ppf without its overhead
         cols = {
             "unit": e["unit"].to_numpy(),
             "term": e["term"].to_numpy(),
@@ -112,7 +112,7 @@ class MultiUnitITSResults(Results):
             "std_error": se,
             "statistic": stat,
             "df": df,
-            "p_value": 2 * stats.t.sf(np.abs(stat), df),
+            "p_value": 2 * special.stdtr(df, -np.abs(stat)),
             "ci_lower": est - crit * se,
             "ci_upper": est + crit * se,
             "inference": e["inference"].to_numpy(),
@@ -173,7 +173,7 @@ def multi_unit_its(
     if start is None and not any(i.programme for i in interruptions):
         raise ValueError("give a start column or at least one programme interruption")
     # Arrays, not pivots and group-bys: this runs once per measure, over many measures.
-    d = data[list(dict.fromkeys(need))]
+    d = data  # only read: nothing below writes into it
     y_all = outcome_rate(d, outcome, time, exposure, per).to_numpy()
     if np.isnan(y_all).any():
         row = d.iloc[int(np.flatnonzero(np.isnan(y_all))[0])]
@@ -360,20 +360,28 @@ def _effects_table(
     """One row per unit and programme term, in unit order then term."""
     if not effects:
         return pd.DataFrame(columns=["unit", "term", "estimate", "std_error", "df", "inference"])
-    rows = [
-        (j, term, est, se, df, inf)
-        for cols, term, ests, ses, df, inf in effects
-        for j, est, se in zip(cols, ests, ses, strict=True)
-    ]
-    rows.sort(key=lambda r: (r[0], r[1]))  # stable: unit order, then term
+    unit = np.concatenate([np.asarray(cols, dtype=np.int64) for cols, *_ in effects])
+    sizes = [len(cols) for cols, *_ in effects]
+    term = np.repeat(np.array([e[1] for e in effects], dtype=str), sizes)
+    order = np.lexsort((term, unit))  # stable: unit order, then term
+
+    def stack(i: int) -> NDArray[np.float64]:
+        return np.concatenate(
+            [
+                np.broadcast_to(np.asarray(e[i], dtype=float), (n,))
+                for e, n in zip(effects, sizes, strict=True)
+            ]
+        )[order]
+
+    inference = np.repeat(np.array([e[5] for e in effects], dtype=object), sizes)[order]
     return pd.DataFrame(
         {
-            "unit": [units[r[0]] for r in rows],
-            "term": [r[1] for r in rows],
-            "estimate": np.array([r[2] for r in rows], dtype=float),
-            "std_error": np.array([r[3] for r in rows], dtype=float),
-            "df": np.array([r[4] for r in rows], dtype=float),
-            "inference": [r[5] for r in rows],
+            "unit": np.asarray(units, dtype=object)[unit[order]],
+            "term": term[order].astype(object),
+            "estimate": stack(2),
+            "std_error": stack(3),
+            "df": stack(4),
+            "inference": inference,
         }
     )
 
