@@ -765,7 +765,13 @@ def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
     row = d.iloc[0]
     p = float(row["p_value"])
     if not np.isfinite(p):
-        why = str(row["note"]) or "no p-value"
+        note = str(row["note"])
+        reasons = refusal_reasons(note)
+        why = (
+            f"the recovery study refused this design's inference for this measure: {reasons}"
+            if reasons
+            else note or "no p-value"
+        )
         return (
             f"Joint test that every pre-start effect is zero: {row['estimand']} = "
             f"{float(row['estimate']):.2f}; its p-value is not reported ({why})."
@@ -778,6 +784,41 @@ def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
     return (
         f"Joint test that every pre-start effect is zero: {row['estimand']} = "
         f"{float(row['estimate']):.2f}, p = {format_p(p)} ({verdict})."
+    )
+
+
+def refusal_reasons(note: str) -> str:
+    """Return the recovery study's reasons in a refused row's note, or ``""``.
+
+    A refused row's note reads ``refused by the recovery study (N simulated seeds):
+    <reason>; <reason>; <the design's own notes>``; the reasons are the parts that judge the
+    study's coverage, bias or size.
+    """
+    if not note.startswith("refused by the recovery study"):
+        return ""
+    parts = note.split(": ", 1)[-1].split("; ")
+    keep = [x for x in parts if x.startswith(("coverage", "bias", "size"))]
+    return "; ".join(keep).replace("-", "−")
+
+
+def event_study_caution(run: RunOutputs, domain: str, measure: str) -> str:
+    """Return a caution for an event study whose design the study refused, or ``""``.
+
+    The event-time effects of Callaway–Sant'Anna have no recovery verdict of their own: they
+    take the verdict of the overall effect with the same inference (the multiplier
+    bootstrap). When it is refused, the figure's band and intervals are shown for the reader
+    to see, not as evidence, as the page says in a caution above the figure.
+    """
+    d = run.select(analysis=domain, measure=measure, design="event_study_cs")
+    refused = d[(d["status"] == "refused") & d["term"].astype(str).str.startswith("event")]
+    if refused.empty:
+        return ""
+    why = refusal_reasons(str(refused["note"].iloc[0]))
+    return (
+        "```{caution}\nThe recovery study refused this design's inference for this measure"
+        + (f" ({why})" if why else "")
+        + ": the band and the intervals below are shown so the reader can see them, not as "
+        "evidence. The estimates themselves are kept.\n```"
     )
 
 

@@ -57,3 +57,44 @@ def test_scenario_ids_have_readers_labels() -> None:
         "Exposed forces"
     )
     assert scenario_label("leave out Durham") == "leave out Durham"
+
+
+def test_event_study_caution_when_its_inference_is_refused() -> None:
+    from pathlib import Path
+
+    from soteria_eval.report import RunOutputs, event_study_caution, refusal_reasons
+
+    note = (
+        "refused by the recovery study (200 simulated seeds): coverage 86.5% outside "
+        "90%–98%; bias -29% of the planted effect (borderline); not-yet-treated "
+        "comparisons; multiplier bootstrap"
+    )
+    assert refusal_reasons(note) == (
+        "coverage 86.5% outside 90%–98%; bias −29% of the planted effect (borderline)"
+    )
+    assert refusal_reasons("not-yet-treated comparisons") == ""
+    rows = pd.DataFrame(
+        {
+            "analysis": ["volume"] * 3 + ["quality"],
+            "measure": ["charges"] * 3 + ["police_charge_rate"],
+            "design": ["event_study_cs"] * 4,
+            "term": ["pre-trend Wald", "event +0", "event +1", "event +0"],
+            "status": ["refused", "refused", "refused", "ok"],
+            "note": [note, note, note, "multiplier bootstrap"],
+        }
+    )
+    run = RunOutputs(folder=Path("."), results=rows, figures={}, manifest={})
+    text = event_study_caution(run, "volume", "charges")
+    assert text.startswith("```{caution}") and text.endswith("```")
+    assert "coverage 86.5%" in text and "not as evidence" in text
+    assert "multiplier bootstrap" not in text  # the design's own notes stay out
+    assert event_study_caution(run, "quality", "police_charge_rate") == ""
+    assert event_study_caution(run, "timeliness", "days_referral_to_decision") == ""
+    from soteria_eval.report import pretrend_test
+
+    wald = rows.iloc[:1].assign(
+        design="callaway_santanna", estimand="chi2 (8 df)", estimate=11.57, p_value=np.nan
+    )
+    sentence = pretrend_test(RunOutputs(Path("."), wald, {}, {}), "volume", "charges")
+    assert "p-value is not reported (the recovery study refused" in sentence
+    assert "coverage 86.5%" in sentence and "multiplier bootstrap" not in sentence
