@@ -92,13 +92,6 @@ class CallawaySantAnnaResults:
         """Number of units used."""
         return int(self.influence.shape[0])
 
-    def _se(self, psi: Floats) -> Floats:
-        """Cluster-robust analytic standard errors of columns of influence functions."""
-        n = self.n_units
-        summed = _cluster_sums(psi, self.clusters)
-        se: Floats = np.sqrt(np.sum(summed**2, axis=0)) / n
-        return se
-
     def aggregate(
         self,
         type: AggregationType = "simple",
@@ -284,6 +277,12 @@ class CallawaySantAnnaResults:
         from soteria_eval.plotting import group_time_heatmap
 
         return group_time_heatmap(self, **kwargs)
+
+
+def _influence_se(psi: Floats, clusters: NDArray[np.int64]) -> Floats:
+    """Cluster-robust analytic standard errors of columns of (unit) influence functions."""
+    se: Floats = np.sqrt(np.sum(_cluster_sums(psi, clusters) ** 2, axis=0)) / psi.shape[0]
+    return se
 
 
 def _cluster_sums(values: Floats, clusters: NDArray[np.int64]) -> Floats:
@@ -556,7 +555,6 @@ def callaway_santanna(
             "counted as never treated",
             stacklevel=2,
         )
-        g_all = np.where(late, 0.0, g_all)
         g_lo = np.where(g_lo > tlist[-1], 0.0, g_lo)
     early_unit = (g_lo > 0) & (g_lo <= first + anticipation)
     if early_unit.any():
@@ -700,7 +698,7 @@ def callaway_santanna(
         clusters = np.arange(n, dtype=np.int64)
     # Standard errors from the influence functions (clustered); a cell with no influence
     # (the universal base period's reference cell) has none.
-    se = np.sqrt(np.sum(_cluster_sums(influence, clusters) ** 2, axis=0)) / n
+    se = _influence_se(influence, clusters)
     se[np.abs(influence).sum(axis=0) == 0] = np.nan
     cells = dict(
         zip(ATT_GT_COLUMNS, (np.asarray(col) for col in zip(*rows, strict=True)), strict=True)

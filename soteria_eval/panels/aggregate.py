@@ -90,7 +90,9 @@ class CaseArrays:
         computes it once.
         """
         if name not in self._memo:
-            self._memo[name] = make()
+            made = make()
+            made.flags.writeable = False  # shared by every measure: never changed in place
+            self._memo[name] = made
         return self._memo[name]
 
     @classmethod
