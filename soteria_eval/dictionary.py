@@ -102,6 +102,7 @@ SchemaName = Literal[
     "rollout",
     "geography",
     "sexual_offences_outcomes",
+    "all_offences_outcomes",
     "moj_rape_timeliness",
     "measures",
     "truth",

@@ -68,3 +68,78 @@ def test_other_bundled_tables() -> None:
 def test_repo_data_dictionary_files_exist() -> None:
     assert (REPO / "data_dictionary" / "datapackage.json").exists()
     assert isinstance(REPO, Path)
+
+
+def test_quarterly_outcomes_integrity_and_provenance() -> None:
+    import hashlib
+
+    from soteria_eval._paths import bundled_data_dir
+    from soteria_eval.datasets import load_all_offences_outcomes
+
+    f = bundled_data_dir() / DATASETS["all_offences_outcomes"].file
+    # The bytes as published by the source project (CRLF line endings kept).
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert digest == "621e2982c6b230bb46222fdaf7ef9ca24c0365acaf10fe7af550b06664612d03"
+    d = load_all_offences_outcomes()
+    assert len(d) == 2112 and d["force"].nunique() == 44
+    assert d.groupby("force").size().eq(48).all()
+    # Column totals given with the source, as a transcription check.
+    assert d["closed_all_t1"].sum() == 5_689_684
+    assert d["closed_all_assigned"].sum() == 57_210_139
+    first = d.iloc[0]
+    assert (first["fy"], first["q"], first["period"]) == ("2014/15", 1, "2014-Q2")
+    assert d.loc[(d["fy"] == "2019/20") & (d["q"] == 4), "period"].unique().tolist() == ["2020-Q1"]
+    assert "Open Government Licence" in DATASETS["all_offences_outcomes"].notes
+
+
+def test_quarterly_outcomes_quirks_are_flagged_not_dropped() -> None:
+    from soteria_eval.datasets import load_all_offences_outcomes
+
+    d = load_all_offences_outcomes()
+    flags = d.attrs["flags"]
+    assert len(d) == 2112  # nothing dropped
+
+    def flagged(force: str, fy: str, q: int, check: str, column: str) -> bool:
+        hit = flags[(flags["force"] == force) & (flags["fy"] == fy) & (flags["q"] == q)]
+        return bool(((hit["check"] == check) & (hit["column"] == column)).any())
+
+    # Greater Manchester's records-system change, 2019/20 Q2-Q4, on both bases.
+    for q in (2, 3, 4):
+        assert flagged("Greater Manchester", "2019/20", q, "coverage_gap", "closed_all_t1")
+    assert not flagged("Greater Manchester", "2019/20", 1, "coverage_gap", "closed_all_t1")
+    # Recorded basis not supplied: every quarter of 2014/15 for BTP, Cumbria, Leicestershire.
+    for force in ("British Transport Police", "Cumbria", "Leicestershire"):
+        for q in (1, 2, 3, 4):
+            assert flagged(force, "2014/15", q, "not_supplied", "recorded_all_t1")
+    assert flagged("Wiltshire", "2015/16", 1, "not_supplied", "recorded_all_assigned")
+    # Implausibly low assigned outcomes in early 2014/15.
+    assert flagged("Metropolitan Police", "2014/15", 1, "coverage_gap", "closed_all_assigned")
+    # Leicestershire's published correction of -2 penalty notices.
+    assert flagged("Leicestershire", "2014/15", 4, "negative_count", "closed_all_t6")
+    assert (flags["check"] == "ex_fraud_above_all").sum() == 9
+    assert set(flags.loc[flags["check"] == "ex_fraud_above_all", "severity"]) == {"info"}
+    row = d[(d["force"] == "Greater Manchester") & (d["fy"] == "2019/20") & (d["q"] == 3)]
+    assert "coverage_gap:closed_all_t1" in row["quality_flags"].iloc[0].split(";")
+    clean = d[(d["force"] == "Avon and Somerset") & (d["fy"] == "2017/18")]
+    assert clean["quality_flags"].eq("").all()
+
+
+def test_quarterly_outcomes_refreshed_copy_is_validated(tmp_path: Path) -> None:
+    import pytest
+
+    from soteria_eval.data import DataValidationError
+    from soteria_eval.datasets import load_all_offences_outcomes
+
+    src = REPO / "data_dictionary" / "data" / "all_offences_outcomes_by_force_quarter.csv"
+    lines = src.read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5].replace("Avon and Somerset", "Avon and Somerest", 1)
+    fields = lines[9].split(",")
+    fields[3] = "5"
+    lines[9] = ",".join(fields)
+    bad = tmp_path / "quarters.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as exc:
+        load_all_offences_outcomes(bad)
+    text = str(exc.value)
+    assert "quarters.csv" in text and "Avon and Somerest" in text and "row 6" in text
+    assert "column 'q', row 10" in text

@@ -125,7 +125,7 @@ def _validate(
         issues += rollout_rules(frame, raw, geo)
     elif kind == "geography":
         issues += geography_rules(frame, raw, geo)
-    elif kind == "sexual_offences_outcomes":
+    elif kind in ("sexual_offences_outcomes", "all_offences_outcomes"):
         issues += outcomes_rules(frame, raw, geo)
     return frame, kind, issues, raw
 

@@ -10,23 +10,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 import pandas as pd
 
 from soteria_eval._paths import bundled_data_dir
 from soteria_eval.data.loaders import _load
-from soteria_eval.datasets.quality import FLAG_COLUMNS, outcomes_quality_flags
+from soteria_eval.datasets.quality import (
+    FLAG_COLUMNS,
+    QUARTER_FLAG_COLUMNS,
+    outcomes_quality_flags,
+    quarterly_quality_flags,
+)
 
 __all__ = [
     "BUNDLED_PART_YEARS",
     "DATASETS",
     "FLAG_COLUMNS",
+    "QUARTER_FLAG_COLUMNS",
     "Provenance",
     "force_size_proxy",
+    "load_all_offences_outcomes",
     "load_cps_area_force",
     "load_moj_rape_timeliness",
     "load_sexual_offences_outcomes",
     "outcomes_quality_flags",
+    "quarterly_quality_flags",
 ]
 
 
@@ -62,6 +71,32 @@ DATASETS: Mapping[str, Provenance] = MappingProxyType(
                 "investigations closed in the year; recorded_* attribute outcomes to offences "
                 "recorded in the year, so recent years undercount (right-censoring). Known "
                 "quirks are flagged by outcomes_quality_flags()."
+            ),
+        ),
+        "all_offences_outcomes": Provenance(
+            name="all_offences_outcomes",
+            file="all_offences_outcomes_by_force_quarter.csv",
+            title="All offences outcomes by police force and financial quarter, 2014/15 to 2025/26",
+            source=(
+                "Home Office, police recorded crime and outcomes open data tables (twelve yearly "
+                "outcomes workbooks, 2014/15 to 2025/26), every offence group. Taken from the "
+                "processed file data/processed/force_quarter.csv of the GitHub repository "
+                "SGilr/oocd-dashboard at commit 7d0066eed8e4021d9d3c58d113fe29b54967d1ef; its 44 "
+                "forces add up to the dashboard's national quarterly file in all 1,920 cells."
+            ),
+            licence="Crown copyright, Open Government Licence v3.0",
+            notes=(
+                "All offences, not sexual offences or rape: real force-level quarterly dynamics "
+                "(trends, serial correlation, shocks such as COVID-19) for placebo studies and a "
+                "within-force comparison series. Counts named {basis}_{variant}_{measure}: basis "
+                "closed or recorded (recent quarters undercount), variant all or ex_fraud, "
+                "measure an outcome type (t1 charge/summons ... t22), oocd, positive or "
+                "assigned. Known quirks (recorded basis not supplied in 2014/15 for several "
+                "forces, Greater Manchester 2019/20 Q2-Q4, low assigned outcomes in early "
+                "2014/15, a negative correction) are flagged by quarterly_quality_flags(). "
+                "Attribution: Contains public sector information licensed under the Open "
+                "Government Licence v3.0. Source: Home Office, police recorded crime and "
+                "outcomes open data tables."
             ),
         ),
         "moj_rape_timeliness": Provenance(
@@ -156,6 +191,55 @@ def load_sexual_offences_outcomes(
 
 def _years(value: str | Sequence[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+def load_all_offences_outcomes(
+    path: str | Path | None = None, *, with_flags: bool = True
+) -> pd.DataFrame:
+    """Load the Home Office all-offences outcomes by force and financial quarter.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A refreshed copy of the file (same columns, any span of quarters), validated
+        against the same schema. Default: the bundled file.
+    with_flags : bool
+        Add a ``quality_flags`` column naming each warning of
+        :func:`quarterly_quality_flags` on the row as ``check:column`` (``;``-separated,
+        empty if none). Rows are never dropped here.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The bundled file has 2,112 rows: 43 territorial forces and British Transport
+        Police by 48 financial quarters (2014/15 Q1 to 2025/26 Q4), sorted by force,
+        year and quarter, with ``period``, the calendar-quarter label of each financial
+        quarter (2014/15 Q1 is ``2014-Q2``), after ``q``. ``attrs["flags"]`` holds the
+        flags table.
+    """
+    from soteria_eval.datasets.home_office import calendar_quarter
+
+    name: Literal["all_offences_outcomes"] = "all_offences_outcomes"
+    source = bundled_data_dir() / DATASETS[name].file if path is None else Path(path)
+    frame = _load(source, name)
+    frame = frame.sort_values(["force", "fy", "q"], kind="stable").reset_index(drop=True)
+    periods = [
+        calendar_quarter(str(f), int(q)) for f, q in zip(frame["fy"], frame["q"], strict=True)
+    ]
+    frame.insert(int(frame.columns.get_loc("q")) + 1, "period", periods)  # type: ignore[arg-type]
+    flags = quarterly_quality_flags(frame)
+    if with_flags:
+        warn = flags[flags["severity"] == "warning"]
+        label = warn["check"] + ":" + warn["column"]
+        joined = label.groupby([warn["force"], warn["fy"], warn["q"]]).agg(
+            lambda s: ";".join(sorted(set(s)))
+        )
+        key = pd.MultiIndex.from_frame(frame[["force", "fy", "q"]])
+        frame["quality_flags"] = joined.reindex(key).fillna("").to_numpy()
+    frame.attrs["provenance"] = DATASETS[name]
+    frame.attrs["source"] = str(source)
+    frame.attrs["flags"] = flags
+    return frame
 
 
 def load_moj_rape_timeliness() -> pd.DataFrame:

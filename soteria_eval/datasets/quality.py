@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 #: Thresholds of the checks (ratios to the force's own median over full years).
 COVERAGE_GAP_RATIO = 0.35
@@ -181,3 +182,98 @@ def outcomes_quality_flags(
         return pd.DataFrame(columns=list(FLAG_COLUMNS))
     out = pd.concat(flags, ignore_index=True)
     return out.sort_values(["force", "fy", "check"], kind="stable").reset_index(drop=True)
+
+
+#: Columns of :func:`quarterly_quality_flags`: a flag names the financial quarter too.
+QUARTER_FLAG_COLUMNS: tuple[str, ...] = (
+    "force",
+    "fy",
+    "q",
+    "column",
+    "check",
+    "severity",
+    "value",
+    "reference",
+    "detail",
+)
+#: Measures of the quarterly file checked for coverage gaps (large enough to be stable).
+GAP_MEASURES: tuple[str, ...] = ("t1", "oocd", "positive", "assigned")
+#: A force's median quarter must reach this for its gaps to be judged.
+GAP_MIN_MEDIAN = 50
+
+
+def quarterly_quality_flags(data: pd.DataFrame) -> pd.DataFrame:
+    """Flag suspect cells of the all-offences outcomes table by force and quarter.
+
+    Checks (each row of the result is one flag of one cell):
+
+    ``not_supplied``
+        Every recorded-basis count of the row is 0 while the closed basis has assigned
+        outcomes: the recorded basis was not supplied (flagged on each recorded-basis
+        ``t1``, ``oocd``, ``positive`` and ``assigned`` column).
+    ``coverage_gap``
+        A ``t1``, ``oocd``, ``positive`` or ``assigned`` count is under
+        ``COVERAGE_GAP_RATIO`` of the force's median quarter for that column (medians of
+        at least ``GAP_MIN_MEDIAN``; recorded-basis rows not supplied left out): a gap in
+        the force's outcomes data, such as Greater Manchester's records-system change in
+        2019/20 or the partial outcome coverage of early 2014/15.
+    ``negative_count``
+        A count below zero (a published correction).
+    ``ex_fraud_above_all``
+        A count without fraud exceeds the count with every offence (``info``: by a few).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The table's columns (``force, fy, q`` and the 40 counts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`QUARTER_FLAG_COLUMNS`, sorted by force, year, quarter, column and check.
+    """
+    d = data.reset_index(drop=True)
+    counts = [c for c in d.columns if c.startswith(("closed_", "recorded_"))]
+    flags: list[pd.DataFrame] = []
+
+    def add(mask: NDArray[np.bool_], column: str, check: str, severity: str,
+            ref: pd.Series | float, detail: str) -> None:  # fmt: skip
+        if mask.any():
+            refv = ref[mask] if isinstance(ref, pd.Series) else ref
+            flags.append(
+                pd.DataFrame(
+                    {"force": d.loc[mask, "force"], "fy": d.loc[mask, "fy"], "q": d.loc[mask, "q"],
+                     "column": column, "check": check, "severity": severity,
+                     "value": d.loc[mask, column].astype(float), "reference": refv,
+                     "detail": detail}
+                )
+            )  # fmt: skip
+
+    recorded = [c for c in counts if c.startswith("recorded_")]
+    absent = (d[recorded] == 0).all(axis=1) & (d["closed_all_assigned"] > 0)
+    for c in counts:
+        measure = c.rsplit("_", 1)[1]
+        if c.startswith("recorded_") and measure in GAP_MEASURES:
+            add(absent.to_numpy(), c, "not_supplied", "warning", d["closed_all_assigned"].astype(float),
+                "every recorded-basis count is 0 while the closed basis has outcomes: "
+                "the recorded basis was not supplied")  # fmt: skip
+        if measure in GAP_MEASURES:
+            usable = ~absent if c.startswith("recorded_") else pd.Series(True, index=d.index)
+            med = d[c].where(usable).groupby(d["force"]).transform("median").astype(float)
+            judged = usable & (med >= GAP_MIN_MEDIAN)
+            gap = judged & (d[c] < COVERAGE_GAP_RATIO * med)
+            add(gap.to_numpy(), c, "coverage_gap", "warning", med,
+                f"under {COVERAGE_GAP_RATIO:.0%} of the force's median quarter: a gap in its "
+                "outcomes data")  # fmt: skip
+        add((d[c] < 0).to_numpy(), c, "negative_count", "warning", 0.0,
+            "a negative count (a published correction)")  # fmt: skip
+        if "_ex_fraud_" in c:
+            full = c.replace("_ex_fraud_", "_all_")
+            add((d[c] > d[full]).to_numpy(), c, "ex_fraud_above_all", "info",
+                d[full].astype(float), "the count without fraud exceeds the count of all offences")  # fmt: skip
+    if not flags:
+        return pd.DataFrame(columns=list(QUARTER_FLAG_COLUMNS))
+    out = pd.concat(flags, ignore_index=True)
+    return out.sort_values(["force", "fy", "q", "column", "check"], kind="stable").reset_index(
+        drop=True
+    )
