@@ -1,4 +1,4 @@
-"""Command line: ``soteria-eval validate | dictionary | run | book | init | simulate | recovery | ingest``.
+"""Command line: ``soteria-eval validate | dictionary | run | book | init | simulate | recovery | placebo | ingest``.
 
 Exit codes: 0 success; 1 an analysis failed; 2 the input is invalid (nothing written).
 """
@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 an analysis failed; 2 the input is invalid (nothing wri
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -392,6 +393,157 @@ def recovery(
     )
     folder = write_recovery(res, out)
     click.echo(f"wrote {folder / 'recovery.csv'} ({seeds} seeds, {len(res.summary())} rows)")
+
+
+@main.command()
+@click.option(
+    "--panel",
+    "panel_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A real force x period panel: the Home Office quarterly outcomes file as published "
+    "(force, fy, q, counts) or a soteria-eval panel (level, unit, period, measure, value).",
+)
+@click.option(
+    "--outcome",
+    required=True,
+    help="A count column of the Home Office file (analysed as its log) or a panel measure.",
+)
+@click.option(
+    "--rate",
+    default=None,
+    help="NUMERATOR/DENOMINATOR columns of the Home Office file: the outcome is their rate in "
+    "percentage points (then --outcome only names it).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Fake rollouts per rollout shape.",
+)
+@click.option(
+    "--boot",
+    type=click.IntRange(min=19),
+    default=999,
+    show_default=True,
+    help="Wild bootstrap draws and randomization re-assignments per fake rollout.",
+)
+@click.option(
+    "--window",
+    default=None,
+    help="FIRST:LAST periods, e.g. 2014-Q2:2019-Q2 (default: 2014/15 Q1 to 2019/20 Q1 for the "
+    "Home Office file; every period before September 2021 for a panel).",
+)
+@click.option(
+    "--starts",
+    default="9:17",
+    show_default=True,
+    help="FIRST:LAST period (counted from 1 in the window) in which phase 1 may start.",
+)
+@click.option(
+    "--rollouts",
+    type=click.Choice(["pathfinders", "phased", "both"]),
+    default="both",
+    show_default=True,
+    help="5 fake pathfinders with one start, the phased variant (7 more 5 periods later), or both.",
+)
+@click.option(
+    "--keep-flagged",
+    is_flag=True,
+    help="Keep cells the data-quality checks warn about (default: treat them as missing).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write placebo.csv into; replaced atomically.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--scheduler", default=None, help="Address of a dask.distributed scheduler to run on."
+)
+@click.option(
+    "--seed", type=int, default=20210901, show_default=True, help="Seed of every random draw."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def placebo(
+    panel_path: Path, outcome: str, rate: str | None, draws: int, boot: int, window: str | None,
+    starts: str, rollouts: str, keep_flagged: bool, out: Path, jobs: int, scheduler: str | None, seed: int,
+    quiet: bool,
+) -> None:  # fmt: skip
+    """Fake rollouts on a real panel before any programme: the real size of each test.
+
+    Places Soteria-shaped fake rollouts (5 random forces, one start between the 9th and
+    17th period; and a phased variant) on the panel, runs every design and inference
+    the pipeline reports, and writes OUT/placebo.csv (outcome, design, inference,
+    n_draws, size, mc_se, then rollout and context), OUT/placebo_draws.csv (each draw's
+    estimate and p-value) and OUT/placebo.json. Design and inference labels are those of
+    results.csv's recovery_design and recovery_inference.
+    """
+    from soteria_eval._io import OutputFolderError, check_output_folder, interrupt_on_termination
+    from soteria_eval._scheduler import SchedulerError, check_address
+    from soteria_eval.data import DataValidationError
+    from soteria_eval.validation.placebo import (
+        ROLLOUTS,
+        PlaceboSettings,
+        placebo_study,
+        write_placebo,
+    )
+    from soteria_eval.validation.placebo_data import (
+        PlaceboInputError,
+        parse_rate,
+        parse_starts,
+        parse_window,
+        placebo_panel,
+    )
+
+    try:
+        check_output_folder(out)
+        if scheduler is not None:
+            check_address(scheduler)
+        data = placebo_panel(
+            panel_path, outcome, rate=parse_rate(rate), window=parse_window(window),
+            keep_flagged=keep_flagged,
+        )  # fmt: skip
+        first, last = parse_starts(starts)
+        settings = PlaceboSettings(
+            n_draws=draws, n_boot=boot, seed=seed, first_start=first, last_start=last,
+            rollouts=ROLLOUTS if rollouts == "both" else (rollouts,),
+        )  # fmt: skip
+        settings.check(int(data.values.notna().all(axis=1).sum()), data.values.shape[1])
+    except (DataValidationError, PlaceboInputError, OutputFolderError, SchedulerError,
+            ValueError) as exc:  # fmt: skip
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    for note in data.notes:
+        click.echo(f"note: {note}", err=True)
+    try:
+        with interrupt_on_termination():
+            res = placebo_study(
+                data.values, outcome=data.outcome, settings=settings, n_jobs=jobs,
+                scheduler=scheduler, progress=not quiet, data_label=data.data_label,
+            )  # fmt: skip
+            res = replace(res, notes=data.notes + res.notes)
+            folder = write_placebo(res, out)
+    except SchedulerError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        click.echo(f"{out}: placebo study interrupted; previous outputs kept", err=True)
+        sys.exit(130)
+    summary = res.summary()
+    click.echo(
+        f"wrote {folder / 'placebo.csv'}: {data.outcome} ({data.scale}, {data.data_label}), "
+        f"{len(res.units)} units, {res.periods[0]} to {res.periods[-1]}, {draws} draws per rollout"
+    )
+    for r in summary.itertuples():
+        click.echo(
+            f"  {r.rollout:<12} {r.design:<38} {r.inference:<9} size {r.size:6.1%} "
+            f"(MC s.e. {r.mc_se:.1%})"
+        )
 
 
 @main.group()
