@@ -379,18 +379,26 @@ def recovery(
     OUT/recovery_mc.csv (Monte Carlo standard errors).
     """
     from soteria_eval._io import OutputFolderError, check_output_folder
+    from soteria_eval._scheduler import SchedulerError, check_address
     from soteria_eval.validation import DesignSettings, RecoverySettings
     from soteria_eval.validation.recovery import recovery_study, write_recovery
 
     try:  # refuse a folder that must not be replaced before hours of work, not after
         check_output_folder(out)
-    except OutputFolderError as exc:
+        if scheduler is not None:
+            check_address(scheduler)
+    except (OutputFolderError, SchedulerError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
     settings = RecoverySettings(scale=scale, size=not no_size, designs=DesignSettings(n_boot=draws))
-    res = recovery_study(
-        seeds, seed0=seed0, settings=settings, n_jobs=jobs, scheduler=scheduler, progress=not quiet
-    )
+    try:
+        res = recovery_study(
+            seeds, seed0=seed0, settings=settings, n_jobs=jobs, scheduler=scheduler,
+            progress=not quiet,
+        )  # fmt: skip
+    except SchedulerError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
     folder = write_recovery(res, out)
     click.echo(f"wrote {folder / 'recovery.csv'} ({seeds} seeds, {len(res.summary())} rows)")
 

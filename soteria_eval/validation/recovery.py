@@ -388,9 +388,9 @@ def recovery_study(
     client = None
     backend = "loky"
     if scheduler is not None:
-        from distributed import Client
+        from soteria_eval._scheduler import connect
 
-        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        client = connect(scheduler)
         backend = "dask"
     try:
         if n_jobs == 1 and client is None:
@@ -403,7 +403,7 @@ def recovery_study(
                 parts = list(tqdm(gen, total=len(seeds), disable=not progress, desc="recovery"))
     finally:
         if client is not None:
-            client.close()  # type: ignore[no-untyped-call]
+            client.close()
     rows = pd.concat(parts, ignore_index=True)
     rows = rows.sort_values(["seed", "world", *KEY, "estimand"], kind="stable").reset_index(
         drop=True
