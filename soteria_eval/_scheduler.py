@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-#: ``tcp://host:port``, ``tls://host:port`` or ``host:port`` (host: a name or IPv4 address).
-_ADDRESS = re.compile(r"^(?:(tcp|tls)://)?([A-Za-z0-9][A-Za-z0-9.\-]*):(\d{1,5})$")
+#: ``host:port`` with an optional scheme (tcp, tls, ws, wss, ucx; host: a name or IPv4
+#: address), or dask's in-process address ``inproc://...``.
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx)://)?([A-Za-z0-9][A-Za-z0-9.\-]*):(\d{1,5})$")
+_INPROC = re.compile(r"^inproc://[\w.\-/]+$")
 #: Seconds to wait for the scheduler to answer.
 TIMEOUT = 10
 
@@ -17,6 +19,8 @@ class SchedulerError(ValueError):
 
 def check_address(address: str) -> str:
     """Return ``address`` if it reads ``[tcp://|tls://]host:port``; raise :class:`SchedulerError`."""
+    if _INPROC.match(address.strip()):
+        return address.strip()
     m = _ADDRESS.match(address.strip())
     if m is None or not 0 < int(m.group(3)) < 65536:
         raise SchedulerError(

@@ -21,7 +21,7 @@ import pandas as pd
 
 from soteria_eval.dictionary import DOMAIN_TITLES, DOMAINS, Measure, load_catalogue
 from soteria_eval.did import callaway_santanna, ppml, twfe
-from soteria_eval.did.phases import phase_att
+from soteria_eval.did.phases import phase_att, simple_att
 from soteria_eval.disclosure import figure_data, suppress_long
 from soteria_eval.estimands import DID_WINDOW, SCALES, to_analysis_scale
 from soteria_eval.inference.coverage import method_validity
@@ -286,11 +286,12 @@ def _staggered(
     if caught:  # e.g. a cohort with a single force: said in the results, not on the console
         note += "; " + "; ".join(sorted({str(w.message) for w in caught}))
     rows = []
-    simple = res.aggregate("simple")
-    r = result_rows(
-        simple, design="callaway_santanna", estimand=f"ATT ({unit})", note=note, **common
-    )
-    rows.append(r.assign(term="programme", n_periods=len(periods)))
+    for df in ("normal", "treated"):  # few treated forces: also t(treated - 1)
+        r = result_rows(
+            simple_att(res, df=df), design="callaway_santanna", estimand=f"ATT ({unit})",
+            note=note, **common,
+        )  # fmt: skip
+        rows.append(r.assign(term="programme", n_periods=len(periods)))
     if measure.primary:  # each phase's ATT from its cohorts: no already-treated controls
         for phase in (1, 2):
             n_treated = int(e.loc[(e["phase"] == phase) & (e["g"] > 0), "unit"].nunique())

@@ -150,7 +150,8 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     if row is None:
         return (
             f"No design recovered the planted effect on {m.title.lower()} closely enough in the "
-            "recovery study, so this domain has no headline."
+            "recovery study while keeping its size in fake rollouts on real force data, so this "
+            "domain has no headline."
         )
     effect, interval = effect_cells(row)
     title = m.title[0].lower() + m.title[1:] if m.title[1:2].islower() else m.title
@@ -479,6 +480,7 @@ INFERENCE_LABELS: dict[str, str] = {
     "CR1": "CR1 standard errors",
     "RI": "randomization inference",
     "analytic": "analytic standard errors",
+    "analytic, t(treated - 1)": "analytic standard errors, t(treated − 1)",
     "bootstrap": "multiplier bootstrap",
 }
 
@@ -500,6 +502,83 @@ def _reading(row: pd.Series, direction: str) -> str:
 def _pair_label(design: str, inference: str) -> str:
     base = design.split(" (")[0]
     return f"{DESIGN_LABELS.get(base, base)}, {INFERENCE_LABELS.get(inference, inference)}"
+
+
+def headline_path(run: RunOutputs, domain: str) -> pd.DataFrame:
+    """Why a domain's headline uses its design: each candidate tried, in order, and its verdict.
+
+    The candidates are :data:`~soteria_eval.validation.verdicts.HEADLINE_ORDER` on the
+    headline sample, then on all forces, up to the chosen one (all of them when none is
+    chosen). Each row says what ruled the candidate out — the recovery study's verdict,
+    its bias beyond the headline limit, or its size in fake rollouts on real force data
+    (``placebo_verdicts``) — or ``headline``. Empty when the run made no recovery study.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Design``, ``Sample``, ``Verdict``.
+    """
+    from soteria_eval.dictionary import load_catalogue
+    from soteria_eval.validation.designs import sample_design
+    from soteria_eval.validation.verdicts import (
+        HEADLINE_MAX_REL_BIAS,
+        HEADLINE_ORDER,
+        HEADLINE_SAMPLE,
+        KEY,
+        placebo_kind,
+    )
+
+    tables = run.folder / "tables"
+    if not (tables / "recovery.csv").is_file():
+        return pd.DataFrame(columns=["Design", "Sample", "Verdict"])
+    m = load_catalogue().primary(domain)
+    kind = placebo_kind(m.type)
+    rec = pd.read_csv(tables / "recovery.csv").set_index(KEY)
+    ver = pd.read_csv(tables / "recovery_verdicts.csv", keep_default_na=False).set_index(KEY)
+    real_file = tables / "placebo_verdicts.csv"
+    real = (
+        pd.read_csv(real_file, keep_default_na=False).set_index(["kind", "design", "inference"])
+        if real_file.is_file()
+        else None
+    )
+    head = headline_row(run, domain)
+    chosen = (
+        None if head is None else (str(head["recovery_design"]), str(head["recovery_inference"]))
+    )
+    rows = []
+    for sample in (HEADLINE_SAMPLE, "default"):
+        for design, inf in HEADLINE_ORDER:
+            key = (sample_design(design, sample), inf)
+            label = _pair_label(*key)
+            where = "exposed forces left out" if sample != "default" else "all forces"
+            if (m.id, *key) not in rec.index:
+                verdict = "not run by the recovery study"
+            elif str(ver.loc[(m.id, *key), "passed"]) not in ("True", "true", "1"):
+                verdict = f"refused by the recovery study: {ver.loc[(m.id, *key), 'reason']!s}"
+            elif (
+                not abs(rb := float(str(rec.loc[(m.id, *key), "rel_bias"])))
+                <= HEADLINE_MAX_REL_BIAS
+            ):
+                verdict = (
+                    f"bias {rb:+.0%} of the planted effect, beyond the headline limit of "
+                    f"±{HEADLINE_MAX_REL_BIAS:.0%}"
+                )
+            elif real is not None and (kind, *key) not in real.index:
+                verdict = "not run on real force data"
+            elif real is not None and str(real.loc[(placebo_kind(m.type), *key), "passed"]) not in (
+                "True",
+                "true",
+                "1",
+            ):
+                verdict = str(real.loc[(kind, *key), "reason"])
+            elif key == chosen:
+                verdict = "headline"
+            else:
+                verdict = "passes (no estimate in this run)"
+            rows.append({"Design": label, "Sample": where, "Verdict": verdict})
+            if key == chosen:
+                return pd.DataFrame(rows)
+    return pd.DataFrame(rows)
 
 
 def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
@@ -526,7 +605,8 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                 rows.append({
                     "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
                     "Design": "none validated", "Effect": "—", "95% CI": "—",
-                    "Reading": "no headline: no design recovered the planted effect closely enough",
+                    "Reading": "no headline: no design both recovered the planted effect closely "
+                    "enough and kept its size on real force data",
                     "Other validated designs": "—",
                 })  # fmt: skip
                 continue

@@ -118,3 +118,44 @@ def phase_att(
         info={**grp.info, "aggregation": "phase", "phase": phase, "cohorts": tuple(chosen)},
         influence=influence,
     )
+
+
+def simple_att(results: CallawaySantAnnaResults, *, df: str = "normal") -> AggregatedResults:
+    r"""Return the simple aggregate ATT, with the normal or a t(treated - 1) reference.
+
+    The estimate and standard error are those of ``results.aggregate("simple")`` (R
+    ``did::aggte(type = "simple")``). With ``df="treated"`` the interval and p-value use a
+    t distribution with :math:`G_1 - 1` degrees of freedom, :math:`G_1` the treated units
+    with a post-treatment cell: with five treated forces the normal reference rejects a
+    true null in 10–13% of fake rollouts on the Home Office's force panel, t(4) in 2–4%
+    (the package's placebo study; Imbens and Kolesár 2016 for the reasoning).
+
+    Parameters
+    ----------
+    results : CallawaySantAnnaResults
+    df : {"normal", "treated"}
+
+    Returns
+    -------
+    AggregatedResults
+        One term, ``"ATT"``; a new object (``results`` is not changed).
+    """
+    from dataclasses import replace
+
+    from soteria_eval._options import check_option
+
+    check_option("df", df, PhaseDf)
+    simple = results.aggregate("simple")
+    if df == "normal":
+        return simple
+    post = results.att_gt[results.att_gt["time"] >= results.att_gt["cohort"]]
+    cohorts = set(post["cohort"].astype(float))
+    n_treated = int(sum(1 for g in results.unit_cohort if float(g) in cohorts))
+    if n_treated < 2:
+        return simple
+    idx = simple.params.index
+    return replace(
+        simple,
+        df=pd.Series(float(n_treated - 1), index=idx),
+        inference=simple.inference + f"; t({n_treated - 1}): {n_treated} treated units",
+    )

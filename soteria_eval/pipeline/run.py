@@ -469,8 +469,17 @@ def _apply_recovery_verdicts(
     out = apply_verdicts(results, verdicts, n_seeds)
     refused = int((out["status"] == "refused").sum() - (results["status"] == "refused").sum())
     notes.setdefault("recovery", []).append(f"{refused} result rows refused by the recovery study")
-    out = choose_headlines(out, recovery, verdicts)
-    notes["recovery"].append(f"{int(out['headline'].sum())} of 4 domains have a validated headline")
+    real = tables / "placebo_verdicts.csv"
+    placebo = pd.read_csv(real, keep_default_na=False, na_values=[""]) if real.is_file() else None
+    out = choose_headlines(out, recovery, verdicts, placebo)
+    notes["recovery"].append(
+        f"{int(out['headline'].sum())} of 4 domains have a validated headline"
+        + (
+            ""
+            if placebo is not None
+            else " (not checked on real placebos: analysis placebo not run)"
+        )
+    )
     return out
 
 

@@ -254,12 +254,19 @@ class CohortDraws:
 
     att: Floats
     se: Floats
+    n_treated: Floats
 
     @property
     def p_value(self) -> Floats:
         """Two-sided p-values of no effect, normal reference (as the estimator reports)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return t_pvalue(self.att / self.se, np.inf)
+
+    @property
+    def p_treated(self) -> Floats:
+        """Two-sided p-values of no effect, t with treated units minus one degrees of freedom."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return t_pvalue(self.att / self.se, self.n_treated - 1)
 
 
 def one_cohort_cs(y: Floats, paths: Paths, mask: Bools) -> CohortDraws:
@@ -277,4 +284,4 @@ def one_cohort_cs(y: Floats, paths: Paths, mask: Bools) -> CohortDraws:
     m0 = (z * control).sum(axis=1) / n0
     v1 = (((z - m1[:, None]) ** 2) * treated).sum(axis=1) / n1
     v0 = (((z - m0[:, None]) ** 2) * control).sum(axis=1) / n0
-    return CohortDraws(att=m1 - m0, se=np.sqrt(v1 / n1 + v0 / n0))
+    return CohortDraws(att=m1 - m0, se=np.sqrt(v1 / n1 + v0 / n0), n_treated=n1)

@@ -12,7 +12,8 @@ reports, specified as it specifies them (:mod:`soteria_eval.evaluation`,
 design                 inference         estimand (truth)            measures
 =====================  ================  ==========================  =================
 ``twfe``               CR1, CR2, WCR, RI ATT                         all
-``callaway_santanna``  analytic          ATT                         all
+``callaway_santanna``  analytic, and     ATT                         all
+                       t(treated - 1)
 ``callaway_santanna``  bootstrap         ATT                         primary
 ``ppml``               CR1               ATT (log rate ratio)        counts
 ``sun_abraham``        CR1               ATT                         primary
@@ -446,10 +447,14 @@ def _phase_masked_rows(
 def _cs_rows(
     fit: Callable[[], Any], m: str, truth: float, primary: bool, settings: DesignSettings, seed: int
 ) -> list[dict[str, Any]]:
+    from soteria_eval.did.phases import simple_att
+
     res = fit()
     simple = res.aggregate("simple")
-    t = simple.tidy().iloc[0]
-    out = [_row(m, "callaway_santanna", "analytic", "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"])]  # fmt: skip
+    out = []
+    for name, agg in (("analytic", simple), ("analytic, t(treated - 1)", simple_att(res, df="treated"))):  # fmt: skip
+        t = agg.tidy().iloc[0]
+        out.append(_row(m, "callaway_santanna", name, "ATT", t["estimate"], t["ci_lower"], t["ci_upper"], truth, None, t["p_value"]))  # fmt: skip
     if primary:
         b = _quiet(lambda: simple.bootstrap(settings.n_boot, seed=seed))
         t = b.tidy().iloc[0]

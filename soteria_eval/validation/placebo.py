@@ -26,7 +26,9 @@ Designs and inferences carry the labels of the recovery study (``results.csv``'s
 ``recovery_design`` and ``recovery_inference``), so each headline finds its row:
 ``twfe`` with ``CR1``, ``CR2``, ``WCR`` (restricted, Webb weights) and ``RI``
 (studentized permutation of the draw's paths over its sample), and
-``callaway_santanna`` with ``analytic`` (not-yet-treated controls, simple aggregate).
+``callaway_santanna`` with ``analytic`` (not-yet-treated controls, simple aggregate,
+normal reference) and ``analytic, t(treated - 1)`` (the same, t with the treated forces
+minus one degrees of freedom: :func:`soteria_eval.did.phases.simple_att`).
 Every statistic is computed for all draws by array algebra
 (:mod:`soteria_eval.validation._placebo_kernels`), except Callaway–Sant'Anna in the
 phased rollout, which calls :func:`soteria_eval.did.callaway_santanna` per draw.
@@ -89,6 +91,8 @@ SAMPLES: tuple[str, ...] = ("default", "exposed_dropped")
 #: Draws handled together (fixed, so results do not depend on the number of workers).
 CHUNK = 50
 ALPHA = 0.05
+#: Label of Callaway–Sant'Anna's analytic standard error with a t(treated - 1) reference.
+TREATED_T = "analytic, t(treated - 1)"
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -281,13 +285,18 @@ def _webb(rng: np.random.Generator, shape: tuple[int, ...]) -> Floats:
     return out
 
 
-def _cs_package(y: Floats, paths: Paths, mask: Bools) -> tuple[Floats, Floats]:
-    """Callaway–Sant'Anna (not-yet-treated controls) per draw, by the package's estimator."""
+def _cs_package(y: Floats, paths: Paths, mask: Bools) -> tuple[Floats, Floats, Floats]:
+    """Callaway–Sant'Anna (not-yet-treated controls) per draw, by the package's estimator.
+
+    Returns the simple ATT and its p-values with the normal and the t(treated - 1)
+    reference (:func:`soteria_eval.did.phases.simple_att`).
+    """
     from soteria_eval.did import callaway_santanna
+    from soteria_eval.did.phases import simple_att
 
     n_units, n_periods = y.shape
     est = np.full(len(paths.start), np.nan)
-    pv = np.full(len(paths.start), np.nan)
+    p_normal, p_treated = est.copy(), est.copy()
     time = np.tile(np.arange(1, n_periods + 1), n_units)
     unit = np.repeat(np.arange(n_units), n_periods)
     for b in range(len(paths.start)):
@@ -305,11 +314,13 @@ def _cs_package(y: Floats, paths: Paths, mask: Bools) -> tuple[Floats, Floats]:
                     frame, outcome="y", unit="u", time="t", cohort="g",
                     control_group="not_yet_treated",
                 )  # fmt: skip
-                row = res.aggregate("simple").tidy().iloc[0]
+                normal = simple_att(res).tidy().iloc[0]
+                treated = simple_att(res, df="treated").tidy().iloc[0]
         except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
             continue
-        est[b], pv[b] = float(row["estimate"]), float(row["p_value"])
-    return est, pv
+        est[b] = float(normal["estimate"])
+        p_normal[b], p_treated[b] = float(normal["p_value"]), float(treated["p_value"])
+    return est, p_normal, p_treated
 
 
 def _chunk_rows(
@@ -351,9 +362,11 @@ def _chunk_rows(
             if rollout == "pathfinders":
                 cs = one_cohort_cs(y, paths, mask)
                 add(sample, "callaway_santanna", "analytic", cs.att, cs.p_value)
+                add(sample, "callaway_santanna", TREATED_T, cs.att, cs.p_treated)
             else:
-                est, p = _cs_package(y, paths, mask)
+                est, p, p_treated = _cs_package(y, paths, mask)
                 add(sample, "callaway_santanna", "analytic", est, p)
+                add(sample, "callaway_santanna", TREATED_T, est, p_treated)
     return pd.concat(parts, ignore_index=True)
 
 

@@ -23,6 +23,11 @@ import numpy as np
 import pandas as pd
 
 COVERAGE_BAND: tuple[float, float] = (0.90, 0.98)
+#: A headline's test must keep its size on real force dynamics: in fake rollouts on the
+#: Home Office's force panel (:mod:`soteria_eval.validation.real_placebo`) it rejects a
+#: true null at 5% in this share of draws, for every rollout shape and real outcome that
+#: stands for the measure.
+PLACEBO_BAND: tuple[float, float] = (0.025, 0.075)
 MAX_REL_BIAS = 0.25
 MAX_SIZE = 0.10
 KEY = ["measure", "design", "inference"]
@@ -37,6 +42,7 @@ HEADLINE_MAX_REL_BIAS = 0.15
 HEADLINE_ORDER: tuple[tuple[str, str], ...] = (
     ("twfe", "WCR"),
     ("callaway_santanna", "analytic"),
+    ("callaway_santanna", "analytic, t(treated - 1)"),
     ("twfe", "CR2"),
     ("twfe", "RI"),
     ("twfe", "CR1"),
@@ -105,7 +111,12 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
             return design, "WCR"
         return design, "CR2" if "cr2" in text else "CR1"
     if design in ("callaway_santanna", "event_study_cs"):
-        return "callaway_santanna", "bootstrap" if "bootstrap" in text else "analytic"
+        if "bootstrap" in text:
+            return "callaway_santanna", "bootstrap"
+        return (
+            "callaway_santanna",
+            "analytic, t(treated - 1)" if "treated units" in text else "analytic",
+        )
     if design.startswith("callaway_santanna phase"):
         return design, "analytic, t(treated - 1)" if "treated units" in text else "analytic"
     if design == "ppml":
@@ -205,18 +216,70 @@ def apply_verdicts(results: pd.DataFrame, verdicts: pd.DataFrame, n_seeds: int) 
     return out
 
 
+def placebo_verdicts(placebo: pd.DataFrame) -> pd.DataFrame:
+    """Judge each design and inference on the real-panel placebo study, per kind of outcome.
+
+    ``placebo`` has :func:`~soteria_eval.validation.real_placebo.real_placebo`'s columns.
+    A pair passes for a kind (``count``, ``proportion``) when its size lies within
+    :data:`PLACEBO_BAND` for every outcome of that kind and every rollout shape; the
+    pair's ``worst`` size is the one farthest outside (or nearest the edge of) the band.
+    Kind ``any`` (durations, scores: no real analogue) needs every outcome.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kind, design, inference, passed, worst, worst_outcome, worst_rollout,
+        n_draws, reason``.
+    """
+    lo, hi = PLACEBO_BAND
+    rows = []
+    p = placebo[placebo["size"].notna()]
+    groups = [(k, p[p["kind"] == k]) for k in sorted(p["kind"].unique())] + [("any", p)]
+    for kind, part in groups:
+        for (design, inference), g in part.groupby(["design", "inference"], sort=True):
+            dist = np.maximum(lo - g["size"], g["size"] - hi)
+            w = g.loc[dist.idxmax()]
+            ok = bool((dist <= 0).all())
+            reason = "" if ok else (
+                f"rejects a true null in {w['size']:.1%} of {int(w['n_draws']):,} fake rollouts "
+                f"on real force data ({w['outcome']}, {w['rollout']}), outside "
+                f"{lo:.1%}–{hi:.1%}"
+            )  # fmt: skip
+            rows.append((kind, design, inference, ok, float(w["size"]), str(w["outcome"]),
+                         str(w["rollout"]), int(w["n_draws"]), reason))  # fmt: skip
+    return pd.DataFrame(
+        rows,
+        columns=["kind", "design", "inference", "passed", "worst", "worst_outcome",
+                 "worst_rollout", "n_draws", "reason"],
+    )  # fmt: skip
+
+
+def placebo_kind(measure_type: str) -> str:
+    """Return the real-outcome kind a measure type is judged on.
+
+    Counts are judged on real counts; proportions, mean durations and scores (averages
+    over a force's cases, whose noise grows as the caseload shrinks) on real rates.
+    """
+    return "count" if measure_type == "count" else "proportion"
+
+
 def choose_headlines(
-    results: pd.DataFrame, recovery: pd.DataFrame, verdicts: pd.DataFrame
+    results: pd.DataFrame,
+    recovery: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    placebo: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r"""Mark each domain's headline row (``headline = True``): at most one per domain.
 
     The headline is the primary measure's overall programme estimate from the first
     design/inference pair of :data:`HEADLINE_ORDER` that the recovery study passes for
-    that measure with :math:`|\text{rel\_bias}| \le` :data:`HEADLINE_MAX_REL_BIAS`:
-    first on the :data:`HEADLINE_SAMPLE`, and only if no pair qualifies there, on all
-    forces (the default sample). A domain where no pair qualifies has no headline (the
-    summary says so). Rows need ``recovery_design`` and
-    ``recovery_inference`` (:func:`apply_verdicts`).
+    that measure with :math:`|\text{rel\_bias}| \le` :data:`HEADLINE_MAX_REL_BIAS` and,
+    when ``placebo`` (:func:`placebo_verdicts`) is given, that keeps its size within
+    :data:`PLACEBO_BAND` on real force data for the measure's kind (a pair the placebo
+    study did not run does not qualify): first on the :data:`HEADLINE_SAMPLE`, and only
+    if no pair qualifies there, on all forces (the default sample). A domain where no
+    pair qualifies has no headline (the summary says so). Rows need ``recovery_design``
+    and ``recovery_inference`` (:func:`apply_verdicts`).
     """
     from soteria_eval.dictionary import DOMAINS, load_catalogue
     from soteria_eval.validation.designs import sample_design
@@ -228,8 +291,10 @@ def choose_headlines(
     cat = load_catalogue()
     rec = recovery.set_index(KEY)
     ok = verdicts.set_index(KEY)["passed"]
+    real = None if placebo is None else placebo.set_index(["kind", "design", "inference"])["passed"]
     for domain in DOMAINS:
         m = cat.primary(domain).id
+        kind = placebo_kind(cat[m].type)
         rows = out[(out["measure"] == m) & (out["term"] == "programme") & (out["status"] == "ok")]
         candidates = [
             (m, sample_design(design, sample), inf)
@@ -238,6 +303,8 @@ def choose_headlines(
         ]
         for key in candidates:
             if key not in rec.index or not bool(ok.get(key, False)):
+                continue
+            if real is not None and not bool(real.get((kind, key[1], key[2]), False)):
                 continue
             rb = float(rec.loc[key, "rel_bias"])  # type: ignore[arg-type]
             if not (np.isfinite(rb) and abs(rb) <= HEADLINE_MAX_REL_BIAS):
@@ -256,9 +323,12 @@ __all__ = [
     "HEADLINE_SAMPLE",
     "MAX_REL_BIAS",
     "MAX_SIZE",
+    "PLACEBO_BAND",
     "apply_verdicts",
     "choose_headlines",
     "inference_key",
     "method_verdicts",
+    "placebo_kind",
+    "placebo_verdicts",
     "recovery_key",
 ]

@@ -73,3 +73,24 @@ def test_t_with_the_phases_treated_units_minus_one_df(data: pd.DataFrame) -> Non
     assert t5["p_value"] == pytest.approx(2 * stats.t.sf(abs(t5["statistic"]), 4), rel=1e-12)
     with pytest.raises(ValueError, match="df must be one of"):
         phase_att(res, data, 2, df="satterthwaite")
+
+
+def test_simple_att_with_treated_units_minus_one_df(data: pd.DataFrame) -> None:
+    from scipy import stats
+
+    from soteria_eval.did.phases import simple_att
+
+    res = callaway_santanna(
+        data, outcome="y", unit="unit", time="t", cohort="g", control_group="not_yet_treated"
+    )
+    agg = res.aggregate("simple").tidy().iloc[0]
+    normal = simple_att(res).tidy().iloc[0]
+    assert normal.equals(agg)  # the default is R did's aggte(type = "simple")
+    t11 = simple_att(res, df="treated").tidy().iloc[0]  # 4 + 3 + 5 treated units
+    assert t11["estimate"] == agg["estimate"] and t11["std_error"] == agg["std_error"]
+    assert t11["df"] == 11 and "t(11): 12 treated units" in t11["inference"]
+    half = (t11["ci_upper"] - t11["ci_lower"]) / 2
+    assert half == pytest.approx(stats.t.ppf(0.975, 11) * t11["std_error"], rel=1e-12)
+    assert t11["p_value"] == pytest.approx(2 * stats.t.sf(abs(t11["statistic"]), 11), rel=1e-12)
+    with pytest.raises(ValueError, match="df must be one of"):
+        simple_att(res, df="bm")

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from soteria_eval.cli import main
 from soteria_eval.did import callaway_santanna, twfe
+from soteria_eval.did.phases import simple_att
 from soteria_eval.inference._fwl_stats import masked_twfe
 from soteria_eval.inference._panel_stats import ri_path_pvalues
 from soteria_eval.validation._placebo_kernels import (
@@ -26,6 +27,7 @@ from soteria_eval.validation._placebo_kernels import (
 from soteria_eval.validation.placebo import (
     PLACEBO_COLUMNS,
     ROLLOUTS,
+    TREATED_T,
     PlaceboSettings,
     exposure_incidence,
     fake_rollouts,
@@ -147,6 +149,9 @@ def test_one_cohort_callaway_santanna_equals_the_estimator() -> None:
         assert cs.att[b] == pytest.approx(row["estimate"], rel=1e-9)
         assert cs.se[b] == pytest.approx(row["std_error"], rel=1e-9)
         assert cs.p_value[b] == pytest.approx(row["p_value"], rel=1e-7)
+        t_row = simple_att(res, df="treated").tidy().iloc[0]
+        assert cs.p_treated[b] == pytest.approx(t_row["p_value"], rel=1e-7)
+        assert cs.n_treated[b] == SMALL.n_treated
 
 
 def test_exposed_sample_matches_the_rollout_rule() -> None:
@@ -181,7 +186,7 @@ def test_study_is_deterministic_and_independent_of_workers() -> None:
     s = one.summary()
     assert tuple(s.columns) == PLACEBO_COLUMNS
     assert set(s["design"]) == {"twfe", "callaway_santanna"}
-    assert set(s["inference"]) == {"CR1", "CR2", "WCR", "RI", "analytic"}
+    assert set(s["inference"]) == {"CR1", "CR2", "WCR", "RI", "analytic", TREATED_T}
     row = s[(s["rollout"] == "pathfinders") & (s["inference"] == "CR1")].iloc[0]
     d = one.draws
     p = d[(d["rollout"] == "pathfinders") & (d["inference"] == "CR1")]["p_value"]

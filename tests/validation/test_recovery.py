@@ -251,6 +251,54 @@ def test_rows_of_each_sample_are_judged_by_that_sample_and_one_headline_per_doma
     # No pair within 15%: no headline (the summary says so), never a silent pick.
     worse = recovery.assign(rel_bias=0.2)  # every pair beyond 15%
     assert not choose_headlines(results, worse, method_verdicts(worse))["headline"].any()
+    # Real force data: a pair whose fake-rollout size is off cannot be the headline.
+    from soteria_eval.validation.verdicts import placebo_verdicts
+
+    def pl(design: str, inference: str, size: float, kind: str = "proportion") -> dict[str, object]:
+        return {"outcome": "r", "design": design, "inference": inference, "n_draws": 1000,
+                "size": size, "mc_se": 0.007, "rollout": "phased", "kind": kind}  # fmt: skip
+
+    placebo = pd.DataFrame([
+        pl("callaway_santanna (exposed_dropped)", "analytic", 0.12),  # oversized on real data
+        pl("twfe", "WCR", 0.05),
+        pl("callaway_santanna (exposed_dropped)", "analytic", 0.05, kind="count"),
+    ])  # fmt: skip
+    pv = placebo_verdicts(placebo)
+    out = choose_headlines(results, recovery, verdicts, pv)
+    assert out["headline"].tolist() == [False, False, True]  # CS refused on real data: TWFE WCR
+    # A pair the placebo study did not run does not qualify either.
+    out = choose_headlines(results, recovery, verdicts, pv[pv["design"] != "twfe"])
+    assert not out["headline"].any()
+
+
+def test_placebo_verdicts_need_every_outcome_and_rollout_in_the_band() -> None:
+    from soteria_eval.validation.verdicts import PLACEBO_BAND, placebo_kind, placebo_verdicts
+
+    assert PLACEBO_BAND == (0.025, 0.075)
+    rows = [
+        ("log t1", "count", "pathfinders", "twfe", "CR2", 0.06),
+        ("log t1", "count", "phased", "twfe", "CR2", 0.05),
+        ("rate", "proportion", "pathfinders", "twfe", "CR2", 0.05),
+        ("rate", "proportion", "phased", "twfe", "CR2", 0.091),  # one cell off: fails for rates
+        ("log t1", "count", "pathfinders", "cs", "t", 0.02),  # too conservative
+        ("rate", "proportion", "pathfinders", "cs", "t", 0.03),
+    ]
+    placebo = pd.DataFrame(
+        [{"outcome": o, "kind": k, "rollout": r, "design": d, "inference": i, "size": s,
+          "n_draws": 1000, "mc_se": 0.007} for o, k, r, d, i, s in rows]
+    )  # fmt: skip
+    v = placebo_verdicts(placebo).set_index(["kind", "design", "inference"])
+    assert bool(v.loc[("count", "twfe", "CR2"), "passed"])
+    assert not bool(v.loc[("proportion", "twfe", "CR2"), "passed"])
+    assert v.loc[("proportion", "twfe", "CR2"), "worst"] == pytest.approx(0.091)
+    assert "9.1% of 1,000 fake rollouts" in v.loc[("proportion", "twfe", "CR2"), "reason"]
+    assert "(rate, phased)" in v.loc[("proportion", "twfe", "CR2"), "reason"]
+    assert not bool(v.loc[("count", "cs", "t"), "passed"])  # below 2.5% also fails
+    assert bool(v.loc[("proportion", "cs", "t"), "passed"])
+    assert not bool(v.loc[("any", "twfe", "CR2"), "passed"])
+    assert [placebo_kind(t) for t in ("count", "proportion", "duration", "score")] == [
+        "count", "proportion", "proportion", "proportion",
+    ]  # fmt: skip
 
 
 def test_national_its_is_not_credible_when_a_check_fails() -> None:
