@@ -31,6 +31,7 @@ import bench_home_office  # noqa: E402
 import bench_its  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_placebo  # noqa: E402
 import bench_power  # noqa: E402
 import bench_recovery  # noqa: E402
 import bench_simulate  # noqa: E402
@@ -145,6 +146,7 @@ def ratios(
     its: list[dict[str, Any]],
     run: dict[str, float],
     recovery: list[dict[str, Any]],
+    placebo: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Every speed target of issue 17 as a ratio: ours over the peer (or over the budget).
 
@@ -171,6 +173,8 @@ def ratios(
          float(run["book_seconds"]), 45.0, "45 s", 1.0),
         ("one recovery-study seed without its size world (median of 5), against 3 s",
          float(recovery[0]["without_size"]), 3.0, "3 s", 1.0),
+        *[(f"{p['task']}, 2 workers (median of 3), against 60 s", float(p["seconds"]),
+           bench_placebo.BUDGET, "60 s", 1.0) for p in placebo or []],
     ]  # fmt: skip
     out = pd.DataFrame(pairs, columns=["task", "ours_s", "peer_s", "against", "target"])
     out["ratio"] = out["ours_s"] / out["peer_s"]
@@ -193,12 +197,13 @@ def main() -> None:
     its = bench_its.main()
     power = bench_power.main()
     recovery = bench_recovery.main()
+    placebo = bench_placebo.main()
     memory = bench_memory.run()
     print(f"5-million-row case file: {memory}")
     home_office = bench_home_office.main(1150)  # about 41 MB of ODS: the issue's 40 MB
     print(f"python {platform.python_version()} on {platform.machine()}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    ratio_table = ratios(rows, cs, its, run, recovery)
+    ratio_table = ratios(rows, cs, its, run, recovery, placebo)
     print(f"\nSpeed ratios ({time.strftime('%Y-%m-%d')}, {platform.machine()}, "
           f"{os.cpu_count()} cores): ours / peer, target at or under")  # fmt: skip
     print(ratio_table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -213,6 +218,7 @@ def main() -> None:
                 "interrupted_time_series": its,
                 "power": power,
                 "recovery": recovery,
+                "placebo": placebo,
                 "case_file_memory": memory,
                 "home_office_ods": home_office,
                 "ratios": ratio_table.to_dict(orient="records"),

@@ -51,7 +51,7 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The plan with the coverage study cut to 60 replications and the recovery study to 2 seeds."""
+    """The plan with quick studies: coverage 60 replications, recovery 2 seeds, placebo 40 draws."""
     import shutil
 
     d = tmp_path_factory.mktemp("plan") / "analyses"
@@ -62,6 +62,11 @@ def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The recovery study: two seeds of a small world (its full run is in make evaluate).
     text = text.replace(
         "seeds: 200\n      jobs: 2", "seeds: 2\n      jobs: 1\n      scale: 0.05\n      draws: 49"
+    )
+    # The real-data placebo study: 40 fake rollouts (its full run is in make evaluate).
+    assert "draws: 1000\n      boot: 399\n      jobs: 2" in text
+    text = text.replace(
+        "draws: 1000\n      boot: 399\n      jobs: 2", "draws: 40\n      boot: 19\n      jobs: 1"
     )
     (d / "plan.yaml").write_text(text)
     return d / "plan.yaml"

@@ -246,6 +246,7 @@ def test_default_plan_is_valid() -> None:
         "national_its",
         "published_outcomes",
         "recovery",
+        "placebo",
         "coverage_study",
     ]
     assert {a.domain for a in plan.analyses} - {None} == {

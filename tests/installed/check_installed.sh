@@ -62,8 +62,10 @@ PY
 step "init an editable copy and run its plan (quick settings)"
 "$bin/soteria-eval" init ws >/dev/null
 test -f ws/analyses/plan.yaml && test -f ws/book/_config.yml
-sed -i -e 's/reps: 1000/reps: 60/' -e 's/reps_slow: 200/reps_slow: 12/' \
-       -e 's/seeds: 200/seeds: 2/' -e 's/jobs: 2/jobs: 1\n      scale: 0.05\n      draws: 49/' ws/analyses/plan.yaml
+sed -i -e 's/reps: 1000/reps: 60/' -e 's/reps_slow: 200/reps_slow: 12/' -e 's/seeds: 200/seeds: 2/' \
+       -e '/id: recovery/,/id: placebo/ s/jobs: 2/jobs: 1\n      scale: 0.05\n      draws: 49/' \
+       -e 's/draws: 1000/draws: 40/' -e 's/boot: 399/boot: 19/' ws/analyses/plan.yaml
+grep -q "draws: 40" ws/analyses/plan.yaml && grep -q "scale: 0.05" ws/analyses/plan.yaml
 "$bin/soteria-eval" run --plan ws/analyses/plan.yaml --data data --out results --quiet
 
 step "build the packaged book"
