@@ -124,6 +124,13 @@ class AtomicOutputDir:
         parent, name = self.target.parent, self.target.name
         self._lock_fd: int | None = None
         self._lock_path = parent / f".{name}.lock"
+        lock = self._lock_path
+        # Our lock files are empty regular files: anything else there is someone's own file.
+        if lock.is_symlink() or (lock.exists() and (not lock.is_file() or lock.stat().st_size)):
+            raise OutputFolderError(
+                f"{target}: {lock.name} beside it is not a soteria-eval lock (a link, a folder "
+                "or a file with content); it is left alone: rename it or choose another folder"
+            )
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -160,6 +160,23 @@ def _jupyter_book() -> Path:
     return exe
 
 
+def _check_apart(results: Path, out: Path, source: Path) -> None:
+    """Refuse a site folder that is, holds or lies inside the results or the book sources.
+
+    Replacing ``out`` would otherwise delete the run's outputs (``book --results R --out
+    R``) or the sources being built.
+    """
+    from soteria_eval._io import OutputFolderError
+
+    o = out.resolve()
+    for name, other in (("--results", results.resolve()), ("the book sources", source.resolve())):
+        if o == other or o in other.parents or other in o.parents:
+            raise OutputFolderError(
+                f"{out}: the site folder may not be, hold or lie inside {name} ({other}); "
+                "building there would replace them. Choose another --out, e.g. site"
+            )
+
+
 def build_book(
     results: Path, out: Path, *, source: Path | None = None, strict: bool = True
 ) -> Path:
@@ -199,6 +216,7 @@ def build_book(
         raise BookError(
             f"{results} has no results.csv: run `soteria-eval run --out {results}` first"
         )
+    _check_apart(Path(results), Path(out), src)
     exe = _jupyter_book()
     target = AtomicOutputDir(Path(out))
     try:

@@ -316,6 +316,11 @@ def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effect
     except OSError as exc:
         click.echo(f"{out}: outputs could not be written ({exc}); previous outputs kept", err=True)
         sys.exit(1)
+    except KeyboardInterrupt as exc:  # SIGINT, SIGTERM, SIGHUP: as `run` does
+        click.echo(
+            f"{out}: simulation interrupted ({exc or 'SIGINT'}); previous outputs kept", err=True
+        )
+        sys.exit(130)
     calib = pd.read_csv(folder / "calibration.csv")
     n_ok = int(calib["within_tolerance"].sum())
     click.echo(

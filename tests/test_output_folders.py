@@ -222,3 +222,49 @@ def test_two_concurrent_runs_leave_one_output_and_one_clear_error(
     assert second.returncode == 2 and "another soteria-eval process is writing it" in err2
     assert (out / OUTPUT_MARKER).is_file() and (out / "tables" / "big.csv").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "p"]
+
+
+def test_a_users_file_named_like_the_lock_is_left_alone(tmp_path: Path) -> None:
+    mine = tmp_path / ".res.lock"
+    mine.write_text("my notes")
+    with pytest.raises(OutputFolderError, match="not a soteria-eval lock"):
+        AtomicOutputDir(tmp_path / "res")
+    assert mine.read_text() == "my notes"
+    assert not (tmp_path / "res").exists()
+    r = CliRunner().invoke(main, ["placebo", "--panel", "x.csv", "--outcome", "y", "--out",
+                                  str(tmp_path / "res")])  # fmt: skip
+    assert r.exit_code == 2 and mine.read_text() == "my notes"
+    # an empty lock left by a killed run is ours: taken over and removed on release
+    (tmp_path / ".out.lock").write_text("")
+    AtomicOutputDir(tmp_path / "out").abort()
+    assert not (tmp_path / ".out.lock").exists()
+
+
+def test_book_refuses_to_build_over_the_results(tmp_path: Path) -> None:
+    from soteria_eval.bookbuild import build_book
+
+    res = tmp_path / "res"
+    w = AtomicOutputDir(res)
+    (w.tmp / "results.csv").write_text("measure\n")
+    w.commit()
+    for out in (res, res / "site", tmp_path):
+        with pytest.raises(OutputFolderError, match="may not be, hold or lie inside --results"):
+            build_book(res, out)
+    assert (res / "results.csv").read_text() == "measure\n"
+    r = CliRunner().invoke(main, ["book", "--results", str(res), "--out", str(res)])
+    assert r.exit_code == 2 and "--results" in r.output
+    assert (res / "results.csv").is_file()
+
+
+def test_sigterm_during_simulate_exits_130_and_keeps_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "soteria_eval.cli", "simulate", "--out", str(out), "--scale", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _wait_until_writing(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "simulation interrupted" in err and "Aborted!" not in err
+    assert not out.exists()
