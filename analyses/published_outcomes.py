@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from soteria_eval.datasets import outcomes_quality_flags
+from soteria_eval.datasets import PUBLISHED_MEASURES, outcomes_quality_flags
 from soteria_eval.did import did_2x2, event_study, pretrend_test, twfe
 from soteria_eval.did.event_study import event_term
 from soteria_eval.disclosure import SUPPRESSED, figure_data, suppress_table
@@ -54,7 +54,7 @@ from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.rollout import get_scenario, treatment_panel
 from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
 
-MEASURE = "published_sexual_offence_charges"
+MEASURE = PUBLISHED_MEASURES[0]  # "published_sexual_offence_charges"
 REAL_LABEL = "real (published)"  # the Home Office's published outcomes, not the run's case data
 PRE = ("2018/19", "2019/20", "2020/21")
 POST = ("2021/22", "2022/23")

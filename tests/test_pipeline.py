@@ -26,7 +26,7 @@ def small_plan(tmp: Path, extra: str = "", scripts: dict[str, str] | None = None
     for name, text in (scripts or {}).items():
         (d / name).write_text(text)
     (d / "plan.yaml").write_text(
-        "version: 1\ndata_label: test\nanalyses:\n"
+        "version: 1\ndata_label: synthetic (test)\nanalyses:\n"
         "  - id: published_outcomes\n    script: published_outcomes.py\n    domain: volume\n"
         "    scenarios: [default, exposed_dropped]\n" + extra
     )
@@ -201,6 +201,10 @@ def test_suppression_primary_and_secondary() -> None:
         (
             "version: 1\nmultiplicity: bonferroni\nanalyses: [{id: a, script: published_outcomes.py}]\n",
             "multiplicity: must be one of",
+        ),
+        (
+            "version: 1\nanalyses: [{id: a, script: published_outcomes.py, measures: [chargez]}]\n",
+            r"analyses\[0\].measures\[0\]: unknown measure 'chargez' \(did you mean 'charges'\?\)",
         ),
     ],
 )
@@ -627,3 +631,27 @@ def test_national_its_starts_at_its_planned_month_whatever_the_extract_holds(
         early, out=tmp_path / "out2", data_dir=data, progress=False, only=["national_its"]
     )
     assert not failed.ok
+
+
+def test_synthetic_data_is_never_labelled_real(tmp_path: Path, small_data: Path) -> None:
+    """A plan's data_label cannot call synthetic data real, even without metadata.json."""
+    import shutil
+
+    from soteria_eval.pipeline.run import _data_label, _is_synthetic
+
+    plan = tmp_path / "plan.yaml"
+    with pytest.raises(PlanError, match="never published as real"):
+        _data_label("real", True, plan)
+    assert _data_label("synthetic (test)", True, plan) == "synthetic (test)"
+    assert _data_label(None, False, plan) == "real"
+    bare = tmp_path / "bare"
+    shutil.copytree(small_data, bare)
+    (bare / "metadata.json").unlink()
+    assert _is_synthetic(bare)  # SYNTHETIC.txt, truth.csv and calibration.csv say so
+    (tmp_path / "p").mkdir()
+    p = small_plan(tmp_path / "p")
+    p.write_text(p.read_text().replace("data_label: synthetic (test)", "data_label: real"))
+    r = CliRunner().invoke(main, ["run", "--plan", str(p), "--data", str(bare), "--out",
+                                  str(tmp_path / "o"), "--quiet"])  # fmt: skip
+    assert r.exit_code == 2 and "never published as real" in r.output
+    assert not (tmp_path / "o").exists()

@@ -27,6 +27,7 @@ __all__ = [
     "BUNDLED_PART_YEARS",
     "DATASETS",
     "FLAG_COLUMNS",
+    "PUBLISHED_MEASURES",
     "QUARTER_FLAG_COLUMNS",
     "Provenance",
     "force_size_proxy",
@@ -134,6 +135,10 @@ def _bundled(name: str, kind: str) -> pd.DataFrame:
     frame.attrs["provenance"] = prov
     return frame
 
+
+#: Measures computed from the bundled published aggregates (not in the case-data catalogue):
+#: a plan may name them beside the catalogue's ids.
+PUBLISHED_MEASURES: tuple[str, ...] = ("published_sexual_offence_charges",)
 
 #: Incomplete financial years of the bundled outcomes file (2025/26: April to December).
 BUNDLED_PART_YEARS: tuple[str, ...] = ("2025/26",)

@@ -58,6 +58,14 @@ MAX_PLAN_BYTES = 256_000
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
+def _measure_ids() -> tuple[str, ...]:
+    """The measure ids a plan may name: the catalogue's and the published-data measures."""
+    from soteria_eval.datasets import PUBLISHED_MEASURES
+    from soteria_eval.dictionary import load_catalogue
+
+    return (*load_catalogue(), *PUBLISHED_MEASURES)
+
+
 class PlanError(ValueError):
     """The plan file breaks a rule; the message names the key and the rule."""
 
@@ -245,13 +253,24 @@ def load_plan(path: str | Path) -> Plan:
         options = item.get("options", {})
         if not isinstance(options, dict):
             raise _err(p, f"{where}.options", "must be a mapping")
+        measures = _strings(item.get("measures", []), p, f"{where}.measures")
+        known = _measure_ids()
+        for j, m in enumerate(measures):
+            if m not in known:
+                from soteria_eval.geography import suggest
+
+                raise _err(
+                    p, f"{where}.measures[{j}]",
+                    f"unknown measure {m!r}{suggest(m, known)}; the catalogue's ids are listed "
+                    "by `soteria-eval dictionary`",
+                )  # fmt: skip
         specs.append(
             AnalysisSpec(
                 id=item["id"],
                 script=item["script"],
                 question=str(item.get("question", "")),
                 domain=domain,
-                measures=_strings(item.get("measures", []), p, f"{where}.measures"),
+                measures=measures,
                 scenarios=scenarios,
                 windows=chosen["windows"],
                 designs=chosen["designs"],

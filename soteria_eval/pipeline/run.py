@@ -189,10 +189,31 @@ def _failed(spec: AnalysisSpec, base: dict[str, Any], exc: BaseException, t0: fl
     return spec.id, rows, [], [], time.perf_counter() - t0, err, reads
 
 
+#: Files only the simulator writes: a folder holding one is synthetic, whatever else it says.
+SIMULATOR_FILES: tuple[str, ...] = ("SYNTHETIC.txt", "truth.csv", "calibration.csv")
+
+
 def _is_synthetic(folder: Path) -> bool:
-    """Return True only when ``metadata.json`` says ``"synthetic": true`` (JSON boolean)."""
+    """Return True when ``metadata.json`` says ``"synthetic": true`` or a simulator file is there.
+
+    A folder written by ``simulate`` stays synthetic when its ``metadata.json`` is lost or
+    edited: ``SYNTHETIC.txt``, ``truth.csv`` or ``calibration.csv`` are enough.
+    """
     meta, _ = read_metadata(folder)
-    return meta.get("synthetic") is True
+    return meta.get("synthetic") is True or any((folder / f).exists() for f in SIMULATOR_FILES)
+
+
+def _data_label(plan_label: str | None, synthetic: bool, plan_path: Path) -> str:
+    """The run's data label: the plan's, which may never call synthetic data real."""
+    if plan_label is None:
+        return "synthetic" if synthetic else "real"
+    if synthetic and "synthetic" not in plan_label.lower():
+        raise PlanError(
+            f"{plan_path.name}: data_label {plan_label!r} on synthetic data (metadata.json or a "
+            "simulator file says so); a synthetic extract is never published as real: remove "
+            "data_label or make it say synthetic"
+        )
+    return plan_label
 
 
 def _bundled_rollout() -> Path:
@@ -345,7 +366,7 @@ def run_evaluation(
     inputs = InputData(data_path, rollout, synthetic)
     inputs.validate_all()
     timings["validate"] = time.perf_counter() - t0
-    data_label = plan.data_label or ("synthetic" if synthetic else "real")
+    data_label = _data_label(plan.data_label, synthetic, plan.path)
     target = AtomicOutputDir(Path(out))
     log_path = target.tmp / "run.log"
     handler = logging.FileHandler(log_path, encoding="utf-8")
