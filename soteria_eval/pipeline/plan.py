@@ -59,7 +59,7 @@ _ID = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
 def _measure_ids() -> tuple[str, ...]:
-    """The measure ids a plan may name: the catalogue's and the published-data measures."""
+    """Return the measure ids a plan may name: the catalogue's and the published-data ones."""
     from soteria_eval.datasets import PUBLISHED_MEASURES
     from soteria_eval.dictionary import load_catalogue
 

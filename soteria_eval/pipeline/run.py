@@ -204,7 +204,7 @@ def _is_synthetic(folder: Path) -> bool:
 
 
 def _data_label(plan_label: str | None, synthetic: bool, plan_path: Path) -> str:
-    """The run's data label: the plan's, which may never call synthetic data real."""
+    """Return the run's data label: the plan's, which may never call synthetic data real."""
     if plan_label is None:
         return "synthetic" if synthetic else "real"
     if synthetic and "synthetic" not in plan_label.lower():
