@@ -34,6 +34,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
         scale=float(ctx.spec.options.get("scale", 1.0)),
         size=bool(ctx.spec.options.get("size", True)),
         designs=DesignSettings(n_boot=int(ctx.spec.options.get("draws", 399))),
+        world=str(ctx.spec.options.get("world", "ideal")),
     )
     res = cached_recovery(
         seeds, seed0=int(ctx.spec.options.get("seed0", 1)), settings=settings,

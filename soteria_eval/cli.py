@@ -296,11 +296,21 @@ def init(folder: Path) -> None:
 @click.option(
     "--no-effects", is_flag=True, help="Simulate with no programme effect (a null world)."
 )
-def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effects: bool) -> None:
+@click.option(
+    "--world",
+    type=click.Choice(["ideal", "calibrated"]),
+    default="ideal",
+    show_default=True,
+    help="Constant force factors, or force trends and shocks fitted to the real force panel.",
+)
+def simulate(
+    out: Path, seed: int, scale: float, start: str, end: str, no_effects: bool, world: str
+) -> None:
     """Write synthetic case records, panels and a calibration report to OUT."""
     from soteria_eval.simulate import NO_EFFECTS, SimulationConfig, write_simulation
+    from soteria_eval.simulate.config import world as in_world
 
-    cfg = SimulationConfig(start=start, end=end, seed=seed, scale=scale)
+    cfg = in_world(world, SimulationConfig(start=start, end=end, seed=seed, scale=scale))
     if no_effects:
         cfg = cfg.with_effects(NO_EFFECTS)
     import pandas as pd
@@ -372,15 +382,23 @@ def simulate(out: Path, seed: int, scale: float, start: str, end: str, no_effect
 @click.option(
     "--no-size", is_flag=True, help="Skip the no-effect worlds (the size column stays empty)."
 )
+@click.option(
+    "--world",
+    type=click.Choice(["ideal", "calibrated"]),
+    default="ideal",
+    show_default=True,
+    help="The simulator's world: constant force factors, or force trends and shocks fitted "
+    "to the Home Office force panel.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def recovery(
     seeds: int, out: Path, jobs: int, seed0: int, scheduler: str | None, scale: float,
-    draws: int, no_size: bool, quiet: bool,
+    draws: int, no_size: bool, world: str, quiet: bool,
 ) -> None:  # fmt: skip
     """Run the recovery study: does each design find the truth the simulator planted.
 
     Writes OUT/recovery.csv (measure, design, inference, n_seeds, truth, bias, rel_bias,
-    rmse, coverage, size), OUT/recovery_seeds.csv (one row per seed and estimate) and
+    rmse, coverage, size, world), OUT/recovery_seeds.csv (one row per seed and estimate) and
     OUT/recovery_mc.csv (Monte Carlo standard errors).
     """
     from soteria_eval._io import OutputFolderError, check_output_folder
@@ -395,7 +413,9 @@ def recovery(
     except (OutputFolderError, SchedulerError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
-    settings = RecoverySettings(scale=scale, size=not no_size, designs=DesignSettings(n_boot=draws))
+    settings = RecoverySettings(
+        scale=scale, size=not no_size, designs=DesignSettings(n_boot=draws), world=world
+    )
     try:
         res = recovery_study(
             seeds, seed0=seed0, settings=settings, n_jobs=jobs, scheduler=scheduler,

@@ -7,6 +7,8 @@ guilty plea at the first hearing or a trial. Everything is drawn at once for all
 with numpy (no loop over cases); the same seed gives the same records.
 
 Structure built in: force sizes (a documented proxy) and force-specific referral rates;
+optional force dynamics (trends, persistent and shared shocks calibrated to the real
+force panel: :mod:`soteria_eval.simulate.dynamics`) on report volume and referral rate;
 national trends and seasonality; COVID-19 from 23 March 2020 (a dip in reports and a
 court backlog); the early-advice series break (April 2022); programme effects per phase
 that build up over ``ramp_months``, a spillover onto exposed controls and anticipation in
@@ -37,6 +39,7 @@ from soteria_eval.simulate.config import (
     EffectSizes,
     SimulationConfig,
 )
+from soteria_eval.simulate.dynamics import ForceDynamics
 
 Days = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -173,6 +176,18 @@ def _monthly_reports(cfg: SimulationConfig) -> tuple[pd.PeriodIndex, Floats]:
     target = np.array([RECORDED_RAPES_BY_FY[lab] for lab in labels])
     expected = pd.Series(target * w.to_numpy() / totals, index=full.astype(str))
     return months, expected.loc[months.astype(str)].to_numpy()
+
+
+def _dynamics(
+    dyn: ForceDynamics, name: str, rs: _Streams, n_f: int, quarters: pd.PeriodIndex
+) -> Floats:
+    """Force × quarter log factors of one process (zeros without dynamics; no draw then)."""
+    if not dyn.active:
+        return np.zeros((n_f, len(quarters)))
+    n_q = len(quarters)
+    z = rs.normal(f"dynamics_{name}", n_f * n_q).reshape(n_f, n_q)
+    return dyn.draw(n_f, quarters, z, rs.normal(f"dynamics_{name}_trend", n_f),
+                    rs.normal(f"dynamics_{name}_covid", n_f))  # fmt: skip
 
 
 def _ramp(x: Floats) -> Floats:
@@ -405,6 +420,14 @@ def simulate_arrays(
     share = np.array([shares[f] for f in forces])
     months, national = _monthly_reports(cfg)
     lam = np.outer(national, share) * cfg.scale
+    # Force dynamics (trends, persistent and shared shocks) on volume and referral rate:
+    # one draw per force and quarter, the same in the worlds with and without effects.
+    quarters = months.asfreq("Q-DEC").unique()
+    q_of_month = quarters.get_indexer(months.asfreq("Q-DEC"))
+    u_volume = _dynamics(cfg.dynamics, "volume", rs, n_f, quarters)
+    u_rate = _dynamics(cfg.rate_dynamics, "rate", rs, n_f, quarters)
+    if cfg.dynamics.active:
+        lam = lam * np.exp(u_volume[:, q_of_month]).T
     counts = rs.counts("reports", lam)
     n = int(counts.sum())
     month_idx = np.repeat(np.repeat(np.arange(len(months)), n_f), counts)
@@ -445,8 +468,11 @@ def simulate_arrays(
     s_age = _category(rs.uniform("suspect_age", n), [0.12, 0.2, 0.33, 0.3, 0.05])
 
     # Referral to the CPS, early advice and action plans.
+    rate_factor = fac[force]
+    if cfg.rate_dynamics.active:
+        rate_factor = rate_factor * np.exp(u_rate[force, q_of_month[month_idx]])
     p_ref = np.clip(
-        _path(report, REFERRAL_RATE) * fac[force] * (1 + timing.effect("referral", report, force)),
+        _path(report, REFERRAL_RATE) * rate_factor * (1 + timing.effect("referral", report, force)),
         0,
         0.95,
     )

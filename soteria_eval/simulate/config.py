@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from soteria_eval.simulate.dynamics import IDEAL, ForceDynamics
+
 
 @dataclass(frozen=True)
 class EffectSizes:
@@ -159,6 +161,10 @@ class SimulationConfig:
         Share of reports whose victim answers the satisfaction survey.
     force_rate_sd : float
         Log-scale standard deviation of force referral-rate factors.
+    dynamics, rate_dynamics : ForceDynamics
+        Force × quarter dynamics of report volume and of the referral rate
+        (:mod:`soteria_eval.simulate.dynamics`). Default: none (the ``ideal`` world);
+        :func:`world` gives the ``calibrated`` one.
     """
 
     start: str = "2016-01"
@@ -180,6 +186,8 @@ class SimulationConfig:
     early_advice_recording: float = 0.5
     survey_share: float = 0.08
     force_rate_sd: float = 0.3
+    dynamics: ForceDynamics = IDEAL
+    rate_dynamics: ForceDynamics = IDEAL
 
     def __post_init__(self) -> None:
         if self.scale <= 0:
@@ -199,3 +207,23 @@ class SimulationConfig:
         from dataclasses import replace
 
         return replace(self, effects=MappingProxyType({1: effects, 2: effects, 3: effects}))
+
+
+#: Named worlds of the simulator: ``ideal`` (force factors constant, as the designs
+#: assume) and ``calibrated`` (force trends, persistent shocks and a force-varying COVID-19
+#: dip on volume and referral rate, fitted to the Home Office force panel).
+WORLDS: tuple[str, ...] = ("ideal", "calibrated")
+
+
+def world(name: str, config: SimulationConfig | None = None) -> SimulationConfig:
+    """Return ``config`` (default settings if None) in the named world of :data:`WORLDS`."""
+    from dataclasses import replace
+
+    from soteria_eval.simulate.dynamics import CALIBRATED, CALIBRATED_RATE
+
+    if name not in WORLDS:
+        raise ValueError(f"world must be one of {WORLDS}, got {name!r}")
+    cfg = config or SimulationConfig()
+    if name == "ideal":
+        return replace(cfg, dynamics=IDEAL, rate_dynamics=IDEAL)
+    return replace(cfg, dynamics=CALIBRATED, rate_dynamics=CALIBRATED_RATE)

@@ -56,6 +56,8 @@ def config_dict(cfg: SimulationConfig) -> dict[str, Any]:
     d: dict[str, Any] = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
     d["effects"] = {str(k): dataclasses.asdict(v) for k, v in sorted(cfg.effects.items())}
     d["anticipation_forces"] = list(cfg.anticipation_forces)
+    d["dynamics"] = dataclasses.asdict(cfg.dynamics)
+    d["rate_dynamics"] = dataclasses.asdict(cfg.rate_dynamics)
     return d
 
 
@@ -166,6 +168,7 @@ def cache_dir() -> Path:
 _GENERATOR_SOURCES = (
     "simulate/cases.py",
     "simulate/config.py",
+    "simulate/dynamics.py",
     "simulate/calibration.py",
     "panels/aggregate.py",
     "simulate/area_series.py",

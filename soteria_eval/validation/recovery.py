@@ -52,6 +52,7 @@ RECOVERY_COLUMNS: tuple[str, ...] = (
     "rmse",
     "coverage",
     "size",
+    "world",
 )
 KEY = ["measure", "design", "inference"]
 
@@ -94,12 +95,23 @@ class RecoverySettings:
         that sample without Avon and Somerset's precursor year) runs the DiD designs of
         :data:`SAMPLE_DESIGNS` (or those of :data:`SAMPLE_DESIGNS_BY_SCENARIO`), judged
         against that sample's own estimands.
+    world : str
+        The simulator's world (:data:`soteria_eval.simulate.config.WORLDS`): ``"ideal"``
+        (constant force factors) or ``"calibrated"`` (force trends, persistent shocks and a
+        force-varying COVID-19 dip fitted to the Home Office force panel).
     """
 
     scale: float = 1.0
     size: bool = True
     designs: DesignSettings = field(default_factory=DesignSettings)
     samples: tuple[str, ...] = ("default", "exposed_dropped", "anticipation_excluded")
+    world: str = "ideal"
+
+    def __post_init__(self) -> None:
+        from soteria_eval.simulate.config import WORLDS
+
+        if self.world not in WORLDS:
+            raise ValueError(f"world must be one of {WORLDS}, got {self.world!r}")
 
 
 def _prepared() -> dict[str, Any]:
@@ -169,6 +181,7 @@ def _run_seed(
     from soteria_eval.simulate.area_series import area_series
     from soteria_eval.simulate.cases import case_arrays, simulate_coupled
     from soteria_eval.simulate.config import NO_EFFECTS
+    from soteria_eval.simulate.config import world as in_world
     from soteria_eval.simulate.truth import (
         attach_parts,
         cell_truth,
@@ -187,7 +200,7 @@ def _run_seed(
         marks[name] = now - clock
         clock = now
 
-    cfg = SimulationConfig(seed=seed, scale=st.scale)
+    cfg = in_world(st.world, SimulationConfig(seed=seed, scale=st.scale))
     treated, untreated = simulate_coupled(cfg, rollout=prep["rollout"])
     mark("simulate")
     fq_start, fq_end = _quarter_months(DID_WINDOW)
@@ -296,7 +309,7 @@ class RecoveryResults:
 
     def summary(self) -> pd.DataFrame:
         """Return the ``recovery.csv`` table (:data:`RECOVERY_COLUMNS`), sorted by its key."""
-        return summarise(self.seeds)
+        return summarise(self.seeds, world=self.settings.world)
 
     def mc_errors(self) -> pd.DataFrame:
         """Monte Carlo standard errors of bias, relative bias, coverage and size."""
@@ -309,8 +322,13 @@ def _share(values: pd.Series) -> float:
     return float(v.mean()) if v.notna().any() else np.nan
 
 
-def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Summarise per-seed rows into :data:`RECOVERY_COLUMNS` (see the module docstring)."""
+def summarise(rows: pd.DataFrame, *, world: str = "ideal") -> pd.DataFrame:
+    """Summarise per-seed rows into :data:`RECOVERY_COLUMNS` (see the module docstring).
+
+    ``world`` names the simulator's world the seeds come from (the ``world`` column; the
+    per-seed rows' own ``world`` says whether a row is of the world with or without the
+    programme).
+    """
     eff = rows[(rows["world"] == "effect") & (rows["inference"] != "failed")].copy()
     eff["err"] = eff["estimate"] - eff["truth"]
     eff = eff[np.isfinite(eff["err"])]
@@ -333,6 +351,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     else:
         out["size"] = np.nan
     out["n_seeds"] = out["n_seeds"].astype("int64")
+    out["world"] = world
     return out[list(RECOVERY_COLUMNS)].sort_values(KEY, kind="stable").reset_index(drop=True)
 
 
@@ -428,6 +447,7 @@ def write_recovery(results: RecoveryResults, out: str | Path) -> Path:
                 "seed0": results.seed0,
                 "scale": results.settings.scale,
                 "size": results.settings.size,
+                "world": results.settings.world,
                 "draws": results.settings.designs.n_boot,
                 "synthetic": True,
             },
@@ -498,8 +518,9 @@ def _cache_folder(settings: RecoverySettings) -> Path:
     from soteria_eval.simulate.output import cache_dir
 
     key = studied_code_hash(
-        {"scale": settings.scale, "size": settings.size, "designs": repr(settings.designs)}
-    )
+        {"scale": settings.scale, "size": settings.size, "designs": repr(settings.designs),
+         "world": settings.world}
+    )  # fmt: skip
     return cache_dir() / f"recovery-{__version__}-{key}"
 
 

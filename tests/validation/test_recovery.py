@@ -334,7 +334,21 @@ def test_recovery_cli_writes_the_table(tmp_path: Path) -> None:
     table = pd.read_csv(out / "recovery.csv")
     assert tuple(table.columns) == RECOVERY_COLUMNS
     assert table["size"].isna().all()
+    assert (table["world"] == "ideal").all()
     assert (out / "recovery_seeds.csv").is_file() and (out / "recovery_mc.csv").is_file()
+    # the calibrated world: same seed, force dynamics added, the column says so
+    cal = tmp_path / "cal"
+    res = CliRunner().invoke(
+        main, ["recovery", "--seeds", "1", "--out", str(cal), "--scale", "0.05", "--draws", "19",
+               "--quiet", "--no-size", "--world", "calibrated"]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    other = pd.read_csv(cal / "recovery.csv")
+    assert (other["world"] == "calibrated").all()
+    both = table.merge(other, on=["measure", "design", "inference"])
+    assert len(both) > 100 and not np.allclose(both["bias_x"], both["bias_y"], equal_nan=True)
+    res = CliRunner().invoke(main, ["recovery", "--out", str(tmp_path / "x"), "--world", "nice"])
+    assert res.exit_code == 2
 
 
 def test_recovery_on_a_local_dask_cluster() -> None:
