@@ -1,9 +1,12 @@
-"""Connect to a dask.distributed scheduler, with a checked address and a bounded wait."""
+"""Spread a study's tasks over processes or a dask cluster (checked address, bounded wait)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: ``host:port`` with an optional scheme (tcp, tls, ws, wss, ucx; host: a name or IPv4
 #: address), or dask's in-process address ``inproc://...``.
@@ -45,3 +48,35 @@ def connect(address: str) -> Any:
         raise SchedulerError(
             f"--scheduler {checked}: no scheduler answered within {TIMEOUT} s ({exc})"
         ) from exc
+
+
+def map_tasks(
+    fn: Callable[..., T],
+    tasks: Sequence[tuple[Any, ...]],
+    *,
+    n_jobs: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
+    desc: str = "",
+) -> list[T]:
+    """Return ``[fn(*task) for task in tasks]``, in order, run where the caller says.
+
+    One process when ``n_jobs`` is 1 and no ``scheduler``; else joblib's loky processes
+    (``n_jobs``) or a ``dask.distributed`` cluster at ``scheduler`` (joblib's dask
+    backend). A progress bar (tqdm) when ``progress``. Studies seed every task from its
+    own arguments, so results do not depend on where they ran.
+    """
+    import joblib
+    from tqdm.auto import tqdm
+
+    if n_jobs == 1 and scheduler is None:
+        return [fn(*t) for t in tqdm(tasks, disable=not progress, desc=desc)]
+    client = connect(scheduler) if scheduler is not None else None
+    try:
+        backend = "dask" if client is not None else "loky"
+        with joblib.parallel_config(backend=backend, n_jobs=n_jobs if client is None else -1):
+            gen = joblib.Parallel(return_as="generator")(joblib.delayed(fn)(*t) for t in tasks)
+            return list(tqdm(gen, total=len(tasks), disable=not progress, desc=desc))
+    finally:
+        if client is not None:
+            client.close()

@@ -408,8 +408,7 @@ def placebo_study(
     -------
     PlaceboResults
     """
-    import joblib
-    from tqdm.auto import tqdm
+    from soteria_eval._scheduler import map_tasks
 
     st = settings or PlaceboSettings()
     values = y.to_numpy(dtype=float)
@@ -425,15 +424,10 @@ def placebo_study(
         for lo in range(0, st.n_draws, CHUNK):
             hi = min(lo + CHUNK, st.n_draws)
             tasks.append((rollout, lo, _subset(paths, lo, hi)))
-    call = joblib.delayed(_chunk_rows)
-    jobs = (call(arr, p, incidence, r, lo, st) for r, lo, p in tasks)
-    if n_jobs == 1 and scheduler is None:
-        parts = [
-            _chunk_rows(arr, p, incidence, r, lo, st)
-            for r, lo, p in tqdm(tasks, disable=not progress, desc="placebo")
-        ]
-    else:
-        parts = _parallel(jobs, len(tasks), n_jobs, scheduler, progress)
+    parts = map_tasks(
+        _chunk_rows, [(arr, p, incidence, r, lo, st) for r, lo, p in tasks], n_jobs=n_jobs,
+        scheduler=scheduler, progress=progress, desc="placebo",
+    )  # fmt: skip
     draws = pd.concat(parts, ignore_index=True)
     draws = draws.sort_values(["rollout", "design", "inference", "draw"], kind="stable")
     notes: tuple[str, ...] = ()
@@ -444,28 +438,6 @@ def placebo_study(
         periods=tuple(str(p) for p in y.columns), left_out=left_out, settings=st,
         data_label=data_label, notes=notes,
     )  # fmt: skip
-
-
-def _parallel(
-    jobs: Any, total: int, n_jobs: int, scheduler: str | None, progress: bool
-) -> list[pd.DataFrame]:
-    import joblib
-    from tqdm.auto import tqdm
-
-    client = None
-    backend = "loky"
-    if scheduler is not None:
-        from soteria_eval._scheduler import connect
-
-        client = connect(scheduler)
-        backend = "dask"
-    try:
-        with joblib.parallel_config(backend=backend, n_jobs=n_jobs if client is None else -1):
-            gen = joblib.Parallel(return_as="generator")(jobs)
-            return list(tqdm(gen, total=total, disable=not progress, desc="placebo"))
-    finally:
-        if client is not None:
-            client.close()
 
 
 def wide_outcome(

@@ -397,32 +397,16 @@ def recovery_study(
     progress : bool
         Show a progress bar (tqdm).
     """
-    import joblib
-    from tqdm.auto import tqdm
+    from soteria_eval._scheduler import map_tasks
 
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
     st = settings or RecoverySettings()
-    seeds = list(range(seed0, seed0 + n_seeds))
-    client = None
-    backend = "loky"
-    if scheduler is not None:
-        from soteria_eval._scheduler import connect
-
-        client = connect(scheduler)
-        backend = "dask"
-    try:
-        if n_jobs == 1 and client is None:
-            parts = [run_seed(s, st) for s in tqdm(seeds, disable=not progress, desc="recovery")]
-        else:
-            with joblib.parallel_config(backend=backend, n_jobs=n_jobs if client is None else -1):
-                gen = joblib.Parallel(return_as="generator")(
-                    joblib.delayed(run_seed)(s, st) for s in seeds
-                )
-                parts = list(tqdm(gen, total=len(seeds), disable=not progress, desc="recovery"))
-    finally:
-        if client is not None:
-            client.close()
+    seeds = range(seed0, seed0 + n_seeds)
+    parts = map_tasks(
+        run_seed, [(s, st) for s in seeds], n_jobs=n_jobs, scheduler=scheduler,
+        progress=progress, desc="recovery",
+    )  # fmt: skip
     rows = pd.concat(parts, ignore_index=True)
     rows = rows.sort_values(["seed", "world", *KEY, "estimand"], kind="stable").reset_index(
         drop=True
