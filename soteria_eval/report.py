@@ -159,7 +159,7 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     return (
         f"**Headline** (as on the summary): {title} changed by **{effect}** "
         f"(95% interval {interval}): **{_reading(row, m.direction)}**. Design: "
-        f"{_pair_label(str(row['recovery_design']), str(row['recovery_inference']))}, {sample}."
+        f"{pair_label(str(row['recovery_design']), str(row['recovery_inference']))}, {sample}."
     )
 
 
@@ -484,7 +484,6 @@ INFERENCE_LABELS: dict[str, str] = {
     "bootstrap": "multiplier bootstrap",
 }
 
-
 #: Recovery design ids of an overall ATT, on any sample (not per-phase or ITS rows).
 _OVERALL_DESIGNS = r"^(" + "|".join(DESIGN_LABELS) + r")( \(|$)"
 
@@ -499,9 +498,15 @@ def _reading(row: pd.Series, direction: str) -> str:
     return "improved" if better else "worsened"
 
 
-def _pair_label(design: str, inference: str) -> str:
+def pair_label(design: str, inference: str) -> str:
+    """Name a recovery design and inference in words (the sample suffix left out)."""
     base = design.split(" (")[0]
     return f"{DESIGN_LABELS.get(base, base)}, {INFERENCE_LABELS.get(inference, inference)}"
+
+
+def _true(value: object) -> bool:
+    """Read a flag back from CSV (``True``/``true``/``1``) as a boolean."""
+    return str(value) in ("True", "true", "1")
 
 
 def headline_path(run: RunOutputs, domain: str) -> pd.DataFrame:
@@ -549,27 +554,21 @@ def headline_path(run: RunOutputs, domain: str) -> pd.DataFrame:
     for sample in (HEADLINE_SAMPLE, "default"):
         for design, inf in HEADLINE_ORDER:
             key = (sample_design(design, sample), inf)
-            label = _pair_label(*key)
+            label = pair_label(*key)
             where = "exposed forces left out" if sample != "default" else "all forces"
+            rb = float(str(rec.loc[(m.id, *key), "rel_bias"])) if (m.id, *key) in rec.index else 0.0
             if (m.id, *key) not in rec.index:
                 verdict = "not run by the recovery study"
-            elif str(ver.loc[(m.id, *key), "passed"]) not in ("True", "true", "1"):
+            elif not _true(ver.loc[(m.id, *key), "passed"]):
                 verdict = f"refused by the recovery study: {ver.loc[(m.id, *key), 'reason']!s}"
-            elif (
-                not abs(rb := float(str(rec.loc[(m.id, *key), "rel_bias"])))
-                <= HEADLINE_MAX_REL_BIAS
-            ):
+            elif not abs(rb) <= HEADLINE_MAX_REL_BIAS:
                 verdict = (
                     f"bias {rb:+.0%} of the planted effect, beyond the headline limit of "
                     f"±{HEADLINE_MAX_REL_BIAS:.0%}"
-                )
+                ).replace("-", "−")
             elif real is not None and (kind, *key) not in real.index:
                 verdict = "not run on real force data"
-            elif real is not None and str(real.loc[(placebo_kind(m.type), *key), "passed"]) not in (
-                "True",
-                "true",
-                "1",
-            ):
+            elif real is not None and not _true(real.loc[(kind, *key), "passed"]):
                 verdict = str(real.loc[(kind, *key), "reason"])
             elif key == chosen:
                 verdict = "headline"
@@ -619,7 +618,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
             ]  # fmt: skip
             agree = [_reading(o, m.direction) == reading for _, o in others.iterrows()]
             differ = sorted({
-                f"{_pair_label(o['recovery_design'], o['recovery_inference'])} "
+                f"{pair_label(o['recovery_design'], o['recovery_inference'])} "
                 f"({'all forces' if o['scenario'] == 'default' else 'exposed left out'}): {_reading(o, m.direction)}"
                 for (_, o), a in zip(others.iterrows(), agree, strict=True) if not a
             })  # fmt: skip
@@ -635,7 +634,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
             )  # fmt: skip
             rows.append({
                 "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
-                "Design": _pair_label(str(row["recovery_design"]), str(row["recovery_inference"]))
+                "Design": pair_label(str(row["recovery_design"]), str(row["recovery_inference"]))
                 + (" (all forces)" if row["scenario"] == "default" else " (exposed forces left out)"),
                 "Effect": effect,
                 "95% CI": interval if interval != "—" else f"p = {format_p(float(row['p_value']))}",

@@ -655,3 +655,31 @@ def test_synthetic_data_is_never_labelled_real(tmp_path: Path, small_data: Path)
                                   str(tmp_path / "o"), "--quiet"])  # fmt: skip
     assert r.exit_code == 2 and "never published as real" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_headlines_pass_the_real_placebo_and_say_why(full_runs: Path) -> None:
+    """Every headline's pair keeps its size on real force data; the path explains the choice."""
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+    from soteria_eval.report import headline_path, load_run
+    from soteria_eval.validation.verdicts import placebo_kind
+
+    run = load_run(full_runs / "a")
+    tables = full_runs / "a" / "tables"
+    pv = pd.read_csv(tables / "placebo_verdicts.csv", keep_default_na=False)
+    placebo = pd.read_csv(tables / "placebo.csv")
+    assert (placebo["data_label"] == "real (published)").all()
+    assert {"count", "proportion"} == set(placebo["kind"])
+    cat = load_catalogue()
+    heads = run.results[run.results["headline"].astype(str) == "True"]
+    for _, row in heads.iterrows():
+        kind = placebo_kind(cat[row["measure"]].type)
+        hit = pv[(pv["kind"] == kind) & (pv["design"] == row["recovery_design"])
+                 & (pv["inference"] == row["recovery_inference"])]  # fmt: skip
+        assert len(hit) == 1 and hit["passed"].astype(str).eq("True").all(), row["measure"]
+    for domain in DOMAINS:
+        path = headline_path(run, domain)
+        assert list(path.columns) == ["Design", "Sample", "Verdict"]
+        assert path["Verdict"].str.len().gt(0).all()
+        has = (heads["measure"] == cat.primary(domain).id).any()
+        assert (path["Verdict"].iloc[-1] == "headline") == has, domain
+        assert (path["Verdict"] == "headline").sum() == int(has)

@@ -41,6 +41,7 @@ class RealOutcome:
     column: str
     kind: str
     denominator: str | None = None
+    title: str = ""
 
     @property
     def label(self) -> str:
@@ -49,11 +50,13 @@ class RealOutcome:
 
 
 REAL_OUTCOMES: tuple[RealOutcome, ...] = (
-    RealOutcome("closed_all_t1", "count"),
-    RealOutcome("closed_all_positive", "count"),
-    RealOutcome("closed_all_t1", "proportion", "closed_all_assigned"),
-    RealOutcome("closed_all_oocd", "proportion", "closed_all_assigned"),
-)
+    RealOutcome("closed_all_t1", "count", title="charges, all offences (log)"),
+    RealOutcome("closed_all_positive", "count", title="positive outcomes, all offences (log)"),
+    RealOutcome("closed_all_t1", "proportion", "closed_all_assigned",
+                title="charge rate, all offences"),
+    RealOutcome("closed_all_oocd", "proportion", "closed_all_assigned",
+                title="out-of-court disposal rate, all offences"),
+)  # fmt: skip
 #: The modules whose code the table depends on beyond the studied code.
 _MODULES = ("validation/placebo.py", "validation/_placebo_kernels.py",
             "validation/placebo_data.py", "validation/real_placebo.py")  # fmt: skip
@@ -83,7 +86,8 @@ def real_placebo(
     Returns
     -------
     pandas.DataFrame
-        :data:`~soteria_eval.validation.placebo.PLACEBO_COLUMNS` and ``kind``, one row
+        :data:`~soteria_eval.validation.placebo.PLACEBO_COLUMNS`, ``kind`` and ``title``
+        (the outcome in words), one row
         per outcome, rollout shape, design and inference; ``data_label`` is
         ``"real (published)"``.
     """
@@ -102,7 +106,7 @@ def real_placebo(
         rate = None if o.denominator is None else (o.column, o.denominator)
         data = placebo_panel(file, o.column, rate=rate)
         res = placebo_study(data.values, outcome=o.label, settings=st, n_jobs=n_jobs)
-        parts.append(res.summary().assign(kind=o.kind))
+        parts.append(res.summary().assign(kind=o.kind, title=o.title))
     table = pd.concat(parts, ignore_index=True)
     if not cache:
         return table

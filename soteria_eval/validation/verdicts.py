@@ -240,10 +240,11 @@ def placebo_verdicts(placebo: pd.DataFrame) -> pd.DataFrame:
             dist = np.maximum(lo - g["size"], g["size"] - hi)
             w = g.loc[dist.idxmax()]
             ok = bool((dist <= 0).all())
+            name = str(w["title"]) if "title" in w.index and str(w["title"]) else str(w["outcome"])
+            shape = "5 fake pathfinders" if w["rollout"] == "pathfinders" else "phased fake rollout"
             reason = "" if ok else (
                 f"rejects a true null in {w['size']:.1%} of {int(w['n_draws']):,} fake rollouts "
-                f"on real force data ({w['outcome']}, {w['rollout']}), outside "
-                f"{lo:.1%}–{hi:.1%}"
+                f"on real force data ({name}; {shape}), outside {lo:.1%}–{hi:.1%}"
             )  # fmt: skip
             rows.append((kind, design, inference, ok, float(w["size"]), str(w["outcome"]),
                          str(w["rollout"]), int(w["n_draws"]), reason))  # fmt: skip

@@ -292,7 +292,7 @@ def test_placebo_verdicts_need_every_outcome_and_rollout_in_the_band() -> None:
     assert not bool(v.loc[("proportion", "twfe", "CR2"), "passed"])
     assert v.loc[("proportion", "twfe", "CR2"), "worst"] == pytest.approx(0.091)
     assert "9.1% of 1,000 fake rollouts" in v.loc[("proportion", "twfe", "CR2"), "reason"]
-    assert "(rate, phased)" in v.loc[("proportion", "twfe", "CR2"), "reason"]
+    assert "(rate; phased fake rollout)" in v.loc[("proportion", "twfe", "CR2"), "reason"]
     assert not bool(v.loc[("count", "cs", "t"), "passed"])  # below 2.5% also fails
     assert bool(v.loc[("proportion", "cs", "t"), "passed"])
     assert not bool(v.loc[("any", "twfe", "CR2"), "passed"])
