@@ -12,7 +12,9 @@ cell; averaged over the cells a design targets, it is that design's estimand
 * ``kind = "cell"``: one row per panel (level, frequency), unit, period and measure, with
   the value with the programme, without it, and their difference on the analysis scale
   (``effect``); for counts also ``ratio``, the value with over the value without.
-* ``kind = "estimand"``: the estimands the designs target (unit ``all`` or the force).
+* ``kind = "estimand"``: the estimands the designs target (unit ``all`` or the force),
+  on all forces and on each sample of :data:`SAMPLE_SCENARIOS` (``"ATT (exposed_dropped)"``:
+  the headline sample's).
 """
 
 from __future__ import annotations
@@ -123,6 +125,12 @@ def cell_truth(
             "n_cells": 1,
         }
     )
+
+
+#: The rollout scenarios whose samples the DiD designs also use (the headline sample leaves
+#: the exposed forces out): ``truth.csv`` holds their estimands too, named
+#: ``"<estimand> (<scenario>)"`` as the recovery study names the designs run on them.
+SAMPLE_SCENARIOS: tuple[str, ...] = ("exposed_dropped", "anticipation_excluded")
 
 
 def estimand_truth(
@@ -271,9 +279,15 @@ def truth_table(
             with_panels[("force", "month")],
             without_panels[("force", "month")],
         )
-    est = estimand_truth(cells, rollout, cat)
+    est = [estimand_truth(cells, rollout, cat)]
+    if ("force", "quarter") in cells:  # each sample a design uses has its own estimand
+        fq = {("force", "quarter"): cells[("force", "quarter")]}
+        for sc in SAMPLE_SCENARIOS:
+            e = estimand_truth(fq, rollout, cat, scenario=sc)
+            e = e[~e["estimand"].str.startswith("ATT force ")]
+            est.append(e.assign(estimand=e["estimand"] + f" ({sc})"))
     frames = [c[list(TRUTH_COLUMNS[:-1])] for c in cells.values()]
-    out = pd.concat([*frames, est[list(TRUTH_COLUMNS[:-1])]], ignore_index=True)
+    out = pd.concat([*frames, *(e[list(TRUTH_COLUMNS[:-1])] for e in est)], ignore_index=True)
     out["synthetic"] = synthetic
     out["n_cells"] = out["n_cells"].astype("int64")
     return out[list(TRUTH_COLUMNS)]
@@ -281,6 +295,7 @@ def truth_table(
 
 __all__ = [
     "NATIONAL_UNIT",
+    "SAMPLE_SCENARIOS",
     "TRUTH_COLUMNS",
     "attach_parts",
     "cell_truth",

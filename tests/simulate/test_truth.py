@@ -183,3 +183,30 @@ def test_estimands_are_means_of_cell_effects(coupled_folders: tuple[Path, Path])
     assert {"national effect 12 months after phase 1", "pathfinders, average effect"} <= set(
         est.index.get_level_values("estimand")
     )
+
+
+def test_the_headline_samples_estimands_are_in_the_truth(
+    coupled_folders: tuple[Path, Path],
+) -> None:
+    """Issue 29: truth.csv holds the estimand of every sample a design uses."""
+    from soteria_eval.rollout import treatment_panel
+    from soteria_eval.simulate.truth import SAMPLE_SCENARIOS
+
+    truth = pd.read_csv(coupled_folders[0] / "truth.csv", low_memory=False)
+    cells = truth[
+        (truth["kind"] == "cell") & (truth["level"] == "force") & (truth["freq"] == "quarter")
+    ]
+    est = truth[truth["kind"] == "estimand"].set_index(["measure", "estimand", "unit"])
+    for sc in SAMPLE_SCENARIOS:
+        tp = treatment_panel(load_rollout(), level="force", freq="quarter", start="2018-Q1",
+                             end="2023-Q2", scenario=sc)  # fmt: skip
+        d = tp.merge(cells[cells["measure"] == "charges"], on=["unit", "period"])
+        want = d.loc[d["treated"], "effect"].mean()
+        assert est.loc[("charges", f"ATT ({sc})", "all"), "effect"] == pytest.approx(want)
+    # the exposed forces are out of the headline sample, so its estimand differs
+    assert est.loc[("charges", "ATT (exposed_dropped)", "all"), "effect"] != pytest.approx(
+        est.loc[("charges", "ATT", "all"), "effect"]
+    )
+    assert not est.index.get_level_values("estimand").str.match(r"ATT force .* \(").any()
+    validate = validate_file(coupled_folders[0] / "truth.csv", "truth")
+    assert validate.ok, validate.issues
