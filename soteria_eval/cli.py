@@ -298,7 +298,7 @@ def init(folder: Path) -> None:
 )
 @click.option(
     "--world",
-    type=click.Choice(["ideal", "calibrated"]),
+    type=click.Choice(["ideal", "calibrated", "differential_trend"]),
     default="ideal",
     show_default=True,
     help="Constant force factors, or force trends and shocks fitted to the real force panel.",
@@ -384,7 +384,7 @@ def simulate(
 )
 @click.option(
     "--world",
-    type=click.Choice(["ideal", "calibrated"]),
+    type=click.Choice(["ideal", "calibrated", "differential_trend"]),
     default="ideal",
     show_default=True,
     help="The simulator's world: constant force factors, or force trends and shocks fitted "

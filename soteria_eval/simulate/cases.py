@@ -190,6 +190,25 @@ def _dynamics(
                     rs.normal(f"dynamics_{name}_covid", n_f))  # fmt: skip
 
 
+def _treated_trend(
+    slope: float, rollout: Rollout, forces: Sequence[str], quarters: pd.PeriodIndex
+) -> Floats:
+    """Log factors of a linear trend for the forces of phases 1 and 2 (zero in 2018-Q1).
+
+    It reaches ``21 * slope`` in 2023-Q2, the end of the DiD window: a violation of
+    parallel trends that no design is told about.
+    """
+    from soteria_eval.estimands import DID_WINDOW
+
+    t = rollout.table
+    phase = t[t["level"] == "force"].set_index("unit")["phase"]
+    treated = np.array([int(phase.get(f, 3)) in (1, 2) for f in forces], dtype=float)
+    start = pd.Period(DID_WINDOW[0].replace("-Q", "Q"), freq="Q-DEC")
+    q = np.array([(p - start).n for p in quarters], dtype=float)
+    out: Floats = slope * treated[:, None] * q[None, :]
+    return out
+
+
 def _ramp(x: Floats) -> Floats:
     return np.clip(x, 0.0, 1.0)
 
@@ -426,7 +445,10 @@ def simulate_arrays(
     q_of_month = quarters.get_indexer(months.asfreq("Q-DEC"))
     u_volume = _dynamics(cfg.dynamics, "volume", rs, n_f, quarters)
     u_rate = _dynamics(cfg.rate_dynamics, "rate", rs, n_f, quarters)
-    if cfg.dynamics.active:
+    if cfg.treated_trend:  # the differential-trend world: the same in both coupled worlds
+        trend = _treated_trend(cfg.treated_trend, ro, forces, quarters)
+        u_volume, u_rate = u_volume + trend, u_rate + trend
+    if cfg.dynamics.active or cfg.treated_trend:
         lam = lam * np.exp(u_volume[:, q_of_month]).T
     counts = rs.counts("reports", lam)
     n = int(counts.sum())
@@ -469,7 +491,7 @@ def simulate_arrays(
 
     # Referral to the CPS, early advice and action plans.
     rate_factor = fac[force]
-    if cfg.rate_dynamics.active:
+    if cfg.rate_dynamics.active or cfg.treated_trend:
         rate_factor = rate_factor * np.exp(u_rate[force, q_of_month[month_idx]])
     p_ref = np.clip(
         _path(report, REFERRAL_RATE) * rate_factor * (1 + timing.effect("referral", report, force)),

@@ -165,6 +165,10 @@ class SimulationConfig:
         Force × quarter dynamics of report volume and of the referral rate
         (:mod:`soteria_eval.simulate.dynamics`). Default: none (the ``ideal`` world);
         :func:`world` gives the ``calibrated`` one.
+    treated_trend : float
+        A linear trend (log points per quarter, zero in 2018-Q1) on the report volume and
+        referral rate of the forces of phases 1 and 2 only, in both coupled worlds: a
+        violation of parallel trends (the ``differential_trend`` world).
     """
 
     start: str = "2016-01"
@@ -188,6 +192,7 @@ class SimulationConfig:
     force_rate_sd: float = 0.3
     dynamics: ForceDynamics = IDEAL
     rate_dynamics: ForceDynamics = IDEAL
+    treated_trend: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scale <= 0:
@@ -210,9 +215,15 @@ class SimulationConfig:
 
 
 #: Named worlds of the simulator: ``ideal`` (force factors constant, as the designs
-#: assume) and ``calibrated`` (force trends, persistent shocks and a force-varying COVID-19
-#: dip on volume and referral rate, fitted to the Home Office force panel).
-WORLDS: tuple[str, ...] = ("ideal", "calibrated")
+#: assume), ``calibrated`` (force trends, persistent shocks and a force-varying COVID-19
+#: dip on volume and referral rate, fitted to the Home Office force panel) and
+#: ``differential_trend`` (calibrated, and the treated forces drift on a trend of
+#: :data:`STRESS_TREND` log points a quarter).
+WORLDS: tuple[str, ...] = ("ideal", "calibrated", "differential_trend")
+#: The differential trend of the stress world: 0.127 log points (the planted effect on
+#: charges, averaged over the headline sample's treated quarters) reached over the 21
+#: quarters from 2018-Q1 to 2023-Q2.
+STRESS_TREND = 0.127 / 21
 
 
 def world(name: str, config: SimulationConfig | None = None) -> SimulationConfig:
@@ -225,5 +236,6 @@ def world(name: str, config: SimulationConfig | None = None) -> SimulationConfig
         raise ValueError(f"world must be one of {WORLDS}, got {name!r}")
     cfg = config or SimulationConfig()
     if name == "ideal":
-        return replace(cfg, dynamics=IDEAL, rate_dynamics=IDEAL)
-    return replace(cfg, dynamics=CALIBRATED, rate_dynamics=CALIBRATED_RATE)
+        return replace(cfg, dynamics=IDEAL, rate_dynamics=IDEAL, treated_trend=0.0)
+    trend = STRESS_TREND if name == "differential_trend" else 0.0
+    return replace(cfg, dynamics=CALIBRATED, rate_dynamics=CALIBRATED_RATE, treated_trend=trend)

@@ -22,7 +22,9 @@ def _reports(sim) -> pd.DataFrame:  # type: ignore[no-untyped-def]
 
 
 def test_worlds_are_named_and_the_default_is_ideal() -> None:
-    assert WORLDS == ("ideal", "calibrated")
+    assert WORLDS == ("ideal", "calibrated", "differential_trend")
+    assert world("differential_trend").treated_trend == pytest.approx(0.127 / 21)
+    assert world("calibrated").treated_trend == 0.0
     assert SimulationConfig().dynamics == IDEAL
     assert world("calibrated").dynamics == CALIBRATED
     assert world("ideal", world("calibrated")).dynamics == IDEAL
@@ -56,3 +58,28 @@ def test_calibrated_world_moves_forces_and_keeps_the_truth_exact() -> None:
     added = d_cal["resid_sd"] ** 2 - d_ideal["resid_sd"] ** 2
     assert 0.5 < added / 0.1057**2 < 2.0
     assert d_cal["trend_sd"] > d_ideal["trend_sd"]
+
+
+def test_differential_trend_moves_only_the_treated_forces() -> None:
+    from soteria_eval.data import load_rollout
+    from soteria_eval.simulate.cases import _treated_trend
+
+    base = SimulationConfig(scale=0.1, seed=5).with_effects(NO_EFFECTS)
+    flat = _reports(simulate_arrays(world("calibrated", base)))
+    tilted = _reports(simulate_arrays(world("differential_trend", base)))
+    phase = load_rollout().table.query("level == 'force'").set_index("unit")["phase"]
+    treated = [f for f in flat.index if phase[f] in (1, 2)]
+    others = [f for f in flat.index if phase[f] == 3]
+    late = [c for c in flat.columns if c >= "2020-Q1"]
+
+    def share(p: pd.DataFrame) -> float:  # the treated forces' share of late reports
+        return float(
+            p.loc[treated, late].to_numpy().sum() / p.loc[treated + others, late].to_numpy().sum()
+        )
+
+    # about +7% for the treated forces by 2020-23 (0.006 a quarter), nothing for the others
+    assert share(tilted) / share(flat) > 1.03
+    q = pd.period_range("2017-Q4", "2023-Q2", freq="Q-DEC")
+    tr = _treated_trend(0.01, load_rollout(), ["Durham", "Kent"], q)
+    np.testing.assert_allclose(tr[0, [0, 1, -1]], [-0.01, 0.0, 0.21])  # zero in 2018-Q1
+    assert (tr[1] == 0).all()  # Kent: national model, no trend
