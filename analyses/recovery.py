@@ -8,7 +8,9 @@ injected, and which must not be reported?
 Design: the recovery study (:mod:`soteria_eval.validation`) over ``seeds`` simulated
 seeds (plan option; the plan uses 200, which resolves a coverage near the 90% edge to
 about two points), each with its world without the programme for the truth
-and the size. The verdicts (:func:`soteria_eval.validation.verdicts.method_verdicts`)
+and the size, in the simulator's ``world`` (plan option; the plan uses ``calibrated``:
+force trends, persistent shocks and a force-varying COVID-19 dip fitted to the Home
+Office force panel, so verdicts are not earned in a world kinder than the real one). The verdicts (:func:`soteria_eval.validation.verdicts.method_verdicts`)
 are applied by the pipeline to every results row: failing pairs are refused with the
 study's reason. The study depends on the code, not on the data, so it is cached.
 
