@@ -181,6 +181,8 @@ class PlaceboResults:
     settings : PlaceboSettings
     data_label : str
         ``"real (published)"`` for the Home Office panels, otherwise what the caller says.
+    notes : tuple of str
+        What was left out and why, in words.
     """
 
     draws: pd.DataFrame
@@ -193,7 +195,7 @@ class PlaceboResults:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def summary(self) -> pd.DataFrame:
-        """Size of each design and inference (columns :data:`PLACEBO_COLUMNS`)."""
+        """Return the size of each design and inference (columns :data:`PLACEBO_COLUMNS`)."""
         d = self.draws
         ok = d["p_value"].notna()
         d = d.assign(_ok=ok, _reject=ok & (d["p_value"] <= ALPHA))
