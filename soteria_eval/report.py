@@ -604,8 +604,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                 rows.append({
                     "Domain": DOMAIN_TITLES[domain], "Primary measure": m.title,
                     "Design": "none validated", "Effect": "—", "95% CI": "—",
-                    "Reading": "no headline: no design both recovered the planted effect closely "
-                    "enough and kept its size on real force data",
+                    "Reading": "no headline: no design passed every check",
                     "Other validated designs": "—",
                 })  # fmt: skip
                 continue
