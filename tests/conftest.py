@@ -57,7 +57,10 @@ def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("plan") / "analyses"
     shutil.copytree(REPO / "analyses", d, ignore=shutil.ignore_patterns("__pycache__"))
     text = (d / "plan.yaml").read_text()
-    assert "reps: 1000\n      reps_slow: 200" in text and "seeds: 200\n      world: calibrated\n      jobs: 2" in text
+    assert (
+        "reps: 1000\n      reps_slow: 200" in text
+        and "seeds: 200\n      world: calibrated\n      jobs: 2" in text
+    )
     text = text.replace("reps: 1000\n      reps_slow: 200", "reps: 60\n      reps_slow: 12")
     # The recovery study: two seeds of a small world (its full run is in make evaluate).
     text = text.replace(
