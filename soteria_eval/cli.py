@@ -433,9 +433,10 @@ def recovery(
     "--panel",
     "panel_path",
     type=click.Path(path_type=Path),
-    required=True,
+    default=None,
     help="A real force x period panel: the Home Office quarterly outcomes file as published "
-    "(force, fy, q, counts) or a soteria-eval panel (level, unit, period, measure, value).",
+    "(force, fy, q, counts) or a soteria-eval panel (level, unit, period, measure, value). "
+    "Default: the copy of the Home Office file the package ships (2014/15 to 2025/26).",
 )
 @click.option(
     "--outcome",
@@ -503,7 +504,7 @@ def recovery(
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def placebo(
-    panel_path: Path, outcome: str, rate: str | None, draws: int, boot: int, window: str | None,
+    panel_path: Path | None, outcome: str, rate: str | None, draws: int, boot: int, window: str | None,
     starts: str, rollouts: str, keep_flagged: bool, out: Path, jobs: int, scheduler: str | None, seed: int,
     quiet: bool,
 ) -> None:  # fmt: skip
@@ -533,6 +534,11 @@ def placebo(
         placebo_panel,
     )
 
+    if panel_path is None:
+        from soteria_eval._paths import bundled_data_dir
+        from soteria_eval.datasets import DATASETS
+
+        panel_path = bundled_data_dir() / DATASETS["all_offences_outcomes"].file
     try:
         check_output_folder(out)
         if scheduler is not None:

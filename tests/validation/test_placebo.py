@@ -326,3 +326,13 @@ def test_cli_refuses_a_file_of_another_layout(tmp_path: Path) -> None:
     code, text = _invoke("--panel", str(tmp_path / "none.csv"), "--outcome", "a", "--out",
                          str(tmp_path / "o"))  # fmt: skip
     assert code == 2 and "no such file" in text
+
+
+def test_cli_defaults_to_the_bundled_home_office_panel(tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        main, ["placebo", "--outcome", "closed_all_t1", "--draws", "5", "--boot", "19",
+               "--rollouts", "pathfinders", "--out", str(tmp_path / "o"), "--quiet"]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "43 units, 2014-Q2 to 2019-Q2" in r.output
+    assert (pd.read_csv(tmp_path / "o" / "placebo.csv")["data_label"] == "real (published)").all()
