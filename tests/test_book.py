@@ -173,3 +173,15 @@ def test_stakeholder_pages_show_no_raw_numbers_or_ids(html: Path, page: str) -> 
         assert ident not in text, (page, ident)
     if page != "sensitivity":  # its method text names the log scale
         assert "log points" not in text, page
+
+
+def test_book_builds_on_a_run_made_with_only(
+    tmp_path: Path, small_data: Path, quick_plan: Path
+) -> None:
+    """Issue 31: methods.md read the coverage study unconditionally (a Jupyter traceback)."""
+    results = tmp_path / "results"
+    run_evaluation(quick_plan, out=results, progress=False, data_dir=small_data, only=["volume"])
+    assert not (results / "tables" / "coverage_study.csv").exists()
+    site = build_book(results, tmp_path / "site")
+    methods = (site / "methods.html").read_text(encoding="utf-8")
+    assert "did not include the coverage study" in methods
