@@ -355,6 +355,16 @@ def _value_rules(
             "value",
             "value differs from numerator / denominator by more than 0.0001",
         )
+    if "numerator" in frame:
+        # A count row's numerator is the count itself (a published count with a larger
+        # numerator would let a reader recover a number the count hides).
+        num = frame["numerator"]
+        add(
+            mtype.eq("count") & num.notna() & (value >= 0) & (value != num),
+            "count-numerator",
+            "value",
+            "a count row's value must equal its numerator (leave the numerator empty or repeat the count)",
+        )
     return issues
 
 

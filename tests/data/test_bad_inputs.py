@@ -204,6 +204,14 @@ CASES: list[Case] = [
         3,
     ),
     Case(
+        "count above its own numerator",
+        "panel",
+        panel_with(lambda d: setcell(setcell(d, 0, "value", 12), 0, "numerator", 3)),
+        "count-numerator",
+        "value",
+        2,
+    ),
+    Case(
         "unknown measure (suggests)",
         "panel",
         panel_with(lambda d: setcell(d, 0, "measure", "charge")),
