@@ -242,3 +242,23 @@ def interrupt_on_termination() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def write_study(
+    out: str | Path, tables: Mapping[str, Any], meta_name: str, meta: Mapping[str, Any]
+) -> Path:
+    """Write a study's tables (CSV, stable bytes) and one JSON record into ``out`` atomically.
+
+    ``tables`` maps file names to data frames; the folder is replaced only when every file
+    is written (:class:`AtomicOutputDir`), so a failure leaves the previous one as it was.
+    """
+    target = AtomicOutputDir(Path(out))
+    try:
+        for name, frame in tables.items():
+            frame.to_csv(target.tmp / name, lineterminator="\n", float_format="%.10g", index=False)
+        write_json(target.tmp / meta_name, meta)
+    except BaseException:
+        target.abort()
+        raise
+    target.commit()
+    return Path(out)

@@ -53,7 +53,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -509,31 +508,20 @@ def wide_outcome(
 
 
 def write_placebo(results: PlaceboResults, out: str | Path) -> Path:
-    """Write ``placebo.csv`` and ``placebo_draws.csv`` into a new or placebo-written folder."""
-    from soteria_eval._io import AtomicOutputDir, write_json
+    """Write ``placebo.csv``, ``placebo_draws.csv`` and ``placebo.json`` atomically."""
+    from soteria_eval._io import write_study
 
-    target = AtomicOutputDir(Path(out))
-    try:
-        opts: dict[str, Any] = {"lineterminator": "\n", "float_format": "%.10g", "index": False}
-        results.summary().to_csv(target.tmp / "placebo.csv", **opts)
-        results.draws.to_csv(target.tmp / "placebo_draws.csv", **opts)
-        settings = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in vars(results.settings).items()
-        }
-        write_json(
-            target.tmp / "placebo.json",
-            {
-                "outcome": results.outcome, "units": list(results.units),
-                "left_out": list(results.left_out), "periods": list(results.periods),
-                "notes": list(results.notes), "data_label": results.data_label,
-                "settings": settings,
-            },
-        )  # fmt: skip
-    except BaseException:
-        target.abort()
-        raise
-    target.commit()
-    return Path(out)
+    settings = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in vars(results.settings).items()
+    }
+    return write_study(
+        out,
+        {"placebo.csv": results.summary(), "placebo_draws.csv": results.draws},
+        "placebo.json",
+        {"outcome": results.outcome, "units": list(results.units),
+         "left_out": list(results.left_out), "periods": list(results.periods),
+         "notes": list(results.notes), "data_label": results.data_label, "settings": settings},
+    )  # fmt: skip
 
 
 def size_table(results: Mapping[str, PlaceboResults]) -> pd.DataFrame:

@@ -416,31 +416,17 @@ def recovery_study(
 
 def write_recovery(results: RecoveryResults, out: str | Path) -> Path:
     """Write ``recovery.csv``, ``recovery_seeds.csv`` and ``recovery_mc.csv`` atomically."""
-    from soteria_eval._io import AtomicOutputDir, write_json
+    from soteria_eval._io import write_study
 
-    target = AtomicOutputDir(Path(out))
-    try:
-        opts: dict[str, Any] = {"lineterminator": "\n", "float_format": "%.10g", "index": False}
-        results.summary().to_csv(target.tmp / "recovery.csv", **opts)
-        results.seeds.to_csv(target.tmp / "recovery_seeds.csv", **opts)
-        results.mc_errors().to_csv(target.tmp / "recovery_mc.csv", **opts)
-        write_json(
-            target.tmp / "recovery.json",
-            {
-                "n_seeds": results.n_seeds,
-                "seed0": results.seed0,
-                "scale": results.settings.scale,
-                "size": results.settings.size,
-                "world": results.settings.world,
-                "draws": results.settings.designs.n_boot,
-                "synthetic": True,
-            },
-        )
-    except BaseException:
-        target.abort()
-        raise
-    target.commit()
-    return Path(out)
+    st = results.settings
+    return write_study(
+        out,
+        {"recovery.csv": results.summary(), "recovery_seeds.csv": results.seeds,
+         "recovery_mc.csv": results.mc_errors()},
+        "recovery.json",
+        {"n_seeds": results.n_seeds, "seed0": results.seed0, "scale": st.scale,
+         "size": st.size, "world": st.world, "draws": st.designs.n_boot, "synthetic": True},
+    )  # fmt: skip
 
 
 def read_seed_rows(path: str | Path) -> pd.DataFrame:
