@@ -117,6 +117,7 @@ def _estimate(
     scenario: str,
     ctx: RunContext,
     inference_default: bool = True,
+    everyone: pd.DataFrame | None = None,
 ) -> list[pd.DataFrame]:
     sc = get_scenario(scenario)
     covs = ["exposed_f"] if sc.exposed_controls == "separate" else []
@@ -158,7 +159,11 @@ def _estimate(
     allowed = {k for k in ctx.spec.inference if k in ("CR1", "CR2")} | {"WCR"}
     out = [o for o in out if _kind(o) in allowed]
     if full and "randomization" in ctx.spec.inference:
-        out.append(_randomization_row(d, rows_for(res), ctx))
+        out.append(
+            _randomization_row(
+                d, rows_for(res), ctx, everyone if sc.exposed_controls == "drop" else None
+            )
+        )
     out = [
         refuse_invalid(
             o, n_clusters=int(res.info["n_clusters"]), treated_clusters=int(res.info["n_treated"])
@@ -218,11 +223,22 @@ def _kind(rows: pd.DataFrame) -> str:
     return text
 
 
-def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
-    """Randomization inference for the programme term (forces with a gap are left out)."""
+def _randomization_row(
+    d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext, everyone: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Randomization inference for the programme term (forces with a gap are left out).
+
+    ``everyone``: for a sample that drops exposed forces, the panel of all forces; the
+    treatment paths are then dealt to every force and each assignment's sample is
+    re-formed (the design-based test, ``exposure`` of
+    :func:`~soteria_eval.inference.randomization.randomization_test`).
+    """
+    from soteria_eval.rollout import exposure_groups
+
     row = cr1_rows[cr1_rows["term"] == "programme"].copy()
-    complete = d.groupby("unit")["y"].transform(lambda s: s.notna().all())
-    sub = d[complete]
+    source = d if everyone is None else everyone
+    complete = source.groupby("unit")["y"].transform(lambda s: s.notna().all())
+    sub = source[complete]
     try:
         ri = randomization_test(
             sub,
@@ -232,6 +248,9 @@ def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext)
             time="period",
             n_draws=9999,
             seed=int(ctx.rng().integers(2**31)),
+            exposure=None
+            if everyone is None
+            else exposure_groups(sorted(sub["unit"].unique()), ctx.rollout),
         )
     except ValueError as exc:
         return row.assign(
@@ -241,17 +260,33 @@ def _randomization_row(d: pd.DataFrame, cr1_rows: pd.DataFrame, ctx: RunContext)
             p_adjusted=np.nan,
             inference="randomization inference",
         )
-    kind = "exact" if ri.exact else "Monte Carlo"
-    n_left = int(d.loc[~complete, "unit"].nunique())
+    n_left = int(source.loc[~complete, "unit"].nunique())
+    n_sample = int(
+        d.loc[d.groupby("unit")["y"].transform(lambda s: s.notna().all()), "unit"].nunique()
+    )
+    if everyone is not None and ri.n_units != n_sample:
+        return row.assign(
+            status="failed",
+            note=(
+                f"randomization inference: the exposure rule keeps {ri.n_units} forces of the "
+                f"observed rollout but the sample has {n_sample}; the rollout's Area starts "
+                "differ from its forces' starts"
+            ),
+            p_value=np.nan,
+            p_adjusted=np.nan,
+            inference="randomization inference",
+        )
     return row.assign(
         estimate=ri.estimate,
         std_error=np.nan,
         ci_lower=np.nan,
         ci_upper=np.nan,
         p_value=ri.p_value,
-        inference=f"randomization inference ({kind}, {ri.n_assignments:,} assignments, studentized)",
-        n_units=int(sub["unit"].nunique()),
-        note=f"adoption dates kept, treated forces reassigned; {n_left} force(s) with a missing quarter left out",
+        inference=ri.label,
+        n_units=ri.n_units,
+        note="adoption dates kept, treated forces reassigned"
+        + ("; exposed forces dropped anew under every reassignment" if everyone is not None else "")
+        + f"; {n_left} force(s) with a missing quarter left out",
     )
 
 
@@ -638,7 +673,8 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
     for m in chosen:
         for scenario in ctx.spec.scenarios:
             d = analysis_panel(panel, m, ctx, scenario)
-            for rows in _estimate(d, m, scenario, ctx):
+            everyone = analysis_panel(panel, m, ctx, "default") if scenario != "default" else None
+            for rows in _estimate(d, m, scenario, ctx, everyone=everyone):
                 out.add(rows)
             if m.primary and scenario in FULL_SCENARIOS and "twfe" in ctx.spec.designs:
                 out.add(_phase_rows(d, m, scenario, ctx))

@@ -14,7 +14,7 @@ the national model, and what to do with exposed controls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -295,6 +295,41 @@ def treatment_panel(
         k = -(-sc.anticipation_months // per)  # periods that touch the window
         window = out["unit"].isin(sc.anticipation_units) & out["event_time"].between(-k, -1)
         out = out.loc[~window].reset_index(drop=True)
+    return out
+
+
+def exposure_groups(
+    units: Sequence[str], rollout: Rollout | None = None, geography: Geography | None = None
+) -> dict[str, list[str]]:
+    """Return the CPS Area through which each force can expose its neighbours.
+
+    A force served by several Areas (the Metropolitan Police: London North and South)
+    belongs to the Area through which the rollout treated it (the one with the earliest
+    start; London South), as :func:`treatment_panel` exposes only that Area's other forces
+    while the other Area has not started. With these groups, "untreated while a group
+    serving it has a treated force" reproduces the ``exposed_dropped`` sample of the
+    bundled rollout (a test checks it) and can be applied to any reassignment
+    (:func:`soteria_eval.inference.randomization.randomization_test`'s ``exposure``).
+
+    Raises
+    ------
+    ValueError
+        If a unit is not a territorial force of the geography.
+    """
+    from soteria_eval.data import load_rollout
+
+    geo = geography or load_geography()
+    table = (rollout or load_rollout()).table
+    area_start = table[table["level"] == "area"].set_index("unit")["start_date"].astype(str)
+    unknown = [u for u in units if u not in geo.force_areas]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a territorial force of the geography")
+    out: dict[str, list[str]] = {}
+    for u in units:
+        served = sorted(geo.force_areas[u])
+        if len(served) > 1:
+            served = [min(served, key=lambda a: (area_start.get(a, "9999"), a))]
+        out[str(u)] = served
     return out
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from soteria_eval.inference._reformed_ri import exposed_units, reformed_tstats
 from soteria_eval.inference.wild import TIES, count_as_extreme
 
 Floats = NDArray[np.float64]
@@ -43,6 +44,8 @@ class RandomizationResult:
     n_assignments: int
     exact: bool
     null_estimates: Floats
+    n_units: int = 0
+    resampled: bool = False
 
     def __repr__(self) -> str:
         from soteria_eval.results import short_repr
@@ -52,24 +55,29 @@ class RandomizationResult:
             self,
             [
                 f"estimate {self.estimate:.4g}",
-                f"p = {self.p_value:.3g} ({kind}, {self.n_assignments:,} assignments)",
+                f"p = {self.p_value:.3g} ({kind}, {self.n_assignments:,} assignments"
+                + (", sample re-formed per assignment)" if self.resampled else ")"),
             ],
         )
 
     def tidy(self) -> pd.DataFrame:
         """One row in the package's tidy layout (interval not available)."""
-        kind = "exact" if self.exact else "Monte Carlo"
         return pd.DataFrame(
             {
                 "term": ["treatment"],
                 "estimate": [self.estimate],
                 "statistic": [self.t_stat],
                 "p_value": [self.p_value],
-                "inference": [
-                    f"randomization inference ({kind}, {self.n_assignments:,} assignments, studentized)"
-                ],
+                "inference": [self.label],
             }
         )
+
+    @property
+    def label(self) -> str:
+        """How the p-value was made, e.g. ``randomization inference (exact, 792 assignments, studentized)``."""
+        kind = "exact" if self.exact else "Monte Carlo"
+        extra = ", sample re-formed per assignment" if self.resampled else ""
+        return f"randomization inference ({kind}, {self.n_assignments:,} assignments, studentized{extra})"
 
 
 def _assignments(
@@ -125,6 +133,7 @@ def randomization_test(
     max_exact: int = 2_000_000,
     seed: int = 0,
     ties: str = "include",
+    exposure: Mapping[Any, Sequence[str]] | None = None,
 ) -> RandomizationResult:
     """Randomization test of the TWFE DiD coefficient (see the module docstring).
 
@@ -145,6 +154,19 @@ def randomization_test(
         as extreme": "include" (default; the observed assignment counts itself, the
         exact-test convention, so p is never 0) or "exclude" (strictly more extreme).
         See :func:`soteria_eval.inference.wild.share_as_extreme`.
+    exposure : mapping of unit to groups, optional
+        A sample rule that depends on the assignment: the groups (e.g. CPS Areas) serving
+        each unit. Under the observed and under every reassigned assignment, a unit that
+        is untreated in a period while a group serving it has a treated unit is left out,
+        and the statistic is refitted on the rest (:mod:`soteria_eval.inference._reformed_ri`).
+        ``data`` then holds *every* unit, exposed ones included; the estimate is the TWFE
+        coefficient on the observed assignment's sample. Without it the sample is fixed.
+
+    Notes
+    -----
+    With ``exposure`` the test is exact for the design "treatment paths dealt at random
+    to all units, then exposed units dropped"; keeping the dropped sample fixed instead
+    is not (see the ``exposure`` module's docstring).
     """
     if ties not in TIES:
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
@@ -174,7 +196,7 @@ def randomization_test(
     k_fe = n + n_periods - 1
     ssc = n / (n - 1) * (n * n_periods - 1) / (n * n_periods - 1 - k_fe)
 
-    def stats_for(a: NDArray[np.int64]) -> tuple[Floats, Floats]:
+    def fixed_sample(a: NDArray[np.int64]) -> tuple[Floats, Floats]:
         qa = q[a, np.arange(n)[None, :]]
         beta = qa.sum(axis=1) / den
         # Residual sum of squares per unit is not needed: the cluster score of unit i is
@@ -183,8 +205,18 @@ def randomization_test(
         se = np.sqrt(ssc * np.sum(s**2, axis=1)) / den
         return beta, beta / se
 
+    incidence = None if exposure is None else _incidence(list(wide_y.index), exposure)
+
+    def reformed(a: NDArray[np.int64]) -> tuple[Floats, Floats]:
+        beta, t = reformed_tstats(y[None], uniq[a], incidence)
+        return beta[0], t[0]
+
+    stats_for = fixed_sample if incidence is None else reformed
+
     blocks, _, exact = _assignments(path_of, n_draws, max_exact, np.random.default_rng(seed))
     obs_b, obs_t = stats_for(path_of[None, :])
+    if not np.isfinite(obs_t[0]):
+        raise ValueError("the observed assignment's sample leaves no treatment variation")
     t0, b0 = float(obs_t[0]), float(obs_b[0])
     ge_t = ge_b = 0
     seen = 0
@@ -204,7 +236,25 @@ def randomization_test(
         n_assignments=seen,
         exact=exact,
         null_estimates=np.concatenate(kept)[:100_000],
+        n_units=n if exposure is None else int((~exposed_units(dmat[None], incidence)).sum()),
+        resampled=exposure is not None,
     )
+
+
+def _incidence(units: Sequence[Any], exposure: Mapping[Any, Sequence[str]]) -> Floats:
+    """Units × groups 0/1 matrix of ``exposure`` (every unit must be listed)."""
+    missing = [u for u in units if u not in exposure]
+    if missing:
+        raise ValueError(
+            f"exposure lists no groups for {len(missing)} unit(s) of the data, e.g. "
+            f"{missing[0]!r} (give an empty list for a unit no group serves)"
+        )
+    groups = sorted({str(g) for u in units for g in exposure[u]})
+    out = np.zeros((len(units), len(groups)))
+    for i, u in enumerate(units):
+        for g in exposure[u]:
+            out[i, groups.index(str(g))] = 1.0
+    return out
 
 
 def permutation_test(

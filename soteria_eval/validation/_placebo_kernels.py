@@ -29,7 +29,10 @@ over a ``draws × units × periods`` array:
 * **RI**: a permutation of the sample's treatment paths over its units keeps every
   period mean, so the demeaned rows are permuted with it; with :math:`Q_{pi}` the product
   of demeaned path :math:`p` and :math:`\tilde y_i`, a permutation's estimate and scores
-  are gathers of :math:`Q` (studentized by CR1, observed assignment included).
+  are gathers of :math:`Q` (studentized by CR1, observed assignment included). Where the
+  sample depends on the assignment (``exposed_dropped``), the paths are dealt to every
+  unit and each assignment's sample is re-formed and refitted
+  (:func:`reformed_ri_pvalues`).
 * **Callaway–Sant'Anna, one cohort**: with a single start :math:`g` and never-treated
   controls, the simple aggregate is the 2×2 difference of
   :math:`z_i = \bar Y_{i,t\ge g} - Y_{i,g-1}` and its analytic standard error
@@ -245,6 +248,36 @@ def ri_pvalues(fit: TwfeDraws, paths: Paths, assignments: Ints) -> Floats:
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.abs(beta / se)
     out: Floats = np.mean(t >= t[:, :1] * (1 - 1e-12), axis=1)
+    return out
+
+
+def reformed_ri_pvalues(
+    y: Floats, paths: Paths, incidence: Floats, n_perm: int, rng: np.random.Generator
+) -> Floats:
+    """Studentized randomization p-values with the sample re-formed per assignment.
+
+    Each draw's path codes are dealt to *all* units (observed assignment first), the
+    units each assignment exposes are dropped and TWFE is refitted
+    (:func:`soteria_eval.inference._reformed_ri.reformed_tstats`): the test that is exact
+    for a design whose sample depends on who is treated.
+    """
+    from soteria_eval.inference._reformed_ri import reformed_tstats
+
+    n_draws, n_units = paths.codes.shape
+    n_periods = y.shape[1]
+    everyone = np.ones((n_draws, n_units), dtype=bool)
+    assign = permuted_codes(paths.codes, everyone, n_perm, rng)  # draws × (n_perm + 1) × units
+    raw = paths.path_matrix(n_periods)
+    out = np.full(n_draws, np.nan)
+    step = max(1, 2048 // (n_perm + 1))
+    for lo in range(0, n_draws, step):
+        a = assign[lo : lo + step]
+        treat = np.take_along_axis(raw[lo : lo + step, None, :, :], a[..., None], axis=2)
+        _, t = reformed_tstats(y[None], treat.reshape(-1, n_units, n_periods), incidence)
+        t = np.abs(t[0].reshape(a.shape[:2]))
+        with np.errstate(invalid="ignore"):
+            out[lo : lo + step] = np.mean(t >= t[:, :1] * (1 - 1e-12), axis=1)
+    out[~np.isfinite(out)] = np.nan
     return out
 
 

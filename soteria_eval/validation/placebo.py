@@ -62,6 +62,7 @@ from soteria_eval.validation._placebo_kernels import (
     Paths,
     one_cohort_cs,
     permuted_codes,
+    reformed_ri_pvalues,
     ri_pvalues,
     twfe_draws,
     wcr_pvalues,
@@ -239,26 +240,19 @@ def fake_rollouts(n_units: int, n_periods: int, rollout: str, settings: PlaceboS
 def exposure_incidence(units: Sequence[str]) -> Floats | None:
     """Units × CPS Areas incidence of the territorial forces (None if any unit is not one).
 
-    A force served by several Areas (the Metropolitan Police: London North and South)
-    belongs here to the Area through which the documented rollout treated it (the Area
-    with the earliest start in the bundled rollout; London South), as
-    :func:`soteria_eval.rollout.treatment_panel` exposes only that Area's other forces.
+    The groups are :func:`soteria_eval.rollout.exposure_groups` (the Metropolitan Police
+    belongs to London South, the Area through which the documented rollout treated it).
     """
-    from soteria_eval.data import load_rollout
-    from soteria_eval.geography import load_geography
+    from soteria_eval.rollout import exposure_groups
 
-    geo = load_geography()
-    if not set(units) <= set(geo.forces):
+    try:
+        groups = exposure_groups(units)
+    except ValueError:
         return None
-    table = load_rollout().table
-    area_start = table[table["level"] == "area"].set_index("unit")["start_date"].astype(str)
-    areas = list(geo.areas)
+    areas = sorted({a for g in groups.values() for a in g})
     out = np.zeros((len(units), len(areas)))
     for i, u in enumerate(units):
-        served = list(geo.force_areas[u])
-        if len(served) > 1:
-            served = [min(served, key=lambda a: (area_start.get(a, "9999"), a))]
-        for a in served:
+        for a in groups[u]:
             out[i, areas.index(a)] = 1.0
     return out
 
@@ -358,8 +352,13 @@ def _chunk_rows(
             add(sample, "twfe", "CR2", fit.beta, fit.p_cr2)
             v = _webb(rng, (len(draw), settings.n_boot, y.shape[0]))
             add(sample, "twfe", "WCR", fit.beta, wcr_pvalues(fit, v))
-            assign = permuted_codes(paths.codes, mask, settings.n_boot, rng)
-            add(sample, "twfe", "RI", fit.beta, ri_pvalues(fit, paths, assign))
+            if sample == "default":
+                assign = permuted_codes(paths.codes, mask, settings.n_boot, rng)
+                p_ri = ri_pvalues(fit, paths, assign)
+            else:  # the sample depends on who is treated: re-form it per assignment
+                assert incidence is not None
+                p_ri = reformed_ri_pvalues(y, paths, incidence, settings.n_boot, rng)
+            add(sample, "twfe", "RI", fit.beta, p_ri)
             if rollout == "pathfinders":
                 cs = one_cohort_cs(y, paths, mask)
                 add(sample, "callaway_santanna", "analytic", cs.att, cs.p_value)

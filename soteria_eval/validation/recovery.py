@@ -37,6 +37,7 @@ from soteria_eval.validation.designs import (
     NATIONAL_SERIES,
     ROW_COLUMNS,
     DesignSettings,
+    ReformedAssignment,
     estimate_area,
     estimate_world,
 )
@@ -147,6 +148,7 @@ def _prepared() -> dict[str, Any]:
     )
     return {
         "rollout": rollout, "treatment": tp, "samples": samples, "catalogue": load_catalogue(),
+        "assignment": ReformedAssignment.from_treatment(tp),
         "groups": groups, "area_treatment": area_tp,
     }  # fmt: skip
 
@@ -271,7 +273,10 @@ def _run_seed(
             if not run_here:
                 continue
             t = sample_truth[sc].assign(effect=0.0) if null else sample_truth[sc]
-            parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=replace(sub, designs=run_here), null_world=null, sample=sc, **common))  # fmt: skip
+            from soteria_eval.rollout import get_scenario
+
+            assign = prep["assignment"] if get_scenario(sc).exposed_controls == "drop" else None
+            parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=replace(sub, designs=run_here), null_world=null, sample=sc, assignment=assign, **common))  # fmt: skip
         if aq is not None and "default" in st.samples:
             t = truth.assign(effect=0.0) if null else truth
             parts.append(estimate_area(aq, prep["area_treatment"], t, cat, settings=st.designs))

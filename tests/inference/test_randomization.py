@@ -139,3 +139,78 @@ def test_ties_exclude_drops_the_observed_assignment_in_an_exact_test() -> None:
     assert exc.p_value * 28 == pytest.approx(round(exc.p_value * 28))
     with pytest.raises(ValueError, match="ties must be one of"):
         randomization_test(d, ties="none", **kw)  # type: ignore[arg-type]
+
+
+# --- a sample that depends on the assignment: exposed units re-formed per assignment ---
+
+GROUPS = {u: [f"g{u // 3}"] for u in range(9)}  # three groups of three units
+
+
+def _exposed_sample(treated: tuple[int, ...]) -> list[int]:
+    """Units kept when ``treated`` are treated: no untreated unit of a treated unit's group."""
+    hit = {GROUPS[u][0] for u in treated}
+    return [u for u in range(9) if u in treated or GROUPS[u][0] not in hit]
+
+
+def test_reformed_sample_p_value_equals_refitting_every_assignment() -> None:
+    d = panel(9, 8, [0, 3], 4)
+    ri = randomization_test(
+        d, outcome="y", treatment="D", unit="u", time="t",
+        exposure={u: GROUPS[u] for u in range(9)},
+    )  # fmt: skip
+    assert ri.exact and ri.n_assignments == 36 and ri.resampled
+    kept = _exposed_sample((0, 3))
+    b0, t0 = refit_t(d[d["u"].isin(kept)], (0, 3), 4)
+    assert ri.estimate == pytest.approx(b0, rel=1e-10) and ri.t_stat == pytest.approx(t0, rel=1e-10)
+    assert ri.n_units == len(kept) == 5
+    ts = []
+    for combo in itertools.combinations(range(9), 2):
+        ts.append(refit_t(d[d["u"].isin(_exposed_sample(combo))], combo, 4)[1])
+    want = np.mean(np.abs(ts) >= abs(t0) * (1 - 1e-12))
+    assert ri.p_value == pytest.approx(want, abs=1e-12)
+    # the fixed-sample test on the observed sample is a different test (and p-value)
+    fixed = randomization_test(d[d["u"].isin(kept)], outcome="y", treatment="D", unit="u", time="t")
+    assert fixed.n_assignments == 10 and not fixed.resampled
+    assert "sample re-formed per assignment" in ri.tidy()["inference"].iloc[0]
+
+
+def test_reformed_sample_needs_every_unit_in_the_exposure_map() -> None:
+    d = panel(9, 8, [0, 3], 4)
+    with pytest.raises(ValueError, match="exposure lists no groups for 1 unit"):
+        randomization_test(
+            d, outcome="y", treatment="D", unit="u", time="t",
+            exposure={u: GROUPS[u] for u in range(8)},
+        )  # fmt: skip
+
+
+def test_exposure_groups_reproduce_the_headline_sample() -> None:
+    """On the bundled rollout, the observed assignment's re-formed sample is exposed_dropped."""
+    from soteria_eval.data import load_rollout
+    from soteria_eval.estimands import DID_WINDOW
+    from soteria_eval.rollout import exposure_groups, treatment_panel
+
+    ro = load_rollout()
+    kw = dict(level="force", freq="quarter", start=DID_WINDOW[0], end=DID_WINDOW[1])
+    full = treatment_panel(ro, **kw)  # type: ignore[arg-type]
+    dropped = treatment_panel(ro, scenario="exposed_dropped", **kw)  # type: ignore[arg-type]
+    rng = np.random.default_rng(4)
+    units = sorted(full["unit"].unique())
+    level = dict(zip(units, rng.normal(size=len(units)), strict=True))
+    full = full.assign(
+        y=full["unit"].map(level) + rng.normal(size=len(full)) + 0.2 * full["treated"],
+        d=full["treated"].astype(float),
+    )
+    groups = exposure_groups(units, ro)
+    assert groups["Metropolitan Police"] == ["London South"]
+    ri = randomization_test(
+        full, outcome="y", treatment="d", unit="unit", time="period", n_draws=199, exposure=groups
+    )
+    sub = full[full["unit"].isin(set(dropped["unit"]))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        ref = twfe(sub, outcome="y", treatment="d", unit="unit", time="period")
+    assert ri.n_units == sub["unit"].nunique() == 30
+    assert ri.estimate == pytest.approx(float(ref.params["d"]), rel=1e-10)
+    assert ri.t_stat == pytest.approx(float(ref.params["d"] / ref.std_errors["d"]), rel=1e-10)
+    with pytest.raises(ValueError, match="not a territorial force"):
+        exposure_groups(["Durham", "Atlantis"])

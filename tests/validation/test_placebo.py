@@ -336,3 +336,28 @@ def test_cli_defaults_to_the_bundled_home_office_panel(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "43 units, 2014-Q2 to 2019-Q2" in r.output
     assert (pd.read_csv(tmp_path / "o" / "placebo.csv")["data_label"] == "real (published)").all()
+
+
+def test_reformed_randomization_kernel_refits_each_assignment_on_its_own_sample() -> None:
+    """Exposed-dropped RI: each permutation drops its own exposed forces (against twfe_draws)."""
+    from soteria_eval.geography import load_geography
+    from soteria_eval.inference._reformed_ri import reformed_tstats
+    from soteria_eval.validation._placebo_kernels import Paths, reformed_ri_pvalues
+
+    forces = sorted(load_geography().forces)
+    inc = exposure_incidence(forces)
+    assert inc is not None
+    y = _panel(4, n=len(forces), t=14)
+    st = PlaceboSettings(n_draws=3, first_start=6, last_start=10)
+    paths = fake_rollouts(len(forces), 14, "pathfinders", st)
+    rng = np.random.default_rng(5)
+    assign = permuted_codes(paths.codes, np.ones_like(paths.codes, dtype=bool), 30, rng)
+    for b in range(3):
+        sub = Paths(assign[b], np.repeat(paths.start[b], 31), np.repeat(paths.start2[b], 31))
+        treat = sub.treatment(14)
+        fit = twfe_draws(y, treat, sample_mask(treat, inc, "exposed_dropped"))
+        beta, t = reformed_tstats(y[None], treat, inc)
+        np.testing.assert_allclose(beta[0], fit.beta, rtol=1e-9)
+        np.testing.assert_allclose(t[0], fit.beta / fit.se_cr1, rtol=1e-9)
+    p = reformed_ri_pvalues(y, paths, inc, 30, np.random.default_rng(5))
+    assert p.shape == (3,) and ((p > 0) & (p <= 1)).all()
