@@ -192,21 +192,28 @@ def _its_figure_data(res, panel: pd.DataFrame, m, *groups: list[str]) -> pd.Data
     """Return what an ITS figure draws, with the cases behind each month of each series.
 
     A count is drawn on the log scale, so it can be read back: its basis is the count
-    itself; a rate or median rests on its denominator. For a comparative figure, each
-    group's series is checked (``cases_<n>`` for the n-th group of forces).
+    itself; a rate or median rests on its denominator. A proportion also gives back its
+    numerator (rate × cases) and complement, so both are carried and checked. For a
+    comparative figure, each group's series is checked (``cases_<n>``, ``numerator_<n>``
+    for the n-th group of forces).
     """
     data = res.counterfactual()
     col = "numerator" if m.type == "count" else "denominator"
     rows = panel[panel["measure"] == m.id]
     members = groups or (sorted(rows["unit"].unique()),)
-    basis = []
+    basis: list[str] = []
+    parts: dict[str, str] = {}
     for i, units in enumerate(members):
-        per_month = rows[rows["unit"].isin(units)].groupby("period")[col].sum(min_count=1)
-        name = f"cases_{i + 1}" if groups else "cases"
-        data[name] = data["period"].astype(str).map(per_month)
-        basis.append(name)
-    data["cases"] = data[basis].min(axis=1)  # the weakest series decides
-    return figure_data(data, basis_column="cases")
+        mine = rows[rows["unit"].isin(units)].groupby("period")
+        suffix = f"_{i + 1}" if groups else ""
+        data[f"cases{suffix}"] = data["period"].astype(str).map(mine[col].sum(min_count=1))
+        basis.append(f"cases{suffix}")
+        if m.type == "proportion":
+            data[f"numerator{suffix}"] = (
+                data["period"].astype(str).map(mine["numerator"].sum(min_count=1))
+            )
+            parts[f"numerator{suffix}"] = f"cases{suffix}"
+    return figure_data(data, basis_column=basis, rate_parts=parts)
 
 
 def _checks(

@@ -130,7 +130,9 @@ def _synthetic(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutp
     wide_src = wide_src[complete]
     donors = [u for u in donors if u in set(wide_src["unit"])]
     shown = None
-    basis = d.assign(cases=case_basis(d, m.type)).set_index(["unit", "period"])["cases"]
+    basis = d.assign(cases=case_basis(d, m.type)).set_index(["unit", "period"])[
+        ["cases", "numerator"]
+    ]
     for force in sorted(wide_src.loc[wide_src["phase"] == 1, "unit"].unique()):
         start = wide_src.loc[wide_src["unit"] == force, "cohort"].iloc[0]
         sub = wide_src[wide_src["unit"].isin([force, *donors])]
@@ -177,22 +179,29 @@ def _synthetic(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutp
     return rows
 
 
-def _sc_figure_data(sc, force: str, basis: pd.Series, kind: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _sc_figure_data(sc, force: str, basis: pd.DataFrame, kind: str) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Return what the synthetic-control figure draws, marked for the disclosure check.
 
-    The treated force's cases in each quarter are the basis. For counts (drawn on the log
-    scale, so readable back) the synthetic path is a count too: a donor with all the weight
-    would show its own counts.
+    The treated force's cases in each quarter are the basis (``basis``: ``cases`` and
+    ``numerator`` by force and period). For counts (drawn on the log scale, so readable
+    back) the synthetic path is a count too: a donor with all the weight would show its
+    own counts. A proportion gives back its numerator and complement (rate × cases), so
+    the treated force's numerator is carried and checked with it.
     """
     p = sc.path.copy()
-    p["treated_cases"] = basis.reindex(
-        pd.MultiIndex.from_arrays([[force] * len(p), p["period"]])
-    ).to_numpy()
+    idx = pd.MultiIndex.from_arrays([[force] * len(p), p["period"]])
+    p["treated_cases"] = basis["cases"].reindex(idx).to_numpy()
     counts: list[str] = []
+    parts: dict[str, str] = {}
     if kind == "count":
         p["synthetic_count"] = np.exp(p["synthetic"])
         counts = ["synthetic_count"]
-    return figure_data(p, count_columns=counts, basis_column="treated_cases")
+    elif kind == "proportion":
+        p["treated_numerator"] = pd.to_numeric(
+            basis["numerator"].reindex(idx), errors="coerce"
+        ).to_numpy()
+        parts = {"treated_numerator": "treated_cases"}
+    return figure_data(p, count_columns=counts, basis_column="treated_cases", rate_parts=parts)
 
 
 def _power(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]

@@ -10,7 +10,7 @@ until none has. Rates and means whose denominator is suppressed are suppressed a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -173,7 +173,8 @@ def figure_data(
     frame: pd.DataFrame,
     *,
     count_columns: Sequence[str] = (),
-    basis_column: str | None = None,
+    basis_column: str | Sequence[str] | None = None,
+    rate_parts: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Return a copy of a figure's underlying data, marked for the disclosure check.
 
@@ -188,39 +189,57 @@ def figure_data(
     count_columns : sequence of str
         Columns drawn as counts of cases (or from which a count can be read back, such as
         a log count): a value in ``(0, threshold)`` withholds the figure.
-    basis_column : str, optional
-        Column with the number of cases behind each plotted value (the denominator of a
-        rate, the cases of a median): a basis in ``(0, threshold)`` withholds the figure.
+    basis_column : str or sequence of str, optional
+        Column(s) with the number of cases behind each plotted value (the denominator of a
+        rate, the cases of a median; one per series a figure draws): a basis in
+        ``(0, threshold)`` withholds the figure.
+    rate_parts : mapping of str to str, optional
+        For each proportion the figure draws, ``{numerator column: denominator column}``:
+        a rate times its denominator gives the numerator back, and the denominator minus
+        it the complement, so both must be 0 or at least the threshold as well.
     """
     out = frame.copy()
-    missing = [
-        c for c in [*count_columns, *([basis_column] if basis_column else [])] if c not in out
-    ]
+    bases = [basis_column] if isinstance(basis_column, str) else list(basis_column or ())
+    parts = dict(rate_parts or {})
+    missing = [c for c in [*count_columns, *bases, *parts, *parts.values()] if c not in out]
     if missing:
         raise KeyError(f"figure data has no column(s) {missing}")
     out.attrs["count_columns"] = list(count_columns)
-    out.attrs["basis_column"] = basis_column
+    out.attrs["basis_column"] = bases
+    out.attrs["rate_parts"] = parts
     return out
 
 
 def figure_problems(data: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> list[str]:
     """Return why a figure's data may not be published (empty list: it may).
 
-    A figure is disclosive when a count it draws, or the number of cases behind a value it
-    draws, lies in ``(0, threshold)``: the value could be read back from the image (SVG
-    paths carry exact coordinates).
+    A figure is disclosive when a count it draws, the number of cases behind a value it
+    draws, or the numerator or complement of a proportion it draws (rate × denominator),
+    lies in ``(0, threshold)``: the value could be read back from the image (SVG paths
+    carry exact coordinates).
     """
     problems = []
-    checks = [(c, "count") for c in data.attrs.get("count_columns", [])]
-    if data.attrs.get("basis_column"):
-        checks.append((data.attrs["basis_column"], "number of cases"))
-    for col, what in checks:
-        vals = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
+
+    def column(name: str) -> np.ndarray:
+        return pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
+
+    checks = [(f"column {c!r}", "count", column(c)) for c in data.attrs.get("count_columns", [])]
+    basis = data.attrs.get("basis_column") or []
+    for c in [basis] if isinstance(basis, str) else basis:
+        checks.append((f"column {c!r}", "number of cases", column(c)))
+    for num, den in (data.attrs.get("rate_parts") or {}).items():
+        checks.append((f"column {num!r}", "numerator (rate × cases)", column(num)))
+        checks.append(
+            (
+                f"{den!r} minus {num!r}",
+                "complement (cases minus numerator)",
+                column(den) - column(num),
+            )
+        )
+    for where, what, vals in checks:
         bad = (vals > 0) & (vals < threshold)
         if bad.any():
-            problems.append(
-                f"{int(bad.sum())} point(s) with a {what} under {threshold} (column {col!r})"
-            )
+            problems.append(f"{int(bad.sum())} point(s) with a {what} under {threshold} ({where})")
     return problems
 
 

@@ -422,8 +422,9 @@ def test_every_published_figure_passes_disclosure_on_small_data(full_runs: Path)
     for r in published:
         data = pd.read_csv(out / r["data"])
         marked = figure_data(
-            data, count_columns=r["count_columns"], basis_column=r["basis_column"] or None
-        )
+            data, count_columns=r["count_columns"], basis_column=r["basis_columns"],
+            rate_parts=r["rate_parts"],
+        )  # fmt: skip
         assert not figure_problems(marked, 10), r["name"]
         assert (out / r["png"]).is_file() and (out / r["svg"]).is_file()
     for r in withheld:
@@ -560,10 +561,14 @@ def test_figures_draw_only_their_declared_data(full_runs: Path) -> None:
     for r in records:
         data = pd.read_csv(out / r["data"])
         declared = data.select_dtypes("number").to_numpy(float).ravel()
-        for col in [*r["count_columns"], r["basis_column"]]:
-            if col:
-                counts = pd.to_numeric(data[col], errors="coerce")
-                assert not counts.between(1, 9).any(), (r["name"], col)
+        for col in [*r["count_columns"], *r["basis_columns"], *r["rate_parts"]]:
+            counts = pd.to_numeric(data[col], errors="coerce")
+            assert not counts.between(1, 9).any(), (r["name"], col)
+        for num, den in r["rate_parts"].items():  # a rate times its cases: numerator and complement
+            rest = pd.to_numeric(data[den], errors="coerce") - pd.to_numeric(
+                data[num], errors="coerce"
+            )
+            assert not rest.between(1, 9).any(), (r["name"], num)
         axes = read_svg(out / r["svg"])
         assert axes, r["name"]
         for a in axes:

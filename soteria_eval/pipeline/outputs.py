@@ -280,9 +280,12 @@ def write_figure(spec: FigureSpec, folder: Path, data_label: str = "") -> dict[s
         "count_columns": list(spec.data.attrs.get("count_columns", []))
         if spec.data is not None
         else [],
-        "basis_column": (spec.data.attrs.get("basis_column") or "")
+        "basis_columns": list(spec.data.attrs.get("basis_column") or [])
         if spec.data is not None
-        else "",
+        else [],
+        "rate_parts": dict(spec.data.attrs.get("rate_parts") or {})
+        if spec.data is not None
+        else {},
         "alt_text": spec.alt_text,
         "caption": spec.caption,
         "data_label": label,
