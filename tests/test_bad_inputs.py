@@ -128,6 +128,8 @@ CASES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "1e30 in an integer column": (_edit_cases(_set("action_plans", "1e30")), ["action_plans", "row 2", "out-of-range"]),
     "malformed metadata": (_metadata(b"{\"extract_date\": "), ["metadata.json", "not valid JSON"]),
     "metadata a list": (_metadata(b"[1, 2]"), ["metadata.json", "must be a JSON object"]),
+    "metadata nested 100,000 deep": (_metadata(b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), ["metadata.json", "nested too deeply"]),
+    "metadata nested 40 deep": (_metadata(b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}"), ["metadata.json", "nested more than 32 levels"]),
     "metadata not UTF-8": (_metadata(b"{\"notice\": \"\xff\"}"), ["metadata.json", "not UTF-8"]),
     "extract date not a date": (_metadata(b"{\"extract_date\": \"last week\"}"), ["extract_date", "YYYY-MM-DD"]),
     "synthetic as a string": (_metadata(b"{\"synthetic\": \"false\"}"), ["synthetic", "a JSON boolean, not a string"]),
@@ -157,6 +159,28 @@ def test_bad_input_exits_2_with_a_located_message(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
+#: Cases ``validate`` must refuse as ``run`` does (it exited 0 on them).
+VALIDATE_CASES = (
+    "report after extract",
+    "rollout without Kent",
+    "every start after the data",
+    "metadata nested 100,000 deep",
+)
+
+
+@pytest.mark.parametrize("case", VALIDATE_CASES)
+def test_validate_refuses_what_run_refuses(case: str, base: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(base, data)
+    edit, fragments = CASES[case]
+    edit(data)
+    res = CliRunner().invoke(main, ["validate", str(data)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    for f in fragments:
+        assert f in res.output, (f, res.output)
+
+
 def test_the_valid_base_passes(base: Path, plan: Path, tmp_path: Path) -> None:
     """The hostile cases fail for their own reason: the untouched folder validates."""
     code, output = _run(base, plan, tmp_path / "out")
@@ -181,3 +205,12 @@ def test_out_root_or_current_folder_exits_2(out: str, plan: Path, base: Path) ->
 
 def test_rollout_fixture_is_the_bundled_one() -> None:
     assert "Kent" in set(load_rollout().table["unit"])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_validate_names_a_pipe_or_device_instead_of_waiting_on_it(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "case_records.csv")
+    for target in (tmp_path, tmp_path / "case_records.csv", Path("/dev/zero")):
+        res = CliRunner().invoke(main, ["validate", str(target)])
+        assert res.exit_code == 2, res.output
+        assert "[file-type] not a regular file" in res.output and "Traceback" not in res.output

@@ -135,3 +135,14 @@ def test_the_default_plan_is_the_shipped_one_never_the_current_folders(
     plan = default_plan()
     assert plan == REPO / "analyses" / "plan.yaml"
     assert not plan.resolve().is_relative_to(tmp_path.resolve())
+
+
+@pytest.mark.parametrize(
+    ("depth", "fragment"), [(5000, "nested too deeply to read"), (40, "nested more than 32 levels")]
+)
+def test_deeply_nested_plan_is_refused_not_a_traceback(
+    tmp_path: Path, depth: int, fragment: str
+) -> None:
+    p = _plan(tmp_path, HEADER + "extra: " + "[" * depth + "]" * depth + "\n" + ONE)
+    with pytest.raises(PlanError, match=fragment):
+        load_plan(p)

@@ -291,6 +291,7 @@ def validate_file(
     kind: TableKind | None = None,
     *,
     rollout: Rollout | None = None,
+    extract_date: pd.Timestamp | None = None,
 ) -> ValidationReport:
     """Validate a file and return a report (never raises for bad data).
 
@@ -303,10 +304,12 @@ def validate_file(
         omitted.
     rollout : Rollout, optional
         For panels: also check that every unit has a rollout entry and a pre-period.
+    extract_date : pandas.Timestamp, optional
+        For case records: no date may be later (default: today).
     """
     if kind is not None:
         kind = _check_kind(kind)
-    frame, found, issues, _ = _validate(path, kind, rollout=rollout)
+    frame, found, issues, _ = _validate(path, kind, rollout=rollout, extract_date=extract_date)
     n = 0 if frame is None else len(frame)
     return ValidationReport(str(path), found, n, tuple(issues))
 

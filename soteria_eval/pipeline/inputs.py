@@ -33,6 +33,7 @@ from soteria_eval.data import DataValidationError, ValidationIssue, load_cases, 
 from soteria_eval.data.rules import DATE_FLOOR
 from soteria_eval.panels import aggregate_cases
 from soteria_eval.periods import FREQUENCIES
+from soteria_eval.pipeline.plan import MAX_NESTING, nesting_depth
 from soteria_eval.rollout import Rollout
 
 CASE_FILES = ("case_records.parquet", "case_records.csv")
@@ -128,6 +129,10 @@ def read_metadata(folder: Path) -> tuple[dict[str, Any], list[ValidationIssue]]:
         return bad(f"not UTF-8 (byte {exc.start}); save it as UTF-8")
     except json.JSONDecodeError as exc:
         return bad(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    except RecursionError:
+        return bad(f"nested too deeply to read (more than {MAX_NESTING} levels)")
+    if nesting_depth(meta) > MAX_NESTING:
+        return bad(f"nested more than {MAX_NESTING} levels deep; metadata is a flat object")
     if not isinstance(meta, dict):
         return bad(f"must be a JSON object ({{...}}), got a {type(meta).__name__}")
     issues = []
@@ -318,33 +323,7 @@ class InputData:
             raise DataValidationError(issues)
 
     def _rollout_issues(self, cases: pd.DataFrame) -> list[ValidationIssue]:
-        """Every force in the case records needs a rollout row; some start must be in the data."""
-        table = self.rollout.table
-        forces = table.loc[table["level"] == "force", "unit"]
-        missing = ~cases["force"].isin(set(forces))
-        issues = []
-        file = str(self.case_file)
-        for name in sorted(cases.loc[missing, "force"].unique()):
-            issues.append(
-                ValidationIssue(
-                    file, "rollout-coverage",
-                    f"force {name!r} has {int((cases['force'] == name).sum())} case(s) but no "
-                    "row in the rollout: add it (phase and start) to rollout.csv",
-                    "force",
-                )
-            )  # fmt: skip
-        starts = pd.to_datetime(table.loc[table["level"] == "force", "start_date"], errors="coerce")
-        last = cases["report_date"].max()
-        if len(cases) and pd.notna(last) and starts.notna().any() and starts.min() > last:
-            issues.append(
-                ValidationIssue(
-                    file, "rollout-coverage",
-                    f"every rollout start is after the last report ({last.date()}): no "
-                    "treated period to evaluate",
-                    "report_date",
-                )
-            )  # fmt: skip
-        return issues
+        return rollout_coverage_issues(cases, self.rollout, str(self.case_file))
 
     def cases(self) -> pd.DataFrame:
         """Return the validated case records (with the extract date of ``metadata.json``, if any).
@@ -453,6 +432,60 @@ class FileCheck:
     issues: tuple[ValidationIssue, ...] = ()
 
 
+def rollout_coverage_issues(
+    cases: pd.DataFrame, rollout: Rollout, file: str
+) -> list[ValidationIssue]:
+    """Every force in the case records needs a rollout row; some start must be in the data.
+
+    ``cases`` needs the ``force`` and ``report_date`` columns (dates parsed).
+    """
+    table = rollout.table
+    forces = table.loc[table["level"] == "force", "unit"]
+    missing = ~cases["force"].isin(set(forces))
+    issues = []
+    for name in sorted(cases.loc[missing, "force"].unique()):
+        issues.append(
+            ValidationIssue(
+                file, "rollout-coverage",
+                f"force {name!r} has {int((cases['force'] == name).sum())} case(s) but no "
+                "row in the rollout: add it (phase and start) to rollout.csv",
+                "force",
+            )
+        )  # fmt: skip
+    starts = pd.to_datetime(table.loc[table["level"] == "force", "start_date"], errors="coerce")
+    last = cases["report_date"].max()
+    if len(cases) and pd.notna(last) and starts.notna().any() and starts.min() > last:
+        issues.append(
+            ValidationIssue(
+                file, "rollout-coverage",
+                f"every rollout start is after the last report ({last.date()}): no "
+                "treated period to evaluate",
+                "report_date",
+            )
+        )  # fmt: skip
+    return issues
+
+
+def _case_file_check(path: Path, rollout: Rollout) -> list[FileCheck]:
+    """Validate case records as a run reads them: the folder's extract date and the rollout."""
+    from soteria_eval.data import validate_file
+
+    meta, _ = read_metadata(path.parent)
+    extract = pd.Timestamp(meta["extract_date"]) if "extract_date" in meta else None
+    report = validate_file(path, "case_records", extract_date=extract)
+    if not report.ok:
+        return [FileCheck(str(path), "invalid", report.kind or "case_records", report.issues)]
+    if path.suffix.lower() == ".parquet":
+        cols = pd.read_parquet(path, columns=["force", "report_date"])
+    else:
+        cols = pd.read_csv(path, usecols=["force", "report_date"], dtype=str, keep_default_na=False)
+    cols["report_date"] = pd.to_datetime(cols["report_date"], errors="coerce")
+    issues = rollout_coverage_issues(cols, rollout, str(path))
+    if issues:
+        return [FileCheck(str(path), "invalid", "case_records", tuple(issues))]
+    return [FileCheck(str(path), "ok", f"{report.kind}, {report.n_rows} rows")]
+
+
 def check_path(
     path: Path, kind: str | None = None, *, rollout: Rollout | None = None
 ) -> list[FileCheck]:
@@ -465,6 +498,11 @@ def check_path(
 
     if path.is_dir() and not path.is_symlink():
         return check_folder(path, rollout=rollout)
+    if not path.is_file():  # a pipe, device or socket would block or never end
+        issue = ValidationIssue(
+            str(path), "file-type", "not a regular file (a pipe, device or socket): not read"
+        )
+        return [FileCheck(str(path), "invalid", "file-type", (issue,))]
     if kind is None and path.name in NOT_INPUTS:
         return [FileCheck(str(path), "not used", NOT_INPUTS[path.name])]
     if kind is None and path.name == "metadata.json":
@@ -512,6 +550,9 @@ def check_folder(folder: Path, *, rollout: Rollout | None = None) -> list[FileCh
         kind = {"rollout": "rollout", "published_outcomes": "sexual_offences_outcomes"}.get(
             role or ""
         )
+        if role == "case_records" and p.is_file():
+            out.extend(_case_file_check(p, rollout))
+            continue
         out.extend(check_path(p, kind, rollout=rollout))
     if not readable:
         out.append(

@@ -70,6 +70,25 @@ class PlanError(ValueError):
     """The plan file breaks a rule; the message names the key and the rule."""
 
 
+#: Deepest nesting of lists and mappings a plan or a metadata file may have.
+MAX_NESTING = 32
+
+
+def nesting_depth(value: object) -> int:
+    """Return how deeply lists and mappings nest in ``value`` (a scalar: 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            deepest = max(deepest, depth + 1)
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((x, depth + 1) for x in v)
+    return deepest
+
+
 class _PlanLoader(yaml.SafeLoader):
     """YAML loader for plans: no aliases (no "billion laughs"), no duplicate keys."""
 
@@ -175,6 +194,16 @@ def load_plan(path: str | Path) -> Plan:
         raw = yaml.load(text, Loader=_PlanLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise PlanError(f"{p}: not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise PlanError(
+            f"{p}: nested too deeply to read (more than {MAX_NESTING} levels); a plan is "
+            "a mapping of lists of short mappings"
+        ) from None
+    if nesting_depth(raw) > MAX_NESTING:
+        raise PlanError(
+            f"{p}: nested more than {MAX_NESTING} levels deep; a plan is a mapping of lists "
+            "of short mappings"
+        )
     if not isinstance(raw, dict):
         raise _err(p, "top level", "must be a mapping with an 'analyses' list")
     unknown = set(raw) - _TOP_KEYS
