@@ -638,11 +638,23 @@ def ingest_home_office_cmd(files: tuple[Path, ...], out: Path) -> None:
         f"{prov['panel']['periods'][1]}"
         + (" (SYNTHETIC source files)" if prov["synthetic"] else "")
     )
+    basis = {"count_closed": "closed basis", "count_recorded": "recorded basis",
+             "offences": "offences"}  # fmt: skip
+    for f in prov["files"]:
+        taken = "; ".join(f"{basis[k]} from {v!r}" for k, v in f.get("columns", {}).items())
+        if taken:
+            click.echo(f"  {Path(f['path']).name}: {taken}")
     for reason, c in prov["excluded_from_totals"].items():
         click.echo(f"  left out of totals: {c['rows']} row(s), {reason}")
     if prov["negative_counts"]["n"]:
         click.echo(
             f"  {prov['negative_counts']['n']} negative count(s): listed in {PROVENANCE_FILE}"
+        )
+    if prov["not_available_counts"]["n"]:
+        cells = sum(len(v) for v in prov["panel"]["not_available_cells"].values())
+        click.echo(
+            f"  {prov['not_available_counts']['n']} count(s) marked not available (..): "
+            f"{cells} panel cell(s) left missing, listed in {PROVENANCE_FILE}"
         )
 
 

@@ -8,6 +8,7 @@ British Transport Police, a fraud body and a negative count.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -351,3 +352,127 @@ def test_book_pages_of_analyses_that_did_not_run_say_so(tmp_path: Path) -> None:
     assert "/somewhere" not in text and "published-data chapter" in text
     assert "code-cell" not in text
     assert "code-cell" in (book / "published.md").read_text()  # untouched
+
+
+def test_a_count_marked_not_available_leaves_its_cell_missing(tmp_path: Path) -> None:
+    """``..`` is not a zero: the force-quarter it enters is missing, counted and reported."""
+    out, _ = fx.make_rows(forces=("Durham", "Kent"), quirks=False)
+    i = next(k for k, r in enumerate(out) if r[2] == "Durham" and r[3] == "19C" and r[4] == "1")
+    fy, q = out[i][0], out[i][1]
+    out[i] = [*out[i][:6], ".."]
+    path = fx.write_outcomes(tmp_path / "outcomes.csv", out, "a")
+    data = read_home_office([path])
+    assert len(data.unavailable) == 1 and data.unavailable[0]["force"] == "Durham"
+    panel, report = rape_force_quarter_panel(data)
+    period = calendar_quarter(str(fy), int(q))
+    cell = panel[(panel["unit"] == "Durham") & (panel["period"] == period)].set_index("measure")
+    for m in ("ho_rape_charged", "ho_rape_outcomes_assigned", "ho_rape_charge_rate"):
+        assert pd.isna(cell.loc[m, "value"]) and pd.isna(cell.loc[m, "numerator"]), m
+    assert report["not_available_cells"]["ho_rape_charged"] == [f"Durham {period}"]
+    kent = panel[(panel["unit"] == "Kent") & (panel["period"] == period)]
+    assert kent["value"].notna().all()  # only the cell the mark enters
+
+
+def test_the_same_file_given_twice_is_refused(fixture_files, tmp_path: Path) -> None:
+    ods = fixture_files["ods"][0]
+    with pytest.raises(DataValidationError) as err:
+        read_home_office([ods, ods])
+    assert [i.rule for i in err.value.issues] == ["duplicate"]
+    copy = tmp_path / "renamed.ods"
+    copy.write_bytes(ods.read_bytes())
+    with pytest.raises(DataValidationError) as err:
+        read_home_office([ods, copy])
+    assert "duplicate" in {i.rule for i in err.value.issues}
+
+
+def _mutate_xlsx(src: Path, dst: Path, member: str, old: bytes, new: bytes) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == member:
+                data, n = re.subn(old, new, data, count=1)
+                assert n == 1, (member, old)
+            zout.writestr(item, data)
+    return dst
+
+
+SHEET = "xl/worksheets/sheet2.xml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        (rb'<c r="A', b'<c r="ZZZZZZZZ', "not a column A to XFD"),
+        (rb'<row r="1">', b'<row r="two">', "row number 'two' is not 1 to"),
+        (rb'<row r="1">', b'<row r="99999999999">', "is not 1 to 1,048,576"),
+        (rb't="s"><v>\d+</v>', b't="s"><v>99999999</v>', "shared string '99999999' is not one of"),
+        (rb"</row>", b'<c r="ZA1"><v>abc</v></c></row>', "number cell holds 'abc'"),
+    ],
+)
+def test_hostile_xlsx_cells_are_located_errors(
+    fixture_files, tmp_path: Path, old: bytes, new: bytes, fragment: str
+) -> None:
+    src = fixture_files["xlsx"][0]
+    bad = _mutate_xlsx(src, tmp_path / "outcomes.xlsx", SHEET, old, new)
+    with pytest.raises(DataValidationError) as err:
+        read_home_office([bad])
+    msg = str(err.value)
+    assert fragment in msg and "outcomes.xlsx" in msg and "sheet" in msg, msg
+    res = CliRunner().invoke(
+        main, ["ingest", "home-office", str(bad), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2 and "Traceback" not in res.output and fragment in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_too_many_shared_strings_are_refused(
+    fixture_files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soteria_eval.datasets import workbooks
+
+    monkeypatch.setattr(workbooks, "MAX_SHARED_STRINGS", 5)
+    with pytest.raises(DataValidationError, match="more than 5 shared strings"):
+        read_home_office([fixture_files["xlsx"][0]])
+
+
+@pytest.mark.parametrize(
+    ("header", "basis"),
+    [
+        ("Outcomes for offences that were recorded in the quarter", "count_recorded"),
+        ("Outcomes for investigations closed in the quarter", "count_closed"),
+        ("Force outcomes for offences recorded in quarter", "count_recorded"),
+        ("Number of outcomes for investigations that were closed in the quarter", "count_closed"),
+        ("Offence group", None),
+        ("Number of offences", None),
+    ],
+)
+def test_count_headers_are_read_by_their_meaning(header: str, basis: str | None) -> None:
+    from soteria_eval.datasets.home_office import count_basis
+
+    assert count_basis(header) == basis
+
+
+def test_reworded_count_headers_ingest_and_say_which_column_was_taken(tmp_path: Path) -> None:
+    out, _ = fx.make_rows(forces=("Durham",), quirks=False)
+    saved = list(fx.OUTCOME_HEADERS["a"])
+    fx.OUTCOME_HEADERS["a"][-2:] = [
+        "Outcomes for offences that were recorded in the quarter",
+        "Outcomes for investigations closed in the quarter",
+    ]
+    try:
+        path = fx.write_outcomes(tmp_path / "outcomes.csv", out, "a")
+    finally:
+        fx.OUTCOME_HEADERS["a"] = saved
+    res = CliRunner().invoke(
+        main, ["ingest", "home-office", str(path), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "closed basis from 'Outcomes for investigations closed in the quarter'" in res.output
+    prov = json.loads((tmp_path / "o" / "home_office_provenance.json").read_text())
+    assert prov["files"][0]["columns"]["count_recorded"].startswith("Outcomes for offences that")
+
+
+def test_a_count_header_with_an_unknown_qualifier_stays_unknown() -> None:
+    from soteria_eval.datasets.home_office import count_basis
+
+    assert count_basis("Force outcomes for offences recorded in quarter (revised)") is None

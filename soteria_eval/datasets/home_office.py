@@ -230,20 +230,32 @@ def _code(value: Cell) -> str:
     return str(value).strip().upper()
 
 
+#: Cells the publisher marks as not available (GSS symbols ``..`` and ``[x]``).
+NOT_AVAILABLE = ("..", "[x]")
+
+
 def _count(value: Cell) -> float | None:
-    """Read a count: a float, ``nan`` for an empty or ``..`` cell, ``None`` if not a number."""
+    """Read a count: a float, ``nan`` for an empty cell, ``-`` or ``[z]``, ``None`` if not a number.
+
+    A cell marked not available (:data:`NOT_AVAILABLE`) is not a count: callers check
+    :func:`_not_available` first.
+    """
     if value is None:
         return float("nan")
     if isinstance(value, float):
         return value if value.is_integer() else None
     text = str(value).strip().replace(",", "")
-    if text in ("", "..", "-", "[x]", "[z]"):
+    if text in ("", "-", "[z]"):
         return float("nan")
     try:
         v = float(text)
     except ValueError:
         return None
     return v if v.is_integer() else None
+
+
+def _not_available(value: Cell) -> bool:
+    return isinstance(value, str) and value.strip() in NOT_AVAILABLE
 
 
 def _column_letter(i: int) -> str:
@@ -265,6 +277,7 @@ class FileRead:
     kinds: list[str] = field(default_factory=list)
     sheets_read: list[str] = field(default_factory=list)
     sheets_skipped: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
     rows_read: int = 0
     rows_kept: int = 0
     marked_synthetic: bool = False
@@ -289,7 +302,11 @@ class HomeOfficeData:
     negative : list of dict
         Every negative count: file, sheet, row, column and value.
     blank_counts : int
-        Count cells that were empty (or ``..``), read as 0.
+        Count cells that were empty (or ``-``, ``[z]``), read as 0.
+    unavailable : list of dict
+        Count cells marked not available (``..``, ``[x]``): file, sheet, row, column,
+        force and quarter. A measure summing such a cell is left missing for that force
+        and quarter, never read as 0.
     supplied : dict
         ``{kind: set of (force, period)}``: the quarters in which each force has any row
         (any offence) in the files of that kind.
@@ -302,6 +319,7 @@ class HomeOfficeData:
     negative: list[dict[str, Any]]
     blank_counts: int
     supplied: dict[str, set[tuple[str, str]]]
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def synthetic(self) -> bool:
@@ -320,6 +338,7 @@ class _Collector:
         self.excluded: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.negative: list[dict[str, Any]] = []
         self.blank = 0
+        self.unavailable: list[dict[str, Any]] = []
         self.supplied: dict[str, set[tuple[str, str]]] = {
             "outcomes": set(),
             "recorded_crime": set(),
@@ -331,13 +350,41 @@ class _Collector:
             self.issues.append(ValidationIssue(file, rule, msg, column, (row,) if row else ()))
 
 
+#: Words a count header may use (anything else makes it an unknown header).
+_COUNT_WORDS = frozenset(
+    "number of force police outcome outcomes for offences offence that which were was "
+    "recorded in the a quarter investigations investigation closed".split()
+)
+
+
+def count_basis(header: str) -> str | None:
+    """Which outcome count a header names, by the words that carry the meaning.
+
+    The publisher rewords these headers between years ("Force outcomes for offences
+    recorded in quarter", "Outcomes for offences that were recorded in the quarter",
+    "Outcomes for investigations closed in the quarter", ...). A header about outcomes
+    that speaks of investigations or of closing is the closed basis (``count_closed``);
+    one about outcomes of offences recorded is the recorded basis (``count_recorded``).
+    Returns None for any other header, and for one with a word outside that vocabulary
+    (e.g. "... (revised)": a different count, which must not be read silently).
+    """
+    words = set(normalise(header).split())
+    if not words & {"outcome", "outcomes"} or words - _COUNT_WORDS:
+        return None
+    if words & {"closed", "investigations", "investigation"}:
+        return "count_closed"
+    if words & {"offences", "offence"} and "recorded" in words:
+        return "count_recorded"
+    return None
+
+
 def _header(cells: list[Cell]) -> dict[str, int]:
     """Map a candidate header row's cells to fields (unknown cells map to ``""``)."""
     out: dict[str, int] = {}
     for i, c in enumerate(cells):
         if c is None:
             continue
-        f = _HEADER_LOOKUP.get(normalise(c), "")
+        f = _HEADER_LOOKUP.get(normalise(c), "") or (count_basis(str(c)) or "")
         out.setdefault(f or f"?{i}", i)
     return out
 
@@ -409,6 +456,9 @@ def _read_sheet(where: str, rows: Iterable[tuple[int, list[Cell]]], col: _Collec
                 return True
             header, kind = mapped, k
             info.kinds.append(k)
+            for f in ("count_recorded", "count_closed", "offences"):
+                if f in mapped:
+                    info.columns.setdefault(f, str(cells[mapped[f]]))
             continue
         info.rows_read += 1
         _read_row(where, number, cells, header, kind, col, info)
@@ -464,6 +514,12 @@ def _read_row(where: str, number: int, cells: list[Cell], h: dict[str, int], kin
     count_fields = ("count_recorded", "count_closed") if kind == "outcomes" else ("offences",)
     counts = []
     for f in count_fields:
+        if _not_available(get(f)):  # its force and quarter cannot be summed: left missing
+            col.unavailable.append({"file": where, "row": number, "column": _column_letter(h[f]),
+                                    "field": f, "force": force, "period": period,
+                                    "offence_code": code})  # fmt: skip
+            counts.append(float("nan"))
+            continue
         v = _count(get(f))
         if v is None:
             col.issue(where, "count", f"{get(f)!r} is not a whole number",
@@ -498,7 +554,7 @@ def _read_row(where: str, number: int, cells: list[Cell], h: dict[str, int], kin
         c = col.excluded[reason]
         c["rows"] += 1
         for f, v in zip(count_fields, counts, strict=True):
-            c[f] += v
+            c[f] += 0.0 if v != v else v
         return
     info.rows_kept += 1
     col.rows[kind].append((where, number, fy, fq, period, force, code, sexual, outcome, *counts))
@@ -527,7 +583,29 @@ def read_home_office(paths: Sequence[str | Path]) -> HomeOfficeData:
         with no data sheet, or the same force, quarter, offence and outcome in two files.
     """
     col = _Collector()
-    files = [_read_file(Path(p), col) for p in paths]
+    seen: dict[Path, str] = {}
+    unique = []
+    for p in paths:
+        key = Path(p).resolve()
+        if key in seen:
+            col.issue(
+                str(p), "duplicate",
+                f"the same file is given twice (as {seen[key]!r} and {str(p)!r}): each file "
+                "once, or its counts would be added twice",
+            )  # fmt: skip
+            continue
+        seen[key] = str(p)
+        unique.append(Path(p))
+    files = [_read_file(p, col) for p in unique]
+    by_hash: dict[str, str] = {}
+    for f in files:
+        if f.sha256 in by_hash:
+            col.issue(
+                f.path, "duplicate",
+                f"has the same contents as {by_hash[f.sha256]!r}: each file once, or its counts "
+                "would be added twice",
+            )  # fmt: skip
+        by_hash.setdefault(f.sha256, f.path)
     cols = ["file", "row", "fy", "fq", "period", "force", "offence_code", "sexual"]
     outcomes = pd.DataFrame(
         col.rows["outcomes"], columns=[*cols, "outcome_type", "count_recorded", "count_closed"]
@@ -559,6 +637,7 @@ def read_home_office(paths: Sequence[str | Path]) -> HomeOfficeData:
         excluded=excluded,
         negative=col.negative,
         blank_counts=col.blank,
+        unavailable=col.unavailable,
         supplied={"outcomes": col.supplied["outcomes"],
                   "recorded_crime": col.supplied["recorded_crime"]},
     )  # fmt: skip
@@ -581,7 +660,8 @@ def rape_force_quarter_panel(data: HomeOfficeData) -> tuple[pd.DataFrame, dict[s
         outcomes tables.
     report : dict
         ``not_supplied`` (force-quarters with no row in the files, left missing),
-        ``negative_cells`` (cells whose sum is negative, left missing) and
+        ``negative_cells`` (cells whose sum is negative, left missing),
+        ``not_available_cells`` (cells summing a count marked ``..``, left missing) and
         ``left_out_rows`` (rape rows of British Transport Police, not a territorial force).
 
     Notes
@@ -594,11 +674,12 @@ def rape_force_quarter_panel(data: HomeOfficeData) -> tuple[pd.DataFrame, dict[s
     """
     synthetic = "yes" if data.synthetic else "no"
     parts: list[pd.DataFrame] = []
-    report: dict[str, Any] = {"not_supplied": {}, "negative_cells": {}}
+    report: dict[str, Any] = {"not_supplied": {}, "negative_cells": {}, "not_available_cells": {}}
 
     def cells(frame: pd.DataFrame, value: str, kind: str) -> pd.DataFrame:
         grid = _grid(data.supplied[kind])
-        g = frame.groupby(["force", "period"])[value].sum()
+        by = frame.groupby(["force", "period"])[value]
+        g = by.sum().where(~by.apply(lambda v: v.isna().any()))  # a ".." cell: not known
         g.index = g.index.set_names(["unit", "period"])
         return g.reindex(grid, fill_value=0.0).to_frame("n")
 
@@ -610,6 +691,10 @@ def rape_force_quarter_panel(data: HomeOfficeData) -> tuple[pd.DataFrame, dict[s
         else:
             frame["denominator"] = den
             frame["value"] = (num / den.where(den > 0)).round(6)
+        unknown = frame["numerator"].isna() | (frame["denominator"].isna() & (den is not None))
+        if unknown.any():
+            report["not_available_cells"][measure] = [f"{u} {p}" for u, p in frame.index[unknown]]
+            frame.loc[unknown, ["value", "numerator", "denominator"]] = np.nan
         bad = frame["numerator"].lt(0) | frame["denominator"].lt(0)
         if bad.any():
             report["negative_cells"][measure] = [f"{u} {p}" for u, p in frame.index[bad]]
@@ -713,6 +798,7 @@ def ingest_home_office(paths: Sequence[str | Path], out: str | Path) -> Path:
             "excluded_from_totals": data.excluded,
             "negative_counts": {"n": len(data.negative), "first": data.negative[:200]},
             "blank_counts_read_as_zero": data.blank_counts,
+            "not_available_counts": {"n": len(data.unavailable), "first": data.unavailable[:200]},
             "panel": {"rows": len(panel), "measures": sorted(panel["measure"].unique()),
                       "periods": [panel["period"].min(), panel["period"].max()],
                       "forces": int(panel["unit"].nunique()), **report},

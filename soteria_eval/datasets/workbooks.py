@@ -40,6 +40,10 @@ _XLSX_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 #: A non-empty row repeated more often than this is refused (a real table never does it).
 MAX_REPEAT = 10_000
+#: The largest sheet a spreadsheet program makes: 1,048,576 rows by 16,384 columns (XFD).
+MAX_ROW, MAX_COL = 1_048_576, 16_384
+#: More shared strings than this is refused (a year of outcomes tables has a few thousand).
+MAX_SHARED_STRINGS = 1_000_000
 #: Cells repeated up to this many times are expanded once and cached (see ``_cells``).
 _FAST_REPEAT = 64
 #: Cache markers: an empty cell, or a filled one, repeated more than _FAST_REPEAT times.
@@ -321,11 +325,17 @@ class _OdsScanner:
 
 
 def _col_index(ref: str) -> int:
-    """Zero-based column of a cell reference such as ``AB12``."""
+    """Zero-based column of a cell reference such as ``AB12`` (-1: no column letters).
+
+    Reading stops past the last column a sheet can have (:data:`MAX_COL`), so a reference
+    such as ``ZZZZZZZZ2`` gives a number just beyond it, not a list of billions of cells.
+    """
     n = 0
     for ch in ref:
         if "A" <= ch <= "Z":
             n = n * 26 + ord(ch) - 64
+            if n > MAX_COL:
+                return MAX_COL
         else:
             break
     return n - 1
@@ -352,10 +362,20 @@ def _xlsx_sheets(path: Path) -> Sheets:
         strings: list[str] = []
         if "xl/sharedStrings.xml" in zf.namelist():
             with zf.open("xl/sharedStrings.xml") as fh:
-                for _, el in iterparse(fh):
-                    if el.tag == f"{m}si":
-                        strings.append("".join(t.text or "" for t in el.iter(f"{m}t")))
-                        el.clear()
+                try:
+                    for _, el in iterparse(fh):
+                        if el.tag == f"{m}si":
+                            if len(strings) >= MAX_SHARED_STRINGS:
+                                raise WorkbookError(
+                                    f"{path}: more than {MAX_SHARED_STRINGS:,} shared strings; "
+                                    "not a publisher's table"
+                                )
+                            strings.append("".join(t.text or "" for t in el.iter(f"{m}t")))
+                            el.clear()
+                except SyntaxError as exc:
+                    raise WorkbookError(
+                        f"{path}: the shared strings are not well-formed XML ({exc})"
+                    ) from exc
         for name, part in sheets:
             if part is None or part not in zf.namelist():
                 raise WorkbookError(f"{path}: sheet {name!r} has no worksheet part")
@@ -371,15 +391,28 @@ def _xlsx_rows(fh: IO[bytes], strings: list[str], path: Path,
     m = f"{{{_XLSX_MAIN}}}"
     row_tag, c_tag, v_tag, is_tag, t_tag = f"{m}row", f"{m}c", f"{m}v", f"{m}is", f"{m}t"
     number = 0
+
+    def bad(where: str, what: str) -> WorkbookError:
+        return WorkbookError(f"{path}: sheet {sheet!r}, {where}: {what}")
+
     try:
         for _, el in iterparse(fh):
             if el.tag != row_tag:
                 continue
-            number = int(el.get("r", number + 1))
+            r = el.get("r")
+            if r is None:
+                number += 1
+            elif not r.isdigit() or not 1 <= int(r) <= MAX_ROW:
+                raise bad(f"after row {number}", f"row number {r[:20]!r} is not 1 to {MAX_ROW:,}")
+            else:
+                number = int(r)
             cells: list[Cell] = []
             for c in el.iter(c_tag):
                 ref = c.get("r")
                 col = _col_index(ref) if ref else len(cells)
+                where = f"row {number}, cell {(ref or '?')[:20]}"
+                if col >= MAX_COL or col < 0:
+                    raise bad(where, "the cell reference is not a column A to XFD")
                 t = c.get("t", "n")
                 val: Cell = None
                 if t == "inlineStr":
@@ -392,10 +425,20 @@ def _xlsx_rows(fh: IO[bytes], strings: list[str], path: Path,
                 else:
                     v = c.find(v_tag)
                     if v is not None and v.text is not None:
+                        text = v.text.strip()
                         if t == "s":
-                            val = strings[int(v.text)]
+                            if not text.isdigit() or int(text) >= len(strings):
+                                raise bad(
+                                    where,
+                                    f"shared string {text[:20]!r} is not one of the "
+                                    f"{len(strings):,} in the file",
+                                )
+                            val = strings[int(text)]
                         elif t == "n":
-                            val = float(v.text)
+                            try:
+                                val = float(text)
+                            except ValueError:
+                                raise bad(where, f"number cell holds {text[:20]!r}") from None
                         else:  # str (formula result), b, e, d: as written
                             val = v.text
                 if val is None or val == "":
