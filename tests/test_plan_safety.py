@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -146,3 +147,24 @@ def test_deeply_nested_plan_is_refused_not_a_traceback(
     p = _plan(tmp_path, HEADER + "extra: " + "[" * depth + "]" * depth + "\n" + ONE)
     with pytest.raises(PlanError, match=fragment):
         load_plan(p)
+
+
+@pytest.mark.parametrize(
+    ("subgroup", "fragment"),
+    [
+        (
+            "{domestc_abuse: 'true'}",
+            "unknown case attribute 'domestc_abuse' (did you mean 'domestic_abuse'?)",
+        ),
+        ("{victim_age_band: [a, b]}", "must be one value"),
+        ("'domestic_abuse'", "must map case attributes"),
+    ],
+)
+def test_a_subgroup_is_checked_with_the_plan(tmp_path: Path, subgroup: str, fragment: str) -> None:
+    body = HEADER + ONE + f"    options:\n      subgroup: {subgroup}\n"
+    with pytest.raises(PlanError, match=re.escape(fragment)):
+        load_plan(_plan(tmp_path, body))
+    ok = HEADER + ONE + "    options:\n      subgroup: {domestic_abuse: 'true'}\n"
+    assert load_plan(_plan(tmp_path / "ok", ok)).analyses[0].options["subgroup"] == {
+        "domestic_abuse": "true"
+    }

@@ -352,8 +352,29 @@ class _Collector:
 
 #: Words a count header may use (anything else makes it an unknown header).
 _COUNT_WORDS = frozenset(
-    "number of force police outcome outcomes for offences offence that which were was "
-    "recorded in the a quarter investigations investigation closed".split()
+    [
+        "number",
+        "of",
+        "force",
+        "police",
+        "outcome",
+        "outcomes",
+        "for",
+        "offences",
+        "offence",
+        "that",
+        "which",
+        "were",
+        "was",
+        "recorded",
+        "in",
+        "the",
+        "a",
+        "quarter",
+        "investigations",
+        "investigation",
+        "closed",
+    ]
 )
 
 

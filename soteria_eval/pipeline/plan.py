@@ -70,6 +70,25 @@ class PlanError(ValueError):
     """The plan file breaks a rule; the message names the key and the rule."""
 
 
+def _check_subgroup(p: Path, where: str, sub: object) -> None:
+    """``options.subgroup`` maps case attributes the package knows to one value each."""
+    if sub is None:
+        return
+    from soteria_eval.geography import suggest
+    from soteria_eval.panels.attrition import SUBGROUPS
+
+    if not isinstance(sub, dict) or not sub:
+        raise _err(p, f"{where}.options.subgroup",
+                   f"must map case attributes ({', '.join(SUBGROUPS)}) to a value, got {sub!r}")  # fmt: skip
+    for col, val in sub.items():
+        if col not in SUBGROUPS:
+            raise _err(p, f"{where}.options.subgroup.{col}",
+                       f"unknown case attribute {col!r}{suggest(str(col), SUBGROUPS)}; "
+                       f"allowed: {', '.join(SUBGROUPS)}")  # fmt: skip
+        if not isinstance(val, str | int | bool):
+            raise _err(p, f"{where}.options.subgroup.{col}", f"must be one value, got {val!r}")
+
+
 #: Deepest nesting of lists and mappings a plan or a metadata file may have.
 MAX_NESTING = 32
 
@@ -282,6 +301,7 @@ def load_plan(path: str | Path) -> Plan:
         options = item.get("options", {})
         if not isinstance(options, dict):
             raise _err(p, f"{where}.options", "must be a mapping")
+        _check_subgroup(p, where, options.get("subgroup"))
         measures = _strings(item.get("measures", []), p, f"{where}.measures")
         known = _measure_ids()
         for j, m in enumerate(measures):
