@@ -68,7 +68,16 @@ def run(ctx: RunContext) -> AnalysisOutput:
     for domain in DOMAINS:
         m = cat[SERIES[domain]]
         s = national_series(panel, m.id, m.type)
-        s = s[s["y"].notna() & (s["period"] >= start)]
+        s = s[s["period"] >= start]
+        empty = s.loc[s["y"].isna(), "period"].astype(str).tolist()
+        if empty:  # small data: a month with no value breaks the series; said, not raised
+            out.add(failure_row(ctx.spec.id, domain, ctx.data_label, ValueError(
+                f"national series of {m.id} has {len(empty)} month(s) with no value (no cases, or "
+                f"withheld): {', '.join(empty[:6])}{' ...' if len(empty) > 6 else ''}; the "
+                "segmented regression needs every month"
+            )).assign(measure=m.id, design="its_segmented", level="national", scenario="default"))  # fmt: skip
+            _comparative(ctx, out, panel, m, units[m.type])
+            continue
         res = segmented_regression(
             s,
             outcome="y",

@@ -674,7 +674,12 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
         for scenario in ctx.spec.scenarios:
             d = analysis_panel(panel, m, ctx, scenario)
             everyone = analysis_panel(panel, m, ctx, "default") if scenario != "default" else None
-            for rows in _estimate(d, m, scenario, ctx, everyone=everyone):
+            try:
+                estimated = _estimate(d, m, scenario, ctx, everyone=everyone)
+            except ValueError as exc:  # small data: e.g. no treated cell left; said, not raised
+                out.add(_design_failure(ctx, m, "twfe", scenario, exc))
+                continue
+            for rows in estimated:
                 out.add(rows)
             if m.primary and scenario in FULL_SCENARIOS and "twfe" in ctx.spec.designs:
                 out.add(_phase_rows(d, m, scenario, ctx))

@@ -690,3 +690,36 @@ def test_headlines_pass_the_real_placebo_and_say_why(full_runs: Path) -> None:
         has = (heads["measure"] == cat.primary(domain).id).any()
         assert (path["Verdict"].iloc[-1] == "headline") == has, domain
         assert (path["Verdict"] == "headline").sum() == int(has)
+
+
+def test_two_percent_data_give_located_reasons_not_failed_analyses(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """At --scale 0.02 the domestic-abuse subgroup and the national ITS raised ValueErrors."""
+    import shutil
+
+    from soteria_eval.simulate import SimulationConfig, write_simulation
+
+    base = tmp_path_factory.mktemp("tiny")
+    data = write_simulation(base / "sim", SimulationConfig(scale=0.02))
+    for script in ("victim_experience.py", "national_its.py"):
+        shutil.copy(REPO / "analyses" / script, base / script)
+    (base / "plan.yaml").write_text(
+        "version: 1\nanalyses:\n"
+        "  - id: victim_experience_domestic_abuse\n    script: victim_experience.py\n"
+        "    domain: victim_experience\n    scenarios: [default]\n"
+        "    designs: [twfe]\n    inference: [CR1]\n"
+        "    options:\n      subgroup: {domestic_abuse: 'true'}\n"
+        "  - id: national_its\n    script: national_its.py\n"
+    )
+    res = CliRunner().invoke(
+        main, ["run", "--plan", str(base / "plan.yaml"), "--data", str(data), "--out",
+               str(base / "out"), "--quiet"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "0 failed" in res.output
+    d = pd.read_csv(base / "out" / "results.csv")
+    failed = d[d["status"] == "failed"]
+    assert len(failed) and failed["measure"].astype(str).str.len().gt(0).all()  # located
+    its = failed[failed["design"] == "its_segmented"]["note"]
+    assert len(its) and its.str.contains("month\\(s\\) with no value").all()
