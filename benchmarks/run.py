@@ -171,8 +171,8 @@ def ratios(
          float(run["run_seconds"]), 45.0, "45 s", 1.0),
         ("soteria-eval book on that run, against a 45 s budget",
          float(run["book_seconds"]), 45.0, "45 s", 1.0),
-        ("one recovery-study seed without its size world (median of 5), against 3 s",
-         float(recovery[0]["without_size"]), 3.0, "3 s", 1.0),
+        *[(f"one recovery-study seed, {r['world']} world, without its size world (median of 5), "
+           "against 3 s", float(r["without_size"]), 3.0, "3 s", 1.0) for r in recovery],
         *[(f"{p['task']}, 2 workers (median of 3), against 60 s", float(p["seconds"]),
            bench_placebo.BUDGET, "60 s", 1.0) for p in placebo or []],
     ]  # fmt: skip
