@@ -621,6 +621,15 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                 f"({'all forces' if o['scenario'] == 'default' else 'exposed left out'}): {_reading(o, m.direction)}"
                 for (_, o), a in zip(others.iterrows(), agree, strict=True) if not a
             })  # fmt: skip
+            if len(differ) > 3:  # a phone-width cell: say how they read, not each one
+                readings = [
+                    _reading(o, m.direction)
+                    for (_, o), a in zip(others.iterrows(), agree, strict=True)
+                    if not a
+                ]
+                differ = [
+                    f"{readings.count(x)} read “{x}”" for x in sorted(set(readings))
+                ] + ["listed in the domain's chapter"]
             agreement = (
                 f"{sum(agree)} of {len(agree)} agree"
                 + (f"; differ: {'; '.join(differ)}" if differ else "")
@@ -636,7 +645,7 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                 "Design": pair_label(str(row["recovery_design"]), str(row["recovery_inference"]))
                 + (" (all forces)" if row["scenario"] == "default" else " (exposed forces left out)"),
                 "Effect": effect,
-                "95% CI": interval if interval != "—" else f"p = {format_p(float(row['p_value']))}",
+                "95% CI": interval if interval != "—" else p_text(float(row["p_value"])),
                 "Reading": reading, "Other validated designs": agreement,
             })  # fmt: skip
             continue
@@ -694,10 +703,10 @@ def published_pretrend_sentence(run: RunOutputs) -> str:
         parts.append(
             "Before the programme, the pathfinders' charges did not move in step with the "
             f"comparison forces' (joint pre-trend test {row['estimand']} = {float(row['estimate']):.2f}, "
-            f"p = {format_p(p)}), so the estimate rests on an assumption the data strain."
+            f"{p_text(p)}), so the estimate rests on an assumption the data strain."
             if p < 0.10
             else "A joint pre-trend test finds no clear difference in pre-programme trends "
-            f"({row['estimand']} = {float(row['estimate']):.2f}, p = {format_p(p)}), but with five "
+            f"({row['estimand']} = {float(row['estimate']):.2f}, {p_text(p)}), but with five "
             "treated forces it can miss a real one."
         )
     if len(placebo):
@@ -861,7 +870,7 @@ def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
     )
     return (
         f"Joint test that every pre-start effect is zero: {row['estimand']} = "
-        f"{float(row['estimate']):.2f}, p = {format_p(p)} ({verdict})."
+        f"{float(row['estimate']):.2f}, {p_text(p)} ({verdict})."
     )
 
 
@@ -959,6 +968,14 @@ def format_p(p: float) -> str:
     if not np.isfinite(p):
         return "—"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_text(p: float) -> str:
+    """Write "p < 0.001" or "p = 0.123" (never "p = < 0.001"); "p not available" if missing."""
+    shown = format_p(p)
+    if shown == "—":
+        return "p not available"
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
 def styled(frame: pd.DataFrame, precision: int = 3) -> Any:

@@ -98,3 +98,11 @@ def test_event_study_caution_when_its_inference_is_refused() -> None:
     sentence = pretrend_test(RunOutputs(Path("."), wald, {}, {}), "volume", "charges")
     assert "p-value is not reported (the recovery study refused" in sentence
     assert "coverage 86.5%" in sentence and "multiplier bootstrap" not in sentence
+
+
+def test_p_text_never_writes_an_equals_sign_before_a_less_than() -> None:
+    from soteria_eval.report import p_text
+
+    assert p_text(0.0004) == "p < 0.001"
+    assert p_text(0.0123) == "p = 0.012"
+    assert p_text(float("nan")) == "p not available"
