@@ -78,14 +78,20 @@ def run(ctx: RunContext) -> AnalysisOutput:
             )).assign(measure=m.id, design="its_segmented", level="national", scenario="default"))  # fmt: skip
             _comparative(ctx, out, panel, m, units[m.type])
             continue
-        res = segmented_regression(
-            s,
-            outcome="y",
-            time="period",
-            interruptions=INTERRUPTIONS,
-            seasonality="dummies",
-            errors="ar1",
-        )
+        try:
+            res = segmented_regression(
+                s,
+                outcome="y",
+                time="period",
+                interruptions=INTERRUPTIONS,
+                seasonality="dummies",
+                errors="ar1",
+            )
+        except ValueError as exc:  # e.g. months missing from the series: said, not raised
+            out.add(failure_row(ctx.spec.id, domain, ctx.data_label, exc).assign(
+                measure=m.id, design="its_segmented", level="national", scenario="default"))  # fmt: skip
+            _comparative(ctx, out, panel, m, units[m.type])
+            continue
         # Diagnostics and sensitivity: residual autocorrelation, a placebo start two years
         # early (pre-programme months only) and the COVID-19 months left out. A failed
         # check makes the national estimates "not credible": kept, said, not summarised.

@@ -627,9 +627,9 @@ def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
                     for (_, o), a in zip(others.iterrows(), agree, strict=True)
                     if not a
                 ]
-                differ = [
-                    f"{readings.count(x)} read “{x}”" for x in sorted(set(readings))
-                ] + ["listed in the domain's chapter"]
+                differ = [f"{readings.count(x)} read “{x}”" for x in sorted(set(readings))] + [
+                    "listed in the domain's chapter"
+                ]
             agreement = (
                 f"{sum(agree)} of {len(agree)} agree"
                 + (f"; differ: {'; '.join(differ)}" if differ else "")
@@ -845,33 +845,79 @@ def design_comparison(run: RunOutputs, domain: str) -> pd.DataFrame:
 
 
 def pretrend_test(run: RunOutputs, domain: str, measure: str) -> str:
-    """Describe the joint pre-trend test of a measure's event study in words."""
+    """Describe the joint pre-trend tests of a measure's event study in words.
+
+    The randomization test over cohorts (:mod:`soteria_eval.inference.pretrend`) is the
+    one read; the chi-squared Wald test of Callaway–Sant'Anna's leads is given beside it,
+    flagged as oversized with few treated forces.
+    """
     d = run.select(analysis=domain, measure=measure, term="pre-trend Wald")
-    if d.empty:
+    ri = run.select(analysis=domain, measure=measure, term="pre-trend (randomization)")
+    lin = run.select(analysis=domain, measure=measure, term="pre-trend, linear (randomization)")
+    if d.empty and ri.empty:
         return "No event study was run for this measure."
-    row = d.iloc[0]
-    p = float(row["p_value"])
-    if not np.isfinite(p):
-        note = str(row["note"])
-        reasons = refusal_reasons(note)
-        why = (
-            f"the recovery study refused this design's inference for this measure: {reasons}"
-            if reasons
-            else note or "no p-value"
+    parts = []
+    if not lin.empty and np.isfinite(float(lin.iloc[0]["p_value"])):
+        p = float(lin.iloc[0]["p_value"])
+        parts.append(
+            "Test that the pre-start effects drift steadily, by randomization over which "
+            f"forces started when: {p_text(p)} ("
+            + (
+                "no evidence of a steady divergence"
+                if p >= 0.05
+                else "evidence of a steady divergence"
+            )
+            + "; in simulated worlds with real force trends it rejects 4–7% of the time when "
+            "trends are parallel, and only 6–8% of the time against a divergence that reaches "
+            "one planted effect over 22 quarters: passing it is weak evidence)."
         )
-        return (
-            f"Joint test that every pre-start effect is zero: {row['estimand']} = "
-            f"{float(row['estimate']):.2f}; its p-value is not reported ({why})."
+    if not ri.empty:
+        r = ri.iloc[0]
+        p = float(r["p_value"])
+        if np.isfinite(p):
+            verdict = (
+                "no evidence against parallel pre-trends"
+                if p >= 0.05
+                else "evidence of differing pre-trends"
+            )
+            parts.append(
+                f"Joint test that every pre-start effect is zero, by randomization over which "
+                f"forces started when ({r['estimand']} = {float(r['estimate']):.2f}): "
+                f"{p_text(p)} ({verdict})."
+            )
+        else:
+            parts.append(f"The randomization pre-trend test was not computed: {r['note']}.")
+    if not d.empty:
+        row = d.iloc[0]
+        p = float(row["p_value"])
+        lead = (
+            "The chi-squared Wald test of the same leads"
+            if parts
+            else "Joint test that every pre-start effect is zero"
         )
-    verdict = (
-        "no evidence against parallel pre-trends"
-        if p >= 0.05
-        else "evidence of differing pre-trends"
-    )
-    return (
-        f"Joint test that every pre-start effect is zero: {row['estimand']} = "
-        f"{float(row['estimate']):.2f}, {p_text(p)} ({verdict})."
-    )
+        if not np.isfinite(p):
+            note = str(row["note"])
+            reasons = refusal_reasons(note)
+            why = (
+                f"the recovery study refused this design's inference for this measure: {reasons}"
+                if reasons
+                else note or "no p-value"
+            )
+            parts.append(
+                f"{lead}: {row['estimand']} = {float(row['estimate']):.2f}; its p-value is not "
+                f"reported ({why})."
+            )
+        else:
+            caveat = (
+                " (for reference: with five treated forces it rejects far more often than 5% "
+                "when trends are parallel)"
+                if len(parts)
+                else ""
+            )
+            parts.append(
+                f"{lead}: {row['estimand']} = {float(row['estimate']):.2f}, {p_text(p)}{caveat}."
+            )
+    return " ".join(parts)
 
 
 def refusal_reasons(note: str) -> str:

@@ -510,7 +510,7 @@ def test_every_output_file_carries_its_data_label(full_runs: Path) -> None:
         real = path.name.startswith(("published_", "placebo"))
         assert all(("synthetic" in lab) != real for lab in labels), (path.name, labels)
     records = [r for r in json.loads((out / "figures.json").read_text()) if r.get("png")]
-    assert len(records) > 20
+    assert len(records) > 15  # at 5% scale the rate checks withhold several (test above)
     for r in records:
         synthetic = "synthetic" in r["data_label"]
         assert synthetic != r["name"].startswith("published_"), r["name"]
@@ -578,7 +578,7 @@ def test_figures_draw_only_their_declared_data(full_runs: Path) -> None:
             # The reviewer's leak: one force's log charges drawn from 2-9 cases.
             drawn = np.exp(np.array(axes[0].values))
             assert drawn.min() >= 9.5, drawn.min()
-    assert len(records) > 20 and read > 1000
+    assert len(records) > 15 and read > 1000  # rate checks withhold several at 5% scale
 
 
 def test_svg_readback_finds_a_small_count_drawn_in_a_figure(tmp_path: Path) -> None:
@@ -629,15 +629,19 @@ def test_national_its_starts_at_its_planned_month_whatever_the_extract_holds(
     its = res[res["design"] == "its_segmented"]
     assert len(its) and (its["status"] != "failed").all()
     assert set(its["n_obs"]) == {120}  # 2016-01 to 2025-12
-    # Without the start, the same extract fails (so the test can see the bug).
+    # Without the start, the same extract's series have gaps (so the test can see the bug):
+    # each is a failed row with its reason, and the analysis goes on.
     early = tmp_path / "early.yaml"
     early.write_text(quick_plan.read_text().replace('start: "2016-01"', 'start: "2000-01"'))
     for p in quick_plan.parent.glob("*.py"):
         shutil.copy(p, tmp_path / p.name)
-    failed = run_evaluation(
+    run_evaluation(
         early, out=tmp_path / "out2", data_dir=data, progress=False, only=["national_its"]
     )
-    assert not failed.ok
+    res2 = pd.read_csv(tmp_path / "out2" / "results.csv")
+    its2 = res2[res2["design"] == "its_segmented"]
+    assert (its2["status"] == "failed").any()
+    assert its2["note"].str.contains("no value|gap", regex=True).any()
 
 
 def test_synthetic_data_is_never_labelled_real(tmp_path: Path, small_data: Path) -> None:

@@ -19,6 +19,7 @@ design                 inference         estimand (truth)            measures
 ``sun_abraham``        CR1               ATT                         primary
 ``imputation``         analytic          ATT                         primary
 ``honest_did``         Mbar = 1          ATT event average 0..7      primary
+``pretrend``           chi2, RI          none (rejections only)      primary
 ``synthetic_control``  placebo           ATT force f (phase 1)       primary
 ``its_segmented_12m``  GLS AR(1)         national effect, 12 months  national series
 ``its_segmented_24m``  GLS AR(1)         national effect, 24 months  national series
@@ -127,6 +128,7 @@ DESIGNS: tuple[str, ...] = (
     "cs_phase",
     "stacked_dose",
     "twfe_dose",
+    "pretrend",
 )
 
 
@@ -565,6 +567,35 @@ def _cs_rows(
     return out
 
 
+def _pretrend_rows(
+    e: pd.DataFrame, fit: Callable[[], Any], m: str, settings: DesignSettings, seed: int
+) -> list[dict[str, Any]]:
+    """Pre-trend tests of the event study, event times -8 to -2: no truth, only rejections.
+
+    ``pretrend`` / ``chi2``: Callaway–Sant'Anna's dynamic aggregate, Wald with the
+    chi-squared reference (what the pipeline reported alone before); ``pretrend`` / ``RI``:
+    :func:`~soteria_eval.inference.pretrend.pretrend_randomization_test`. Parallel trends
+    hold in the simulator before any start, so every rejection is a false one (or, in the
+    ``differential_trend`` world, a detection).
+    """
+    from soteria_eval.inference.pretrend import pretrend_randomization_test
+
+    out = []
+    stat, _, p = _quiet(lambda: fit().aggregate("dynamic", min_e=-8, max_e=7).wald())
+    out.append(_row(m, "pretrend", "chi2", "no pre-trend", stat, np.nan, np.nan, np.nan, np.nan, p))  # fmt: skip
+    pt = pretrend_randomization_test(
+        e, outcome="y", unit="unit", time="t", cohort="g", leads=8, n_draws=settings.n_boot,
+        seed=seed,
+    )  # fmt: skip
+    out.append(_row(m, "pretrend", "RI", "no pre-trend", pt.statistic, np.nan, np.nan, np.nan, np.nan, pt.p_value))  # fmt: skip
+    lin = pretrend_randomization_test(
+        e, outcome="y", unit="unit", time="t", cohort="g", leads=8, n_draws=settings.n_boot,
+        seed=seed, contrast="linear",
+    )  # fmt: skip
+    out.append(_row(m, "pretrend (linear)", "RI", "no linear pre-trend", lin.statistic, np.nan, np.nan, np.nan, np.nan, lin.p_value))  # fmt: skip
+    return out
+
+
 def _ppml_rows(d: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
     from soteria_eval.did import ppml
 
@@ -876,6 +907,8 @@ def estimate_world(
             jobs.append(("ppml", partial(_ppml_rows, d, m, truth_of(m, "ATT (log rate ratio)"))))
         if primary and (settings.runs("sun_abraham") or settings.runs("imputation")):
             jobs.append(("sun_abraham", partial(_sa_bjs_rows, e, m, att)))
+        if primary and settings.runs("pretrend") and sample == "default":
+            jobs.append(("pretrend", partial(_pretrend_rows, e, cs, m, settings, seed)))
         if primary and settings.runs("honest_did") and not null_world:
             jobs.append(("honest_did", partial(_honest_rows, e, m, truths_for(m), settings)))
         if primary and settings.runs("twfe_phase"):

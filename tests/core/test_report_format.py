@@ -106,3 +106,22 @@ def test_p_text_never_writes_an_equals_sign_before_a_less_than() -> None:
     assert p_text(0.0004) == "p < 0.001"
     assert p_text(0.0123) == "p = 0.012"
     assert p_text(float("nan")) == "p not available"
+
+
+def test_pretrend_sentence_reads_the_randomization_test_first() -> None:
+    from pathlib import Path
+
+    from soteria_eval.report import RunOutputs, pretrend_test
+
+    rows = pd.DataFrame(
+        {
+            "analysis": ["volume"] * 2, "measure": ["charges"] * 2,
+            "term": ["pre-trend Wald", "pre-trend (randomization)"],
+            "estimand": ["chi2 (7 df)", "Wald (7 leads)"], "estimate": [19.2, 19.2],
+            "p_value": [0.008, 0.31], "status": ["ok", "ok"], "note": ["", ""],
+        }
+    )  # fmt: skip
+    text = pretrend_test(RunOutputs(Path("."), rows, {}, {}), "volume", "charges")
+    assert text.startswith("Joint test that every pre-start effect is zero, by randomization")
+    assert "p = 0.310 (no evidence against parallel pre-trends)" in text
+    assert "The chi-squared Wald test of the same leads" in text and "for reference" in text
