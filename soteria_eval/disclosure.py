@@ -100,23 +100,30 @@ def suppress_table(
     return out
 
 
-def secondary_rows(values: pd.Series, small: pd.Series, blocks: pd.DataFrame) -> pd.Series:
+def secondary_rows(
+    values: pd.Series, small: pd.Series, blocks: pd.DataFrame, known: pd.Series | None = None
+) -> pd.Series:
     """Extend row suppression so no block (rows that add up to a total) has exactly one.
 
     Within each block with exactly one suppressed row, the smallest other non-zero row is
     suppressed too, so the suppressed value cannot be recovered from the block's total.
+    Rows marked ``known`` (their value is published elsewhere, e.g. the pathfinder group's
+    series in a comparative ITS figure) protect nothing when suppressed: they are never
+    chosen as complements, and a block needs two suppressed rows that are not known.
     """
     v = values.to_numpy(dtype=float)
     m = small.to_numpy(dtype=bool).copy()
+    k = np.zeros(len(m), dtype=bool) if known is None else known.to_numpy(dtype=bool)
     codes = blocks.groupby(list(blocks.columns), sort=False).ngroup().to_numpy()
-    per_block = np.bincount(
-        codes, weights=m.astype(float), minlength=int(codes.max()) + 1 if len(codes) else 0
-    )
+    n_blocks = int(codes.max()) + 1 if len(codes) else 0
+    per_block = np.bincount(codes, weights=(m & ~k).astype(float), minlength=n_blocks)
     for block in np.flatnonzero(per_block == 1):
         rows = np.flatnonzero(codes == block)
-        cand = rows[~m[rows] & (v[rows] != 0) & ~np.isnan(v[rows])]
+        cand = rows[~m[rows] & ~k[rows] & (v[rows] != 0) & ~np.isnan(v[rows])]
         if cand.size:
             m[cand[np.argmin(v[cand])]] = True
+        else:  # nothing unknown left to hide it behind: the whole block goes
+            m[rows[~k[rows]]] = True
     return pd.Series(m, index=small.index)
 
 
@@ -126,13 +133,15 @@ def suppress_long(
     dependent_columns: Sequence[str] = (),
     threshold: int = DEFAULT_THRESHOLD,
     secondary_by: Sequence[str] = (),
+    known: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Suppress small counts in a long table row by row.
 
     Any count column under the threshold is replaced by ``[c]``, and so are the row's
     ``dependent_columns`` (rates, means and medians computed from those counts). With
     ``secondary_by`` (e.g. the year, when rows are groups of one year that add up to a
-    national total), :func:`secondary_rows` protects the suppressed rows from subtraction.
+    national total), :func:`secondary_rows` protects the suppressed rows from subtraction;
+    ``known`` marks rows whose counts a reader has from another output.
     """
     out = table.astype({c: object for c in [*count_columns, *dependent_columns]}).copy()
     vals = table[list(count_columns)].to_numpy(dtype=float)
@@ -140,7 +149,7 @@ def suppress_long(
     if secondary_by:
         first = table[count_columns[0]].astype(float)
         small = secondary_rows(
-            first, pd.Series(small, index=table.index), table[list(secondary_by)]
+            first, pd.Series(small, index=table.index), table[list(secondary_by)], known
         ).to_numpy()
     for c in [*count_columns, *dependent_columns]:
         out.loc[small, c] = SUPPRESSED

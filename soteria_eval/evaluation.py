@@ -530,12 +530,16 @@ def _descriptive(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> pd.D
             agg["_outside_numerator"] = (rest["_num_all"] - rest["_num"]).to_numpy()
             hidden.append("_outside_numerator")
     agg = agg.drop(columns="_num")
+    # The phase-1 pathfinders' counts are published elsewhere (the comparative ITS figure
+    # draws their series month by month, and the national ITS the national total): they
+    # cannot hide an exposed-control cell, so the other two groups are suppressed together.
     table = suppress_long(
         agg,
         ["cases", *hidden],
         ["value"] if "value" in agg else [],
         ctx.disclosure_threshold,
         secondary_by=["year"],
+        known=agg["group"].eq(GROUP_LABELS["pathfinder"]),
     )
     table = table.drop(columns=hidden)
     table.attrs["count_columns"] = ["cases"]
