@@ -34,6 +34,7 @@ from soteria_eval.its import (
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext, result_rows
 from soteria_eval.pipeline.outputs import failure_row
 from soteria_eval.plotting import its_plot
+from soteria_eval.report import p_text
 from soteria_eval.rollout import treatment_panel
 from soteria_eval.validation import NATIONAL_SERIES as SERIES
 from soteria_eval.validation import national_series
@@ -134,7 +135,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
         )
         last = res.counterfactual().iloc[-1]
         alt = (
-            f"Time-series chart of the national monthly {m.title.lower()} from {s['period'].iloc[0]} to {s['period'].iloc[-1]}, "
+            f"Time-series chart of the national monthly {m.title_in_text} from {s['period'].iloc[0]} to {s['period'].iloc[-1]}, "
             f"with the fitted segmented regression and the counterfactual without the programme (dashed, with a confidence band); "
             f"dashed vertical lines mark COVID-19 (April 2020), phase 1 (September 2021) and the national model (July 2023). "
             f"In the last month the fitted value is {last['fitted']:.1f} against a counterfactual of {last['counterfactual']:.1f}."
@@ -144,7 +145,7 @@ def run(ctx: RunContext) -> AnalysisOutput:
                 f"its_{domain}_{m.id}",
                 fig,
                 alt,
-                f"National interrupted time series: {m.title.lower()} ({ctx.data_label} data).",
+                f"National interrupted time series: {m.title_in_text} ({ctx.data_label} data).",
                 data=_its_figure_data(res, panel, m),
             )
         )
@@ -193,7 +194,7 @@ def _comparative(ctx: RunContext, out: AnalysisOutput, panel: pd.DataFrame, m, u
     lvl = res.params[terms[0]]
     out.figures.append(FigureSpec(
         f"cits_{m.domain}_{m.id}", fig,
-        f"Time-series chart of monthly {m.title.lower()} in the five phase-1 pathfinder forces together and in "
+        f"Time-series chart of monthly {m.title_in_text} in the five phase-1 pathfinder forces together and in "
         f"{len(comparison)} forces that joined only with the national model and never shared a CPS Area with a "
         f"pathfinder, to June 2023. The fitted pathfinder series, and the series expected had the gap between "
         f"the two groups kept its pre-programme path (dashed), are drawn; the differential level change at "
@@ -304,13 +305,13 @@ def _credibility(checks: pd.DataFrame, res: object) -> str:
     lb = checks[checks["estimand"].str.startswith("residual autocorrelation")]
     if len(lb) and float(lb["p_value"].iloc[0]) < CHECK_ALPHA:
         reasons.append(
-            f"residuals autocorrelated (Ljung-Box p = {float(lb['p_value'].iloc[0]):.3f})"
+            f"residuals autocorrelated (Ljung-Box {p_text(float(lb['p_value'].iloc[0]))})"
         )
     pl = checks[checks["estimand"].str.startswith("placebo")]
     for _, r in pl.iterrows():
         if float(r["p_value"]) < CHECK_ALPHA:
             reasons.append(
-                f"{r['estimand']} rejects (p = {float(r['p_value']):.3f}): a pre-programme trend break"
+                f"{r['estimand']} rejects ({p_text(float(r['p_value']))}): a pre-programme trend break"
             )
     phi = getattr(res, "info", {}).get("phi")
     if isinstance(phi, float) and phi >= MAX_PHI:

@@ -102,7 +102,7 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
         ))  # fmt: skip
     out.figures.append(FigureSpec(
         f"honest_{domain}", hon.plot(title=f"{m.title}: robust intervals for the average effect"),
-        f"Intervals for the average effect on {m.title.lower()} over the first {npost} treated "
+        f"Intervals for the average effect on {m.title_in_text} over the first {npost} treated "
         "quarters: first the "
         f"conventional interval, then robust intervals allowing post-programme departures from parallel "
         f"trends up to {', '.join(f'{x:g}' for x in MBAR)} times the largest pre-programme one. "
@@ -167,7 +167,7 @@ def _synthetic(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutp
         force, sc, data = shown
         out.figures.append(FigureSpec(
             f"synthetic_control_{domain}", sc.plot(title=f"{m.title}: {force} and its synthetic control"),
-            f"Left: {m.title.lower()} in {force} and in a weighted combination of {len(donors)} forces not yet in "
+            f"Left: {m.title_in_text} in {force} and in a weighted combination of {len(donors)} forces not yet in "
             f"the programme, chosen to match {force} before it started; the dashed line marks the start. "
             f"Right: the gap between them, drawn over the gaps of every donor force treated as a placebo "
             f"(mean gap after the start {sc.average_effect:.3g} {unit}, placebo p-value {sc.p_value:.2f}).",

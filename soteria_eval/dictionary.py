@@ -152,6 +152,23 @@ class Measure:
     #: ``"complement"`` (they sum to the denominator) or ``"shares"`` (same denominator).
     family_kind: str = ""
 
+    @property
+    def title_in_text(self) -> str:
+        """The title inside a sentence: first letter lower case, acronyms (CPS, ISVA) kept."""
+        return in_text(self.title)
+
+
+def in_text(title: str) -> str:
+    """Lower-case a title's first word for use inside a sentence, unless it is an acronym.
+
+    ``"Referrals to the CPS (receipts)"`` gives ``"referrals to the CPS (receipts)"``;
+    ``"ISVA support"`` stays as it is (``str.lower`` gave "cps" and "isva").
+    """
+    first = title.split(" ", 1)[0]
+    if len(first) > 1 and first.isupper():
+        return title
+    return title[:1].lower() + title[1:]
+
 
 class MeasureCatalogue(Mapping[str, Measure]):
     """The measure catalogue: a read-only mapping from measure id to :class:`Measure`."""

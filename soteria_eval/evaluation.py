@@ -34,6 +34,7 @@ from soteria_eval.panels.attrition import SUBGROUPS
 from soteria_eval.pipeline.context import RunContext
 from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_row, result_rows
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
+from soteria_eval.report import p_text
 from soteria_eval.results import Results
 from soteria_eval.rollout import cohort_frame, get_scenario, treatment_panel
 from soteria_eval.validation.verdicts import HEADLINE_SAMPLE
@@ -397,16 +398,16 @@ def _staggered(
         pre = dyn.params[[t for t in dyn.params.index if str(t).startswith("event -")]]
         post = dyn.params[[t for t in dyn.params.index if str(t).startswith("event +")]]
         alt = (
-            f"Event-study chart of the effect on {measure.title.lower()} ({unit}) by quarters since the programme "
+            f"Event-study chart of the effect on {measure.title_in_text} ({unit}) by quarters since the programme "
             f"started, with pointwise 95% intervals and a shaded uniform band. Before the start the estimates range "
             f"from {pre.min():.2f} to {pre.max():.2f}; after it, from {post.min():.2f} to {post.max():.2f}. "
-            f"Joint test of no pre-trend: p = {p:.2f}."
+            f"Joint test of no pre-trend (chi-squared): {p_text(p)}."
         )
         fig = FigureSpec(
             f"{ctx.spec.id}_{measure.id}_event_study",
             fig_obj,
             alt,
-            f"Event study for {measure.title.lower()} ({ctx.data_label} data).",
+            f"Event study for {measure.title_in_text} ({ctx.data_label} data).",
             data=figure_data(dyn.tidy()),  # estimates only: no counts drawn
         )
     return rows, fig
@@ -491,7 +492,7 @@ def _trend(panel: pd.DataFrame, measure: Measure, ctx: RunContext) -> FigureSpec
         for grp, sub in g.groupby("group")
     )
     alt = (
-        f"Line chart of {measure.title.lower()} by quarter, {first} to {last}, "
+        f"Line chart of {measure.title_in_text} by quarter, {first} to {last}, "
         + ("as the geometric mean per force on a logarithmic axis, " if logged else "")
         + "averaged over phase-1 "
         f"pathfinder forces, exposed control forces and other forces, with dashed lines at the starts "

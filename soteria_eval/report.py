@@ -149,7 +149,7 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     row = headline_row(run, domain)
     if row is None:
         return (
-            f"No design recovered the planted effect on {m.title.lower()} closely enough in the "
+            f"No design recovered the planted effect on {m.title_in_text} closely enough in the "
             "recovery study while keeping its size in fake rollouts on real force data, so this "
             "domain has no headline."
         )
@@ -412,8 +412,11 @@ _MINUS = "\u2212"
 
 
 def _signed(x: float, decimals: int) -> str:
-    text = f"{round(x, decimals) + 0.0:+.{decimals}f}"  # + 0.0: no "-0.0"
-    return text.replace("-", _MINUS)
+    """Write a signed number with a typographic minus; zero (as shown) carries no sign."""
+    r = round(x, decimals) + 0.0  # + 0.0: no "-0.0"
+    if r == 0:
+        return f"{0:.{decimals}f}"
+    return f"{r:+.{decimals}f}".replace("-", _MINUS)
 
 
 def effect_unit(estimand: str) -> str:
@@ -440,12 +443,12 @@ def format_effect(estimate: float, lower: float, upper: float, estimand: str) ->
             return _signed(100 * np.expm1(v), 1) + "%"
 
         suffix = ""
-    elif unit in ("percentage points", "points"):
+    elif unit in ("percentage points", "points"):  # a score is in points, not percentage points
 
         def conv(v: float) -> str:
             return _signed(v, 1)
 
-        suffix = " percentage points"
+        suffix = f" {unit}"
     elif unit == "days":
 
         def conv(v: float) -> str:
@@ -459,6 +462,8 @@ def format_effect(estimate: float, lower: float, upper: float, estimand: str) ->
 
         suffix = f" {unit}" if unit else ""
     effect = conv(estimate) + suffix
+    if suffix == " days" and abs(round(estimate)) == 1:
+        effect = conv(estimate) + " day"
     if np.isfinite(lower) and np.isfinite(upper):
         interval = f"{conv(lower)} to {conv(upper)}{suffix}"
     else:
@@ -1014,6 +1019,25 @@ def format_p(p: float) -> str:
     if not np.isfinite(p):
         return "—"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fit_label(status: str, note: str) -> str:
+    """How well a synthetic control fits before the start, from its results row.
+
+    Read from the ratio the note quotes (pre-period RMSPE over the median donor's), not
+    from the status alone: a row the recovery study refused has status "refused" and must
+    not read "good" when its fit is over :data:`~soteria_eval.sensitivity.synthetic.POOR_FIT`
+    times the median donor's.
+    """
+    import re
+
+    from soteria_eval.sensitivity.synthetic import POOR_FIT
+
+    m = re.search(r"([0-9.]+) times the median donor's", note)
+    ratio = float(m.group(1)) if m else float("nan")
+    poor = status == "not credible" or (np.isfinite(ratio) and ratio > POOR_FIT)
+    label = "poor: not credible" if poor else "good"
+    return label + (f" ({m.group(1)}× the median donor's error)" if m else "")
 
 
 def p_text(p: float) -> str:

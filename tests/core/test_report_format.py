@@ -43,7 +43,7 @@ def test_effects_are_written_in_the_readers_unit() -> None:
         "\u221219 days",
         "\u221232 to \u22126 days",
     )
-    assert format_effect(-0.04, -1.0, 1.0, "ATT (percentage points)")[0] == "+0.0 percentage points"
+    assert format_effect(-0.04, -1.0, 1.0, "ATT (percentage points)")[0] == "0.0 percentage points"
     assert format_effect(1.0, np.nan, np.nan, "ATT (days)")[1] == "—"
     assert format_effect(np.nan, np.nan, np.nan, "ATT (log points)") == ("—", "—")
 
@@ -125,3 +125,33 @@ def test_pretrend_sentence_reads_the_randomization_test_first() -> None:
     assert text.startswith("Joint test that every pre-start effect is zero, by randomization")
     assert "p = 0.310 (no evidence against parallel pre-trends)" in text
     assert "The chi-squared Wald test of the same leads" in text and "for reference" in text
+
+
+def test_units_follow_the_measure_and_zero_has_no_sign() -> None:
+    """Issue 33: a 1-5 score read "+0.2 percentage points"; "+1 days"; "-29 to +0 days"."""
+    from soteria_eval.report import format_effect
+
+    assert format_effect(0.2, 0.05, 0.35, "ATT (points)") == ("+0.2 points", "+0.1 to +0.3 points")
+    assert format_effect(1.2, -29.4, 0.3, "ATT (days)") == ("+1 day", "\u221229 to 0 days")
+    assert format_effect(0.01, 0.0, 0.8, "ATT (percentage points)")[1] == (
+        "0.0 to +0.8 percentage points"
+    )
+
+
+def test_titles_inside_sentences_keep_their_acronyms() -> None:
+    from soteria_eval.dictionary import in_text, load_catalogue
+
+    assert in_text("Referrals to the CPS (receipts)") == "referrals to the CPS (receipts)"
+    assert in_text("ISVA support") == "ISVA support"
+    titles = [m.title_in_text for m in load_catalogue().values()]
+    assert not any("cps" in t or "isva" in t for t in titles)
+
+
+def test_a_refused_synthetic_control_with_a_poor_fit_does_not_read_good() -> None:
+    """Issue 33: the Metropolitan Police (3.8x) read "good" once its row was refused."""
+    from soteria_eval.report import fit_label
+
+    note = "refused by the recovery study (200 seeds): bias +92%; pre-period RMSPE 0.41, 3.8 times the median donor's"
+    assert fit_label("refused", note) == "poor: not credible (3.8× the median donor's error)"
+    assert fit_label("ok", "pre-period RMSPE 0.1, 1.2 times the median donor's").startswith("good")
+    assert fit_label("not credible", "") == "poor: not credible"
