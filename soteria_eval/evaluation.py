@@ -36,7 +36,12 @@ from soteria_eval.pipeline.outputs import AnalysisOutput, FigureSpec, failure_ro
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.report import p_text
 from soteria_eval.results import Results
-from soteria_eval.rollout import cohort_frame, get_scenario, treatment_panel
+from soteria_eval.rollout import (
+    cohort_frame,
+    get_scenario,
+    reforms_by_exposure,
+    treatment_panel,
+)
 from soteria_eval.validation.verdicts import HEADLINE_SAMPLE
 
 #: Quarters dropped by the ``covid_excluded`` window (lockdowns and the court backlog).
@@ -162,9 +167,7 @@ def _estimate(
     out = [o for o in out if _kind(o) in allowed]
     if full and "randomization" in ctx.spec.inference:
         out.append(
-            _randomization_row(
-                d, rows_for(res), ctx, everyone if sc.exposed_controls == "drop" else None
-            )
+            _randomization_row(d, rows_for(res), ctx, everyone if reforms_by_exposure(sc) else None)
         )
     out = [
         refuse_invalid(
@@ -240,7 +243,9 @@ def _randomization_row(
     row = cr1_rows[cr1_rows["term"] == "programme"].copy()
     source = d if everyone is None else everyone
     complete = source.groupby("unit")["y"].transform(lambda s: s.notna().all())
-    sub = source[complete]
+    # Re-formed: a force with a gap keeps its place in the assignment (a treated one still
+    # exposes its neighbours) and is left out of every fit; fixed: it is left out.
+    sub = source[complete] if everyone is None else source
     try:
         ri = randomization_test(
             sub,

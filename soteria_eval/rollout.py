@@ -298,6 +298,17 @@ def treatment_panel(
     return out
 
 
+def reforms_by_exposure(scenario: str | RolloutScenario | None) -> bool:
+    """Whether a scenario's sample is "every force but the exposed ones", and nothing else.
+
+    Such a sample can be re-formed for any reassignment of the treatment
+    (:func:`exposure_groups`); one that also cuts an anticipation window out of some
+    forces' periods cannot, and keeps its randomization test within the fixed sample.
+    """
+    sc = get_scenario(scenario)
+    return sc.exposed_controls == "drop" and not (sc.anticipation_months and sc.anticipation_units)
+
+
 def exposure_groups(
     units: Sequence[str], rollout: Rollout | None = None, geography: Geography | None = None
 ) -> dict[str, list[str]]:

@@ -76,7 +76,9 @@ def demean_on(a: Floats, mask: Floats) -> Floats:
     return out
 
 
-def reformed_tstats(y: Floats, treat: Floats, incidence: Floats | None) -> tuple[Floats, Floats]:
+def reformed_tstats(
+    y: Floats, treat: Floats, incidence: Floats | None, usable: Bools | None = None
+) -> tuple[Floats, Floats]:
     """TWFE estimates and CR1 t statistics of every assignment, each on its own sample.
 
     Parameters
@@ -88,19 +90,25 @@ def reformed_tstats(y: Floats, treat: Floats, incidence: Floats | None) -> tuple
     incidence : ndarray, units × groups, optional
         Which groups serve each unit; units exposed by an assignment are left out of its
         sample (:func:`exposed_units`). ``None``: every unit is kept.
+    usable : ndarray of bool, units, optional
+        Units whose outcome is complete (default: all). An unusable unit still takes part
+        in the assignment (a treated one exposes its neighbours) but is left out of every
+        fit; its rows of ``y`` are ignored.
 
     Returns
     -------
     beta, t : ndarray, series × assignments
         NaN where an assignment leaves fewer than three units or no treatment variation.
     """
-    n_series, _, n_periods = y.shape
+    n_series, n_units, n_periods = y.shape
     n_assign = treat.shape[0]
+    ok_units = np.ones(n_units, dtype=bool) if usable is None else np.asarray(usable, bool)
+    y = np.where(ok_units[None, :, None], np.nan_to_num(y), 0.0)
     beta = np.full((n_series, n_assign), np.nan)
     tstat = beta.copy()
     for lo in range(0, n_assign, CHUNK):
         d = treat[lo : lo + CHUNK]
-        mask = (~exposed_units(d, incidence)).astype(float)
+        mask = (~exposed_units(d, incidence) & ok_units[None, :]).astype(float)
         g = mask.sum(axis=1)
         ok = g >= 3
         g_safe = np.where(ok, g, 3.0)

@@ -160,7 +160,9 @@ def randomization_test(
         is untreated in a period while a group serving it has a treated unit is left out,
         and the statistic is refitted on the rest (:mod:`soteria_eval.inference._reformed_ri`).
         ``data`` then holds *every* unit, exposed ones included; the estimate is the TWFE
-        coefficient on the observed assignment's sample. Without it the sample is fixed.
+        coefficient on the observed assignment's sample. A unit with a missing outcome
+        is then kept in the assignment (a treated one still exposes its neighbours) and
+        left out of every fit. Without it the sample is fixed and must be balanced.
 
     Notes
     -----
@@ -172,16 +174,18 @@ def randomization_test(
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     wide_y = data.pivot(index=unit, columns=time, values=outcome)
     wide_d = data.pivot(index=unit, columns=time, values=treatment)
-    if wide_y.isna().any().any() or wide_d.isna().any().any():
+    usable = wide_y.notna().all(axis=1).to_numpy()
+    if wide_d.isna().any().any() or (exposure is None and not usable.all()):
         raise ValueError(
             "randomization inference needs a balanced panel with no missing outcome or treatment"
         )
     y = wide_y.to_numpy(dtype=float)
     dmat = wide_d.to_numpy(dtype=float)
     n, _ = y.shape
-    if n < 3:
+    if usable.sum() < 3:
         raise ValueError("randomization inference needs at least 3 units")
-    yt = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    y0 = np.where(usable[:, None], np.nan_to_num(y), 0.0)
+    yt = y0 - y0.mean(axis=1, keepdims=True) - y0.mean(axis=0, keepdims=True) + y0.mean()
     uniq, path_of = np.unique(dmat, axis=0, return_inverse=True)
     path_of = path_of.ravel().astype(np.int64)
     counts = np.bincount(path_of, minlength=len(uniq))
@@ -208,7 +212,7 @@ def randomization_test(
     incidence = None if exposure is None else _incidence(list(wide_y.index), exposure)
 
     def reformed(a: NDArray[np.int64]) -> tuple[Floats, Floats]:
-        beta, t = reformed_tstats(y[None], uniq[a], incidence)
+        beta, t = reformed_tstats(y[None], uniq[a], incidence, usable)
         return beta[0], t[0]
 
     stats_for = fixed_sample if incidence is None else reformed
@@ -236,7 +240,9 @@ def randomization_test(
         n_assignments=seen,
         exact=exact,
         null_estimates=np.concatenate(kept)[:100_000],
-        n_units=n if exposure is None else int((~exposed_units(dmat[None], incidence)).sum()),
+        n_units=n
+        if exposure is None
+        else int((~exposed_units(dmat[None], incidence)[0] & usable).sum()),
         resampled=exposure is not None,
     )
 

@@ -474,8 +474,9 @@ def _reformed_ri_rows(
 
     The observed treatment paths are dealt to every force (exposed ones included), each
     assignment's exposed forces are dropped and TWFE is refitted
-    (:func:`soteria_eval.inference._reformed_ri.reformed_tstats`); forces with a missing
-    quarter are left out, as in the fixed-sample test. The test at the truth subtracts it
+    (:func:`soteria_eval.inference._reformed_ri.reformed_tstats`); a force with a missing
+    quarter keeps its place in the assignment (a treated one still exposes its
+    neighbours) and is left out of every fit. The test at the truth subtracts it
     from the observed treated cells. One set of assignments serves every measure with the
     same complete forces.
     """
@@ -501,16 +502,17 @@ def _reformed_ri_rows(
         complete = np.isfinite(y).all(axis=1)
         by_pattern.setdefault(complete.tobytes(), []).append((str(m), y))
     out: list[dict[str, Any]] = []
+    treat = uniq[codes]  # assignments × units × periods, every force
     for key, items in by_pattern.items():
         keep = np.frombuffer(key, dtype=bool)
         if keep.sum() < 3:
             continue
-        treat = uniq[codes[:, keep]]  # assignments × units × periods
         series = []
         for m, y in items:
             tr = truths.get(m, np.nan)
-            series += [y[keep] - np.nan_to_num(tr) * dmat[keep], y[keep]]
-        _, t = reformed_tstats(np.stack(series), treat, assignment.incidence[keep])
+            series += [y - np.nan_to_num(tr) * dmat, y]
+        # a force with a gap keeps its place in the assignment and is left out of the fits
+        _, t = reformed_tstats(np.stack(series), treat, assignment.incidence, keep)
         with np.errstate(invalid="ignore"):
             a = np.abs(t)
             p = np.mean(a >= a[:, :1] * (1 - 1e-12), axis=1)

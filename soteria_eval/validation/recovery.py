@@ -273,9 +273,9 @@ def _run_seed(
             if not run_here:
                 continue
             t = sample_truth[sc].assign(effect=0.0) if null else sample_truth[sc]
-            from soteria_eval.rollout import get_scenario
+            from soteria_eval.rollout import reforms_by_exposure
 
-            assign = prep["assignment"] if get_scenario(sc).exposed_controls == "drop" else None
+            assign = prep["assignment"] if reforms_by_exposure(sc) else None
             parts.append(estimate_world(fq, None, treatment=prep["samples"][sc], truth=t, settings=replace(sub, designs=run_here), null_world=null, sample=sc, assignment=assign, **common))  # fmt: skip
         if aq is not None and "default" in st.samples:
             t = truth.assign(effect=0.0) if null else truth

@@ -214,3 +214,24 @@ def test_exposure_groups_reproduce_the_headline_sample() -> None:
     assert ri.t_stat == pytest.approx(float(ref.params["d"] / ref.std_errors["d"]), rel=1e-10)
     with pytest.raises(ValueError, match="not a territorial force"):
         exposure_groups(["Durham", "Atlantis"])
+
+
+def test_a_treated_unit_with_a_gap_still_exposes_its_neighbours() -> None:
+    """Its outcome is unusable, but the assignment (and so the exposure) is not."""
+    d = panel(9, 8, [0, 3], 4)
+    d.loc[(d["u"] == 0) & (d["t"] == 2), "y"] = np.nan
+    ri = randomization_test(
+        d, outcome="y", treatment="D", unit="u", time="t",
+        exposure={u: GROUPS[u] for u in range(9)},
+    )  # fmt: skip
+    kept = [u for u in _exposed_sample((0, 3)) if u != 0]
+    assert ri.n_units == len(kept) == 4  # units 1 and 2 stay out: unit 0 is treated
+    b0, t0 = refit_t(d[d["u"].isin(kept)], (0, 3), 4)
+    assert ri.estimate == pytest.approx(b0, rel=1e-10)
+    ts = []
+    for combo in itertools.combinations(range(9), 2):
+        sample = [u for u in _exposed_sample(combo) if u != 0]
+        ts.append(refit_t(d[d["u"].isin(sample)], combo, 4)[1])
+    assert ri.p_value == pytest.approx(np.mean(np.abs(ts) >= abs(t0) * (1 - 1e-12)), abs=1e-12)
+    with pytest.raises(ValueError, match="balanced panel"):  # the fixed-sample test refuses gaps
+        randomization_test(d, outcome="y", treatment="D", unit="u", time="t")
