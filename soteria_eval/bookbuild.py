@@ -261,6 +261,10 @@ class BriefError(RuntimeError):
     """The brief could not be printed (no browser, no built book, or the print failed)."""
 
 
+class NoBrowserError(BriefError):
+    """No Chromium to print with: an installation problem, not a failed print."""
+
+
 def find_chromium() -> str | None:
     """Return the path of a Chromium executable (``$SOTERIA_CHROMIUM`` first), or None."""
     given = os.environ.get("SOTERIA_CHROMIUM")
@@ -297,9 +301,10 @@ def print_brief(
         raise BriefError(f"{site}: no index.html (build the book first: soteria-eval book)")
     exe = chromium or find_chromium()
     if exe is None:
-        raise BriefError(
-            "the printable brief needs Chromium (Debian: apt-get install chromium), "
-            "or set SOTERIA_CHROMIUM to a Chromium executable"
+        raise NoBrowserError(
+            "the printable brief needs Chromium: install it (Debian: apt-get install chromium) "
+            "or set SOTERIA_CHROMIUM to a Chromium executable; the book itself "
+            "(soteria-eval book) needs no browser"
         )
     out = Path(out)
     if out.is_dir():

@@ -246,10 +246,13 @@ def book(results: Path, book_dir: Path | None, out: Path) -> None:
 )
 def brief(site: Path, out: Path) -> None:
     """Print the book's summary page to a PDF brief with headless Chromium."""
-    from soteria_eval.bookbuild import BriefError, pdf_pages, print_brief
+    from soteria_eval.bookbuild import BriefError, NoBrowserError, pdf_pages, print_brief
 
     try:
         pdf = print_brief(site, out)
+    except NoBrowserError as exc:  # nothing was tried: an installation step is missing
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
     except BriefError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

@@ -185,3 +185,22 @@ def test_book_builds_on_a_run_made_with_only(
     site = build_book(results, tmp_path / "site")
     methods = (site / "methods.html").read_text(encoding="utf-8")
     assert "did not include the coverage study" in methods
+
+
+def test_brief_without_chromium_exits_2_with_the_install_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 33: no browser is an installation step to name, exit 2, not a failed print."""
+    from click.testing import CliRunner
+
+    from soteria_eval import bookbuild
+    from soteria_eval.cli import main
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html></html>")
+    monkeypatch.setattr(bookbuild, "find_chromium", lambda: None)
+    res = CliRunner().invoke(
+        main, ["brief", "--site", str(tmp_path / "site"), "--out", str(tmp_path / "b.pdf")]
+    )
+    assert res.exit_code == 2, res.output
+    assert "apt-get install chromium" in res.output and not (tmp_path / "b.pdf").exists()

@@ -727,3 +727,18 @@ def test_two_percent_data_give_located_reasons_not_failed_analyses(
     assert len(failed) and failed["measure"].astype(str).str.len().gt(0).all()  # located
     its = failed[failed["design"] == "its_segmented"]["note"]
     assert len(its) and its.str.contains("month\\(s\\) with no value").all()
+
+
+def test_the_manifest_names_the_embedded_data_as_embedded(tmp_path: Path) -> None:
+    """Issue 33: the embedded default data were recorded with source "user"."""
+    from soteria_eval.data import load_rollout
+    from soteria_eval.pipeline.inputs import InputData
+
+    f = tmp_path / "case_records.csv"
+    f.write_text("x\n")
+    embedded = InputData(tmp_path, load_rollout(), synthetic=True, embedded=True)
+    embedded.record("case_records", f)
+    user = InputData(tmp_path, load_rollout(), synthetic=True)  # a folder simulate wrote
+    user.record("case_records", f)
+    assert [r.source for r in embedded.reads.values()] == ["embedded"]
+    assert [r.source for r in user.reads.values()] == ["user"]

@@ -237,7 +237,9 @@ class InputData:
     rollout : Rollout
         The rollout panels are checked against.
     synthetic : bool
-        True for the embedded default (simulated) data.
+        True for simulated data (the embedded default, or a folder ``simulate`` wrote).
+    embedded : bool
+        True for the embedded default data (the manifest records its files so).
     reads : dict
         Every input read so far, keyed by ``(role, path)`` (:class:`InputRead`).
     """
@@ -245,6 +247,7 @@ class InputData:
     folder: Path
     rollout: Rollout
     synthetic: bool = False
+    embedded: bool = False
     reads: dict[tuple[str, str], InputRead] = field(default_factory=dict, repr=False)
     _panels: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
     _cases: pd.DataFrame | None = field(default=None, repr=False)
@@ -268,10 +271,15 @@ class InputData:
         """Panel files present in the folder."""
         return sorted(self.folder.glob("panel_*_*.csv"))
 
-    def record(self, role: str, path: Path, source: str = "user") -> None:
-        """Note that ``path`` was read as ``role`` (for the manifest)."""
+    def record(self, role: str, path: Path, source: str | None = None) -> None:
+        """Note that ``path`` was read as ``role`` (for the manifest).
+
+        ``source`` defaults to ``"embedded"`` for the embedded default data, else ``"user"``.
+        """
         from soteria_eval._io import sha256_file
 
+        if source is None:
+            source = "embedded" if self.embedded else "user"
         full = str(Path(path).resolve())  # absolute, as the manifest records it
         key = (role, full)
         if key not in self.reads:

@@ -363,7 +363,7 @@ def run_evaluation(
     t0 = time.perf_counter()
     rollout = load_rollout(rollout_file)
     synthetic = _is_synthetic(data_path)
-    inputs = InputData(data_path, rollout, synthetic)
+    inputs = InputData(data_path, rollout, synthetic, embedded=data_dir is None)
     inputs.validate_all()
     timings["validate"] = time.perf_counter() - t0
     data_label = _data_label(plan.data_label, synthetic, plan.path)
