@@ -1040,6 +1040,27 @@ def fit_label(status: str, note: str) -> str:
     return label + (f" ({m.group(1)}× the median donor's error)" if m else "")
 
 
+def report_line(run: RunOutputs) -> str:
+    """Return the landing page's identification line: title, version, commit, data, seed.
+
+    Built from the run's manifest (no clock: results files stay byte-identical).
+    """
+    m = run.manifest
+    parts = [f"**{m.get('title') or 'Evaluation of Operation Soteria'}**"]
+    if m.get("soteria_eval_version"):
+        commit = str(m.get("git_commit") or "")[:7]
+        parts.append(
+            f"soteria-eval {m['soteria_eval_version']}" + (f" ({commit})" if commit else "")
+        )
+    label = str(m.get("data_label", ""))
+    if "synthetic" in label:
+        parts.append("data: SYNTHETIC (the package's simulator), not police or CPS records")
+    elif label:
+        parts.append(f"data: {label}")
+    parts.append(f"seed {m.get('seed')}")
+    return " · ".join(parts)
+
+
 def p_text(p: float) -> str:
     """Write "p < 0.001" or "p = 0.123" (never "p = < 0.001"); "p not available" if missing."""
     shown = format_p(p)

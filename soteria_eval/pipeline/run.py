@@ -434,6 +434,7 @@ def run_evaluation(
         manifest = {
             "soteria_eval_version": __version__,
             "plan": str(plan.path),
+            "title": plan.title,
             "plan_source": "packaged default" if plan.path == default_plan() else "user",
             "seed": seed,
             "jobs": jobs,

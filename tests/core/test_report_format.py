@@ -155,3 +155,15 @@ def test_a_refused_synthetic_control_with_a_poor_fit_does_not_read_good() -> Non
     assert fit_label("refused", note) == "poor: not credible (3.8× the median donor's error)"
     assert fit_label("ok", "pre-period RMSPE 0.1, 1.2 times the median donor's").startswith("good")
     assert fit_label("not credible", "") == "poor: not credible"
+
+
+def test_the_landing_page_names_the_plan_version_and_synthetic_data() -> None:
+    from pathlib import Path
+
+    from soteria_eval.report import RunOutputs, report_line
+
+    m = {"title": "Evaluation of Operation Soteria", "soteria_eval_version": "0.1.0",
+         "git_commit": "1d2b5a8abcdef", "data_label": "synthetic", "seed": 20210901}  # fmt: skip
+    line = report_line(RunOutputs(Path("."), pd.DataFrame(), {}, m))
+    assert line.startswith("**Evaluation of Operation Soteria** · soteria-eval 0.1.0 (1d2b5a8)")
+    assert "SYNTHETIC" in line and "seed 20210901" in line
