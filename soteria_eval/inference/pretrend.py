@@ -63,7 +63,10 @@ class PretrendResult:
     ----------
     leads : pandas.DataFrame
         ``event_time, estimate, std_error``: the cohort-averaged lead effects and their
-        CR1 standard errors (reference period :math:`e = -1`).
+        CR1 standard errors (reference period :math:`e = -1`); with ``contrast="linear"``
+        one row, their slope.
+    leads_tested : tuple of int
+        The event times tested.
     statistic : float
         :math:`W` of the observed assignment.
     df : int
@@ -76,16 +79,20 @@ class PretrendResult:
     n_assignments : int
     n_units, n_left_out : int
         Units used, and units left out for a missing outcome.
+    contrast : str
+        ``"joint"`` (every lead) or ``"linear"`` (their slope on event time).
     """
 
     leads: pd.DataFrame
     statistic: float
+    leads_tested: tuple[int, ...]
     df: int
     p_value: float
     p_value_chi2: float
     n_assignments: int
     n_units: int
     n_left_out: int
+    contrast: str = "joint"
 
     def __repr__(self) -> str:
         from soteria_eval.results import short_repr
@@ -113,9 +120,14 @@ class PretrendResult:
     @property
     def label(self) -> str:
         """How the p-value was made."""
+        tested = (
+            f"Wald of {self.df} leads"
+            if self.contrast == "joint"
+            else f"slope of {len(self.leads_tested)} leads"
+        )
         return (
-            f"randomization over cohorts ({self.n_assignments:,} assignments), Wald of "
-            f"{self.df} leads, CR1 by unit"
+            f"randomization over cohorts ({self.n_assignments:,} assignments), {tested}, "
+            "CR1 by unit"
         )
 
 
@@ -257,12 +269,14 @@ def pretrend_randomization_test(
     return PretrendResult(
         leads=leads_frame,
         statistic=float(w0[0]),
+        leads_tested=tuple(lead_e),
         df=k,
         p_value=(ge + 1) / (seen + 1),
         p_value_chi2=float(stats.chi2.sf(w0[0], k)),
         n_assignments=seen + 1,
         n_units=n,
         n_left_out=n_left,
+        contrast=contrast,
     )
 
 

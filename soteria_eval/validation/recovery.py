@@ -330,6 +330,10 @@ def _share(values: pd.Series) -> float:
 def summarise(rows: pd.DataFrame, *, world: str = "ideal") -> pd.DataFrame:
     """Summarise per-seed rows into :data:`RECOVERY_COLUMNS` (see the module docstring).
 
+    The pre-trend tests (designs ``pretrend``) have no estimand: their ``size`` is how
+    often they reject over every seed of both coupled worlds, as no programme effect
+    comes before any start.
+
     ``world`` names the simulator's world the seeds come from (the ``world`` column; the
     per-seed rows' own ``world`` says whether a row is of the world with or without the
     programme).
@@ -355,6 +359,19 @@ def summarise(rows: pd.DataFrame, *, world: str = "ideal") -> pd.DataFrame:
         out = out.merge(size, on=KEY, how="left")
     else:
         out["size"] = np.nan
+    # Tests without an estimand (the pre-trend tests): only how often they reject, in the
+    # worlds with and without effects alike (no effect precedes any start in either).
+    tests = rows[
+        rows["design"].astype(str).str.startswith("pretrend") & (rows["inference"] != "failed")
+    ]
+    if len(tests) and len(null):  # without the no-effect worlds no size is reported
+        g = tests.groupby(KEY, sort=True)
+        extra = pd.DataFrame(
+            {"n_seeds": g["seed"].nunique(), "size": g["reject"].apply(_share)}
+        ).reset_index()
+        for c in ("truth", "bias", "rmse", "coverage", "rel_bias"):
+            extra[c] = np.nan
+        out = pd.concat([out[~out["design"].str.startswith("pretrend")], extra], ignore_index=True)
     out["n_seeds"] = out["n_seeds"].astype("int64")
     out["world"] = world
     return out[list(RECOVERY_COLUMNS)].sort_values(KEY, kind="stable").reset_index(drop=True)

@@ -110,6 +110,10 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
         if "wild" in text or "wcr" in text:
             return design, "WCR"
         return design, "CR2" if "cr2" in text else "CR1"
+    if design == "event_study_cs" and "randomization over cohorts" in text:
+        return ("pretrend (linear)" if "slope of" in text else "pretrend"), "RI"
+    if design == "event_study_cs" and "chi-squared" in text:
+        return "pretrend", "chi2"
     if design in ("callaway_santanna", "event_study_cs"):
         if "bootstrap" in text:
             return "callaway_santanna", "bootstrap"

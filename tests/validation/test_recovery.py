@@ -532,3 +532,34 @@ def test_cache_is_per_seed_so_longer_studies_reuse_shorter_ones(
     )
     fresh = real(3, seed0=3, settings=settings, progress=False)
     pd.testing.assert_frame_equal(three.summary(), fresh.summary())
+
+
+def test_pretrend_tests_are_summarised_by_their_rejections_and_keyed_from_results() -> None:
+    """Tests with no estimand get a size (both worlds), and results rows find their verdict."""
+    from soteria_eval.validation.recovery import summarise
+    from soteria_eval.validation.verdicts import inference_key
+
+    rows = pd.DataFrame(
+        {
+            "measure": "charges", "design": "pretrend", "inference": "RI",
+            "estimand": "no pre-trend", "estimate": 3.0, "ci_lower": np.nan,
+            "ci_upper": np.nan, "truth": np.nan, "covered": np.nan,
+            "reject": [True, False, False, False], "world": ["effect", "effect", "no_effect", "no_effect"],
+            "seed": [1, 2, 1, 2],
+        }
+    )  # fmt: skip
+    s = summarise(rows, world="calibrated")
+    assert len(s) == 1 and s["size"].iloc[0] == 0.25 and s["n_seeds"].iloc[0] == 2
+    assert np.isnan(s["coverage"].iloc[0]) and s["world"].iloc[0] == "calibrated"
+    label = "randomization over cohorts (2,000 assignments), slope of 7 leads, CR1 by unit"
+    assert inference_key("event_study_cs", label) == ("pretrend (linear)", "RI")
+    assert inference_key("event_study_cs", label.replace("slope of", "Wald of")) == (
+        "pretrend",
+        "RI",
+    )
+    chi2 = "analytic (influence function), chi-squared"
+    assert inference_key("event_study_cs", chi2) == ("pretrend", "chi2")
+    assert inference_key("event_study_cs", "multiplier bootstrap") == (
+        "callaway_santanna",
+        "bootstrap",
+    )
