@@ -376,6 +376,7 @@ def _staggered(
         # The chi-squared reference is oversized with few treated forces (33–50% in clean
         # simulated worlds): the same kind of Wald test referred to randomization over
         # cohorts is the one with honest size (soteria_eval.inference.pretrend).
+        p_ri: dict[str, float] = {}
         for contrast, term in (("joint", "pre-trend (randomization)"),
                                ("linear", "pre-trend, linear (randomization)")):  # fmt: skip
             try:
@@ -388,6 +389,7 @@ def _staggered(
                                         status="failed", inference="randomization",
                                         note=f"pre-trend test: {exc}"))  # fmt: skip
                 continue
+            p_ri[contrast] = pt.p_value
             what = "every lead" if contrast == "joint" else "the slope of the leads on event time"
             rows.append(wald.assign(
                 term=term, estimand=f"Wald ({pt.df} {'leads' if contrast == 'joint' else 'slope'})",
@@ -406,7 +408,12 @@ def _staggered(
             f"Event-study chart of the effect on {measure.title_in_text} ({unit}) by quarters since the programme "
             f"started, with pointwise 95% intervals and a shaded uniform band. Before the start the estimates range "
             f"from {pre.min():.2f} to {pre.max():.2f}; after it, from {post.min():.2f} to {post.max():.2f}. "
-            f"Joint test of no pre-trend (chi-squared): {p_text(p)}."
+            + (
+                f"Tests of no pre-trend by randomization over start dates: every lead "
+                f"{p_text(p_ri['joint'])}, a steady drift {p_text(p_ri['linear'])}."
+                if len(p_ri) == 2
+                else "The pre-trend tests by randomization could not be computed."
+            )
         )
         fig = FigureSpec(
             f"{ctx.spec.id}_{measure.id}_event_study",

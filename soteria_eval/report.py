@@ -930,13 +930,15 @@ def refusal_reasons(note: str) -> str:
 
     A refused row's note reads ``refused by the recovery study (N simulated seeds):
     <reason>; <reason>; <the design's own notes>``; the reasons are the parts that judge the
-    study's coverage, bias or size.
+    study's coverage, bias or size (or, for a test, how often it rejects a true null).
     """
     if not note.startswith("refused by the recovery study"):
         return ""
     parts = note.split(": ", 1)[-1].split("; ")
-    keep = [x for x in parts if x.startswith(("coverage", "bias", "size"))]
-    return "; ".join(keep).replace("-", "−")
+    keep = [x for x in parts if x.startswith(("coverage", "bias", "size", "rejects"))]
+    import re
+
+    return re.sub(r"-(?=\d)", "−", "; ".join(keep))  # a minus before a number, not "no-effect"
 
 
 def event_study_caution(run: RunOutputs, domain: str, measure: str) -> str:

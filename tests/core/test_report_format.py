@@ -167,3 +167,13 @@ def test_the_landing_page_names_the_plan_version_and_synthetic_data() -> None:
     line = report_line(RunOutputs(Path("."), pd.DataFrame(), {}, m))
     assert line.startswith("**Evaluation of Operation Soteria** · soteria-eval 0.1.0 (1d2b5a8)")
     assert "SYNTHETIC" in line and "seed 20210901" in line
+
+
+def test_refusal_reasons_keep_a_tests_false_rejections_and_its_hyphens() -> None:
+    from soteria_eval.report import refusal_reasons
+
+    note = ("refused by the recovery study (200 simulated seeds): bias -54% of the planted "
+            "effect; rejects a true null in 41% of no-effect worlds; not-yet-treated comparisons")  # fmt: skip
+    assert refusal_reasons(note) == (
+        "bias \u221254% of the planted effect; rejects a true null in 41% of no-effect worlds"
+    )
