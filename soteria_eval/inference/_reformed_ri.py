@@ -39,6 +39,9 @@ difference-in-differences with few treated clusters. *Journal of Econometrics* 2
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -47,6 +50,26 @@ Bools = NDArray[np.bool_]
 
 #: Assignments processed at once (bounds memory to a few tens of megabytes).
 CHUNK = 256
+
+
+def incidence_matrix(units: Sequence[Any], groups: Mapping[Any, Sequence[str]]) -> Floats:
+    """Units × groups 0/1 matrix of ``groups`` (unit -> the groups serving it).
+
+    Every unit must be listed (an empty list for a unit no group serves); columns are the
+    groups in sorted order.
+    """
+    missing = [u for u in units if u not in groups]
+    if missing:
+        raise ValueError(
+            f"exposure lists no groups for {len(missing)} unit(s) of the data, e.g. "
+            f"{missing[0]!r} (give an empty list for a unit no group serves)"
+        )
+    names = sorted({str(g) for u in units for g in groups[u]})
+    out = np.zeros((len(units), len(names)))
+    for i, u in enumerate(units):
+        for g in groups[u]:
+            out[i, names.index(str(g))] = 1.0
+    return out
 
 
 def exposed_units(treat: Floats, incidence: Floats | None) -> Bools:
@@ -130,4 +153,4 @@ def reformed_tstats(
     return beta, tstat
 
 
-__all__ = ["demean_on", "exposed_units", "reformed_tstats"]
+__all__ = ["demean_on", "exposed_units", "incidence_matrix", "reformed_tstats"]

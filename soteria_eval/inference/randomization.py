@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from soteria_eval.inference._reformed_ri import exposed_units, reformed_tstats
+from soteria_eval.inference._reformed_ri import exposed_units, incidence_matrix, reformed_tstats
 from soteria_eval.inference.wild import TIES, count_as_extreme
 
 Floats = NDArray[np.float64]
@@ -209,7 +209,7 @@ def randomization_test(
         se = np.sqrt(ssc * np.sum(s**2, axis=1)) / den
         return beta, beta / se
 
-    incidence = None if exposure is None else _incidence(list(wide_y.index), exposure)
+    incidence = None if exposure is None else incidence_matrix(list(wide_y.index), exposure)
 
     def reformed(a: NDArray[np.int64]) -> tuple[Floats, Floats]:
         beta, t = reformed_tstats(y[None], uniq[a], incidence, usable)
@@ -245,22 +245,6 @@ def randomization_test(
         else int((~exposed_units(dmat[None], incidence)[0] & usable).sum()),
         resampled=exposure is not None,
     )
-
-
-def _incidence(units: Sequence[Any], exposure: Mapping[Any, Sequence[str]]) -> Floats:
-    """Units × groups 0/1 matrix of ``exposure`` (every unit must be listed)."""
-    missing = [u for u in units if u not in exposure]
-    if missing:
-        raise ValueError(
-            f"exposure lists no groups for {len(missing)} unit(s) of the data, e.g. "
-            f"{missing[0]!r} (give an empty list for a unit no group serves)"
-        )
-    groups = sorted({str(g) for u in units for g in exposure[u]})
-    out = np.zeros((len(units), len(groups)))
-    for i, u in enumerate(units):
-        for g in exposure[u]:
-            out[i, groups.index(str(g))] = 1.0
-    return out
 
 
 def permutation_test(

@@ -448,15 +448,12 @@ class ReformedAssignment:
     @classmethod
     def from_treatment(cls, tp: pd.DataFrame) -> ReformedAssignment:
         """Build it from the all-forces treatment panel."""
+        from soteria_eval.inference._reformed_ri import incidence_matrix
         from soteria_eval.rollout import exposure_groups
 
         wide = tp.pivot(index="unit", columns="period", values="treated").astype(float)
         units = tuple(str(u) for u in wide.index)
-        groups = exposure_groups(units)
-        areas = sorted({a for g in groups.values() for a in g})
-        inc = np.zeros((len(units), len(areas)))
-        for i, u in enumerate(units):
-            inc[i, [areas.index(a) for a in groups[u]]] = 1.0
+        inc = incidence_matrix(units, exposure_groups(units))
         return cls(units, tuple(str(p) for p in wide.columns), wide.to_numpy(), inc)
 
 

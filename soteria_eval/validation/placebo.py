@@ -243,18 +243,14 @@ def exposure_incidence(units: Sequence[str]) -> Floats | None:
     The groups are :func:`soteria_eval.rollout.exposure_groups` (the Metropolitan Police
     belongs to London South, the Area through which the documented rollout treated it).
     """
+    from soteria_eval.inference._reformed_ri import incidence_matrix
     from soteria_eval.rollout import exposure_groups
 
     try:
         groups = exposure_groups(units)
     except ValueError:
         return None
-    areas = sorted({a for g in groups.values() for a in g})
-    out = np.zeros((len(units), len(areas)))
-    for i, u in enumerate(units):
-        for a in groups[u]:
-            out[i, areas.index(a)] = 1.0
-    return out
+    return incidence_matrix(units, groups)
 
 
 def sample_mask(treat: Floats, incidence: Floats | None, sample: str) -> Bools:
