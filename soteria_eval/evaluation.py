@@ -42,6 +42,7 @@ from soteria_eval.rollout import (
     reforms_by_exposure,
     treatment_panel,
 )
+from soteria_eval.sensitivity.honest import breakdown_value, event_study_inputs
 from soteria_eval.validation.verdicts import HEADLINE_SAMPLE
 
 #: Quarters dropped by the ``covid_excluded`` window (lockdowns and the court backlog).
@@ -54,6 +55,24 @@ WINDOW = DID_WINDOW
 #: Callaway–Sant'Anna, per-phase estimates): all forces, and the headline sample without
 #: the exposed forces of pathfinder CPS Areas (:data:`~soteria_eval.validation.verdicts.HEADLINE_SAMPLE`).
 FULL_SCENARIOS: tuple[str, ...] = ("default", HEADLINE_SAMPLE)
+
+#: Designs whose programme rows carry the sample's breakdown values (:func:`breakdown_values`).
+BREAKDOWN_DESIGNS: tuple[str, ...] = ("twfe", "callaway_santanna")
+
+#: What the breakdown columns of results.csv measure, for the book and the README.
+BREAKDOWN_BASIS = (
+    "Breakdown values come from the Callaway–Sant'Anna event study on the row's own sample "
+    "(not-yet-treated comparisons, the quarter before each start as the reference, event "
+    "times -8 to 7): the average effect over the first 8 treated quarters, analytic standard "
+    "errors with a t reference on treated forces - 1 degrees of freedom. breakdown_rm is the "
+    "largest Mbar at which the Rambachan-Roth relative-magnitudes interval still excludes "
+    "zero (post-programme departures from parallel trends up to Mbar times the largest "
+    "pre-programme one); breakdown_sd the largest change in the slope of the departure per "
+    "quarter (the measure's unit) at which the smoothness interval still excludes zero. "
+    "0: the interval includes zero already at size 0 (for smoothness, a linear continuation "
+    "of the pre-programme trend); inf: zero still excluded at the largest size searched "
+    "(Mbar = 10); empty: not computed (no event study in the sample)."
+)
 
 
 def case_basis(frame: pd.DataFrame, kind: str) -> pd.Series:
@@ -425,6 +444,50 @@ def _staggered(
     return rows, fig
 
 
+def breakdown_values(d: pd.DataFrame) -> tuple[float, float]:
+    r"""Breakdown values of a sample: ``(breakdown_rm, breakdown_sd)`` (see :data:`BREAKDOWN_BASIS`).
+
+    The Callaway–Sant'Anna event study (universal base period, event times -8 to 7) gives
+    :math:`\hat\beta` and its covariance; the target is the average of the post-period
+    effects, :math:`\theta = \tfrac{1}{8}\sum_{e=0}^{7}\tau_e`, referred to
+    :math:`t_{G_1-1}` with :math:`G_1` treated forces
+    (:func:`~soteria_eval.sensitivity.honest.breakdown_value`), so that at
+    :math:`\bar M = 0` the interval is the event study's own.
+
+    Returns ``(nan, nan)`` when the sample has no event study (for example a single
+    treated force).
+    """
+    e, _ = cs_frame(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs = callaway_santanna(
+            e, outcome="y", unit="unit", time="t", cohort="g",
+            control_group="not_yet_treated", base_period="universal",
+        )  # fmt: skip
+        dyn = cs.aggregate("dynamic", min_e=-8, max_e=7)
+    b, v, npre, npost = event_study_inputs(dyn)
+    n_treated = int(e.loc[e["g"] > 0, "unit"].nunique())
+    if n_treated < 2 or npre < 1 or npost < 1 or not np.isfinite(v).all():
+        return float("nan"), float("nan")
+    l_vec = np.full(npost, 1.0 / npost)
+    common = dict(num_pre=npre, num_post=npost, l_vec=l_vec, df=n_treated - 1)
+    rm = breakdown_value(b, v, restriction="relative_magnitude", **common)  # type: ignore[arg-type]
+    sd = breakdown_value(b, v, restriction="smoothness", **common)  # type: ignore[arg-type]
+    return rm, sd
+
+
+def _with_breakdown(frames: list[pd.DataFrame], values: tuple[float, float]) -> list[pd.DataFrame]:
+    """Set the breakdown columns on the programme rows of :data:`BREAKDOWN_DESIGNS`."""
+    out = []
+    for f in frames:
+        hit = f["design"].isin(BREAKDOWN_DESIGNS) & (f["term"] == "programme")
+        if hit.any():
+            f = f.copy()
+            f.loc[hit, "breakdown_rm"], f.loc[hit, "breakdown_sd"] = values
+        out.append(f)
+    return out
+
+
 def _phase_rows(d: pd.DataFrame, m: Measure, scenario: str, ctx: RunContext) -> pd.DataFrame:
     """TWFE with one treatment indicator per phase (CR1 and CR2): each phase's ATT.
 
@@ -719,6 +782,12 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
             except ValueError as exc:  # small data: e.g. no treated cell left; said, not raised
                 out.add(_design_failure(ctx, m, "twfe", scenario, exc))
                 continue
+            if m.primary and scenario in FULL_SCENARIOS:
+                try:
+                    bd = breakdown_values(d)
+                except ValueError:  # no event study in this sample: no breakdown value
+                    bd = (float("nan"), float("nan"))
+                estimated = _with_breakdown(estimated, bd)
             for rows in estimated:
                 out.add(rows)
             if m.primary and scenario in FULL_SCENARIOS and "twfe" in ctx.spec.designs:
@@ -739,6 +808,8 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
                 except ValueError as exc:  # e.g. too few complete forces: recorded, not hidden
                     out.add(_design_failure(ctx, m, "callaway_santanna", scenario, exc))
                     continue
+                if m.primary and scenario in FULL_SCENARIOS:
+                    cs_rows = _with_breakdown(cs_rows, bd)
                 for rows in cs_rows:
                     out.add(rows)
                 if fig is not None:

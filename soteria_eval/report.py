@@ -156,10 +156,50 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     effect, interval = effect_cells(row)
     title = m.title[0].lower() + m.title[1:] if m.title[1:2].islower() else m.title
     sample = "all forces" if row["scenario"] == "default" else "exposed forces left out"
+    bd = breakdown_sentence(row)
     return (
         f"**Headline** (as on the summary): {title} changed by **{effect}** "
         f"(95% interval {interval}): **{_reading(row, m.direction)}**. Design: "
         f"{pair_label(str(row['recovery_design']), str(row['recovery_inference']))}, {sample}."
+        + (f" {bd}" if bd else "")
+    )
+
+
+def breakdown_sentence(row: pd.Series) -> str:
+    """Say a row's Rambachan–Roth breakdown value in words (empty when not computed).
+
+    The value (results.csv ``breakdown_rm``; see
+    :data:`soteria_eval.evaluation.BREAKDOWN_BASIS`) is the largest multiple of the
+    largest pre-programme departure from parallel trends that post-programme departures
+    may reach while the event study's average effect still excludes zero.
+    """
+    value = pd.to_numeric(pd.Series([row.get("breakdown_rm", np.nan)]), errors="coerce").iloc[0]
+    if pd.isna(value):
+        return ""
+    what = (
+        "Robustness to a failure of parallel trends (Rambachan–Roth relative magnitudes, on "
+        "the Callaway–Sant'Anna event study of the same sample, average of the first 8 "
+        "treated quarters): "
+    )
+    if value == 0:
+        return what + (
+            "that average is not clear of zero even if trends were exactly parallel, so the "
+            "result does not survive any departure (breakdown value 0)."
+        )
+    if np.isinf(value):
+        return what + (
+            "the result survives post-programme departures more than 10 times the largest "
+            "pre-programme one."
+        )
+    times = f"{value:.2g}"
+    return what + (
+        f"the result survives post-programme departures from parallel trends up to {times} "
+        f"times the largest pre-programme one (breakdown value {times})"
+        + (
+            "; a departure as large as the largest seen before the start would overturn it."
+            if value < 1
+            else "."
+        )
     )
 
 

@@ -742,3 +742,42 @@ def test_the_manifest_names_the_embedded_data_as_embedded(tmp_path: Path) -> Non
     user.record("case_records", f)
     assert [r.source for r in embedded.reads.values()] == ["embedded"]
     assert [r.source for r in user.reads.values()] == ["user"]
+
+
+def test_candidate_headline_rows_carry_their_samples_breakdown_values(full_runs: Path) -> None:
+    """Every row that could be a headline has the breakdown values of its own sample."""
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+    from soteria_eval.evaluation import BREAKDOWN_DESIGNS, FULL_SCENARIOS
+    from soteria_eval.report import breakdown_sentence, load_run
+
+    cat = load_catalogue()
+    r = load_run(full_runs / "a").results
+    primary = {cat.primary(d).id for d in DOMAINS}
+    cand = r[r["measure"].isin(primary) & r["design"].isin(BREAKDOWN_DESIGNS)
+             & (r["term"] == "programme") & r["scenario"].isin(FULL_SCENARIOS)
+             & r["analysis"].isin(DOMAINS)]  # fmt: skip
+    assert len(cand) >= 4 * 2 * 5
+    # Computed wherever the sample has a Callaway–Sant'Anna estimate (at 5% scale a sparse
+    # measure may have none: then no event study, no breakdown value).
+    has_cs = cand[(cand["design"] == "callaway_santanna") & (cand["status"] != "failed")]
+    with_cs = cand.set_index(["measure", "scenario"]).index.isin(
+        has_cs.set_index(["measure", "scenario"]).index
+    )
+    assert with_cs.sum() >= 2 * 2 * 5
+    assert cand.loc[with_cs, ["breakdown_rm", "breakdown_sd"]].notna().all().all()
+    cand = cand[with_cs]
+    assert (cand["breakdown_rm"] >= 0).all()
+    # One value per sample: every design and inference of a measure and sample shares it.
+    per_sample = cand.groupby(["measure", "scenario"])[["breakdown_rm", "breakdown_sd"]].nunique()
+    assert (per_sample == 1).all().all()
+    # Rows of other designs, measures or samples carry none.
+    others = r.drop(cand.index)
+    others = others[others["analysis"].isin(DOMAINS)]
+    assert others.loc[~others["measure"].isin(primary), "breakdown_rm"].isna().all()
+    assert (
+        others.loc[others["design"].isin(["ppml", "event_study_cs"]), "breakdown_rm"].isna().all()
+    )
+    for _, row in cand.iterrows():
+        text = breakdown_sentence(row)
+        assert "Rambachan–Roth" in text
+        assert "breakdown value" in text or "10 times" in text

@@ -49,6 +49,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "headline",
     "recovery_design",
     "recovery_inference",
+    "breakdown_rm",
+    "breakdown_sd",
 )
 
 
@@ -142,6 +144,8 @@ def result_rows(
             "headline": False,
             "recovery_design": "",
             "recovery_inference": "",
+            "breakdown_rm": np.nan,
+            "breakdown_sd": np.nan,
         }
     )
     return out[list(RESULT_COLUMNS)]
@@ -184,7 +188,8 @@ def normalise_results(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     for c in TEXT_COLUMNS:
         table[c] = table[c].fillna("").astype(str)
     table["headline"] = table["headline"].astype("boolean").fillna(False).astype(bool)
-    for c in ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted"]:
+    for c in ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "p_adjusted",
+              "breakdown_rm", "breakdown_sd"]:  # fmt: skip
         table[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
     for c in ["n_units", "n_treated", "n_periods", "n_obs", "n_dropped"]:
         table[c] = pd.to_numeric(table[c], errors="coerce").astype("Int64")

@@ -2,6 +2,7 @@
 
 from soteria_eval.sensitivity.honest import (
     HonestResults,
+    breakdown_value,
     event_study_inputs,
     honest_sensitivity,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "HonestResults",
     "SyntheticControlResults",
     "SyntheticDiDResults",
+    "breakdown_value",
     "comparison_sensitivity",
     "event_study_inputs",
     "honest_sensitivity",

@@ -475,6 +475,87 @@ class HonestResults:
         return honest_plot(self, title=title)
 
 
+def _t_scaled(sigma: Floats, alpha: float, df: float | None) -> Floats:
+    r"""Scale a covariance so that normal critical values give :math:`t_{df}` intervals.
+
+    :math:`\Sigma \cdot (t_{df,1-\alpha/2} / z_{1-\alpha/2})^2`: the conventional interval
+    becomes the design's own :math:`\hat\theta \pm t_{df}\,se`, and the robust sets widen
+    in proportion (a small-sample adjustment for few treated clusters; HonestDiD itself
+    uses the normal reference).
+    """
+    if df is None:
+        return sigma
+    if not (np.isfinite(df) and df >= 1):
+        raise ValueError(f"df must be a number of at least 1, got {df!r}")
+    ratio = float(stats.t.ppf(1 - alpha / 2, df) / stats.norm.ppf(1 - alpha / 2))
+    scaled: Floats = sigma * ratio**2
+    return scaled
+
+
+def _accepted(
+    b: Floats,
+    sig: Floats,
+    *,
+    num_pre: int,
+    num_post: int,
+    restriction: str,
+    m: float,
+    lv: Floats,
+    grid: Floats,
+    alpha: float,
+    hybrid: bool,
+    kappa: float,
+    post_period_moments_only: bool,
+    seed: int,
+) -> NDArray[np.bool_]:
+    """Whether each value of ``grid`` is in the robust set at one ``m`` (ARP tests)."""
+    if restriction == "smoothness":
+        a, d = smoothness_constraints(num_pre, num_post, m)
+        sets = [(a, d)]
+    else:
+        sets = [
+            relative_magnitude_constraints(num_pre, num_post, m, s, pos)
+            for s in range(-(num_pre - 1), 1)
+            for pos in (True, False)
+        ]
+    accept = np.zeros(len(grid), dtype=bool)
+    for a, d in sets:
+        if num_post > 1:
+            rows = _post_rows(a, num_pre) if post_period_moments_only else np.arange(len(a))
+        elif restriction == "relative_magnitude" and post_period_moments_only:
+            keep = np.flatnonzero(a[:, -1] != 0)
+            a, d = a[keep], d[keep]
+            rows = np.arange(len(a))
+        else:
+            rows = np.arange(len(a))
+        accept |= _accept_grid(b, sig, a, d, num_pre, lv, grid, rows, alpha, hybrid, kappa, seed)
+    return accept
+
+
+def _inputs(
+    betahat: Sequence[float] | Floats,
+    sigma: Floats,
+    num_pre: int,
+    num_post: int,
+    l_vec: Sequence[float] | Floats | None,
+) -> tuple[Floats, Floats, Floats]:
+    b = np.asarray(betahat, dtype=float)
+    sig = np.asarray(sigma, dtype=float)
+    if b.shape != (num_pre + num_post,) or sig.shape != (len(b), len(b)):
+        raise ValueError(
+            f"betahat must have num_pre + num_post = {num_pre + num_post} values and sigma "
+            f"be square of that size; got {b.shape} and {sig.shape}"
+        )
+    if num_pre < 1 or num_post < 1:
+        raise ValueError("need at least one pre-period and one post-period coefficient")
+    if not np.allclose(sig, sig.T) or np.linalg.eigvalsh(sig).min() < -1e-12:
+        raise ValueError("sigma must be a symmetric positive semi-definite matrix")
+    lv = np.eye(num_post)[0] if l_vec is None else np.asarray(l_vec, dtype=float)
+    if lv.shape != (num_post,) or not np.any(lv):
+        raise ValueError(f"l_vec must have {num_post} values, not all zero")
+    return b, sig, lv
+
+
 def honest_sensitivity(
     betahat: Sequence[float] | Floats,
     sigma: Floats,
@@ -486,6 +567,7 @@ def honest_sensitivity(
     l_vec: Sequence[float] | None = None,
     method: HonestMethod = "c-lf",
     alpha: float = 0.05,
+    df: float | None = None,
     grid_points: int = 1000,
     grid_lb: float | None = None,
     grid_ub: float | None = None,
@@ -504,13 +586,21 @@ def honest_sensitivity(
     restriction : {"relative_magnitude", "smoothness"}
         :math:`\Delta^{RM}(\bar M)` or :math:`\Delta^{SD}(M)`.
     m_values : sequence of float
-        :math:`\bar M` or :math:`M` values.
+        :math:`\bar M` or :math:`M` values. Under relative magnitudes
+        :math:`\bar M = 0` pins every post-period :math:`\delta` to zero, so
+        :math:`\theta` is point-identified and its set is the conventional interval.
     l_vec : sequence of float, optional
         Weights on the post-period effects (default: the first post period).
     method : {"c-lf", "conditional", "flci"}
         Least-favourable hybrid (HonestDiD's default for relative magnitudes), the
         purely conditional test, or the optimal fixed-length interval of :func:`flci`
         (smoothness only; HonestDiD's default there).
+    df : float, optional
+        Degrees of freedom of the design's own reference distribution (for example the
+        number of treated clusters minus one). ``sigma`` is scaled by
+        :math:`(t_{df}/z)^2` (:func:`_t_scaled`), so the ``original`` row and the
+        :math:`\bar M = 0` row equal the design's :math:`t_{df}` interval. Default: the
+        normal reference, as HonestDiD.
     grid_points, grid_lb, grid_ub
         The grid of :math:`\theta` tested. Defaults as HonestDiD: relative magnitudes
         :math:`\pm 20\,sd(\hat\theta)` around zero; smoothness the identified set at
@@ -525,66 +615,41 @@ def honest_sensitivity(
     """
     check_option("restriction", restriction, Restriction)
     check_option("method", method, HonestMethod)
-    b = np.asarray(betahat, dtype=float)
-    sig = np.asarray(sigma, dtype=float)
-    if b.shape != (num_pre + num_post,) or sig.shape != (len(b), len(b)):
-        raise ValueError(
-            f"betahat must have num_pre + num_post = {num_pre + num_post} values and sigma "
-            f"be square of that size; got {b.shape} and {sig.shape}"
-        )
-    if num_pre < 1 or num_post < 1:
-        raise ValueError("need at least one pre-period and one post-period coefficient")
-    if restriction == "relative_magnitude" and num_pre < 1:
-        raise ValueError("relative magnitudes need a pre-period coefficient")
-    if not np.allclose(sig, sig.T) or np.linalg.eigvalsh(sig).min() < -1e-12:
-        raise ValueError("sigma must be a symmetric positive semi-definite matrix")
-    lv = np.eye(num_post)[0] if l_vec is None else np.asarray(l_vec, dtype=float)
-    if lv.shape != (num_post,) or not np.any(lv):
-        raise ValueError(f"l_vec must have {num_post} values, not all zero")
+    b, sig, lv = _inputs(betahat, sigma, num_pre, num_post, l_vec)
+    sig = _t_scaled(sig, alpha, df)
+    if method == "flci" and restriction != "smoothness":
+        raise ValueError("method='flci' is defined for restriction='smoothness' only")
+    if any(not np.isfinite(m) or m < 0 for m in m_values):
+        raise ValueError(f"m_values must be finite and non-negative, got {list(m_values)}")
     sd_theta = float(np.sqrt(lv @ sig[num_pre:, num_pre:] @ lv))
     kappa = alpha / 10
     hybrid = method == "c-lf"
     rows_out = []
     theta_hat = float(lv @ b[num_pre:])
     crit = stats.norm.ppf(1 - alpha / 2)
-    rows_out.append(
-        ("original", np.nan, theta_hat - crit * sd_theta, theta_hat + crit * sd_theta, "normal")
-    )
-    if method == "flci" and restriction != "smoothness":
-        raise ValueError("method='flci' is defined for restriction='smoothness' only")
+    conventional = (theta_hat - crit * sd_theta, theta_hat + crit * sd_theta)
+    rows_out.append(("original", np.nan, *conventional, "normal" if df is None else f"t({df:g})"))
     for m in m_values:
         if method == "flci":
             lb, ub, _ = flci(b, sig, num_pre=num_pre, num_post=num_post, m=m, l_vec=lv, alpha=alpha)
             rows_out.append((restriction, float(m), lb, ub, method))
             continue
+        if restriction == "relative_magnitude" and m == 0:
+            rows_out.append((restriction, 0.0, *conventional, method))
+            continue
         if restriction == "smoothness":
             a, d = smoothness_constraints(num_pre, num_post, m)
-            sets = [(a, d)]
-            if grid_lb is None or grid_ub is None:
-                lo_id, hi_id = _identified_bounds(a, d, num_pre, num_post, lv, np.zeros(len(b)))
+            lo_id, hi_id = _identified_bounds(a, d, num_pre, num_post, lv, np.zeros(len(b)))
         else:
-            sets = [
-                relative_magnitude_constraints(num_pre, num_post, m, s, pos)
-                for s in range(-(num_pre - 1), 1)
-                for pos in (True, False)
-            ]
             lo_id, hi_id = 0.0, 0.0
         glo = grid_lb if grid_lb is not None else lo_id - 20 * sd_theta
         ghi = grid_ub if grid_ub is not None else hi_id + 20 * sd_theta
         grid = np.linspace(glo, ghi, grid_points)
-        accept = np.zeros(grid_points, dtype=bool)
-        for a, d in sets:
-            if num_post > 1:
-                rows = _post_rows(a, num_pre) if post_period_moments_only else np.arange(len(a))
-            elif restriction == "relative_magnitude" and post_period_moments_only:
-                keep = np.flatnonzero(a[:, -1] != 0)
-                a, d = a[keep], d[keep]
-                rows = np.arange(len(a))
-            else:
-                rows = np.arange(len(a))
-            accept |= _accept_grid(
-                b, sig, a, d, num_pre, lv, grid, rows, alpha, hybrid, kappa, seed
-            )
+        accept = _accepted(
+            b, sig, num_pre=num_pre, num_post=num_post, restriction=restriction, m=float(m),
+            lv=lv, grid=grid, alpha=alpha, hybrid=hybrid, kappa=kappa,
+            post_period_moments_only=post_period_moments_only, seed=seed,
+        )  # fmt: skip
         if accept.any():
             lb, ub = float(grid[accept].min()), float(grid[accept].max())
         else:
@@ -595,8 +660,89 @@ def honest_sensitivity(
     return HonestResults(
         table=table,
         settings={"num_pre": num_pre, "num_post": num_post, "l_vec": lv.tolist(),
-                  "grid_points": grid_points, "seed": seed, "kappa": kappa},
+                  "grid_points": grid_points, "seed": seed, "kappa": kappa, "df": df},
     )  # fmt: skip
+
+
+def breakdown_value(
+    betahat: Sequence[float] | Floats,
+    sigma: Floats,
+    *,
+    num_pre: int,
+    num_post: int,
+    restriction: Restriction = "relative_magnitude",
+    l_vec: Sequence[float] | Floats | None = None,
+    alpha: float = 0.05,
+    df: float | None = None,
+    m_max: float | None = None,
+    tol: float = 0.01,
+    seed: int = 0,
+) -> float:
+    r"""Find the largest restriction size at which the robust set still excludes zero.
+
+    Under relative magnitudes: the largest :math:`\bar M` such that zero is rejected
+    when post-programme departures from parallel trends may be up to :math:`\bar M` times
+    the largest pre-programme change (least-favourable hybrid test of :math:`\theta = 0`);
+    under smoothness: the largest :math:`M` (outcome units per period squared) at which
+    the fixed-length interval of :func:`flci` excludes zero. Found by bisection on the
+    restriction size, testing only :math:`\theta = 0` (the sets grow with the size).
+
+    Parameters
+    ----------
+    betahat, sigma, num_pre, num_post, l_vec, alpha, df
+        As :func:`honest_sensitivity`.
+    restriction : {"relative_magnitude", "smoothness"}
+        Which restriction.
+    m_max : float, optional
+        Largest size searched (default 10 for :math:`\bar M`; for :math:`M`, 10 times the
+        standard error of :math:`l'\hat\beta_{post}` per period squared).
+    tol : float
+        Bisection stops when the bracket is narrower than ``tol`` times ``m_max`` / 10.
+
+    Returns
+    -------
+    float
+        ``0`` when the set at size zero already includes zero (under relative magnitudes
+        the conventional interval; under smoothness the interval that continues the
+        pre-period's linear trend); ``inf`` when zero is still excluded at ``m_max``;
+        otherwise the lower end of the final bracket (a size known to exclude zero).
+
+    References
+    ----------
+    Rambachan, A. and Roth, J. (2023), section 5 ("breakdown values").
+    """
+    check_option("restriction", restriction, Restriction)
+    b, sig, lv = _inputs(betahat, sigma, num_pre, num_post, l_vec)
+    sig = _t_scaled(sig, alpha, df)
+    sd_theta = float(np.sqrt(lv @ sig[num_pre:, num_pre:] @ lv))
+    top = (
+        m_max
+        if m_max is not None
+        else (10.0 if restriction == "relative_magnitude" else 10 * sd_theta)
+    )
+    zero = np.zeros(1)
+
+    def excludes(m: float) -> bool:
+        if restriction == "smoothness":
+            lb, ub, _ = flci(b, sig, num_pre=num_pre, num_post=num_post, m=m, l_vec=lv, alpha=alpha)
+            return not (lb <= 0.0 <= ub)
+        if m == 0:
+            return bool(abs(float(lv @ b[num_pre:])) > stats.norm.ppf(1 - alpha / 2) * sd_theta)
+        return not bool(_accepted(
+            b, sig, num_pre=num_pre, num_post=num_post, restriction=restriction, m=m, lv=lv,
+            grid=zero, alpha=alpha, hybrid=True, kappa=alpha / 10,
+            post_period_moments_only=True, seed=seed,
+        )[0])  # fmt: skip
+
+    if not excludes(0.0):
+        return 0.0
+    if excludes(top):
+        return float("inf")
+    lo, hi = 0.0, float(top)
+    while hi - lo > tol * top / 10:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excludes(mid) else (lo, mid)
+    return lo
 
 
 def event_study_inputs(
@@ -631,6 +777,7 @@ def event_study_inputs(
 __all__ = [
     "HonestResults",
     "arp_test",
+    "breakdown_value",
     "event_study_inputs",
     "flci",
     "honest_sensitivity",

@@ -17,7 +17,7 @@ from scipy import stats
 from soteria_eval.did import event_study
 from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
 from soteria_eval.sensitivity import honest as honest_module
-from soteria_eval.sensitivity.honest import flci
+from soteria_eval.sensitivity.honest import breakdown_value, flci
 from tests.conftest import REPO
 
 REF = REPO / "tests" / "reference"
@@ -138,3 +138,83 @@ def test_flci_reproduces_the_published_readme_smoothness() -> None:
     assert (hi - lo) / 2 == pytest.approx(stats.norm.ppf(0.975) * np.sqrt(v @ S @ v))
     with pytest.raises(ValueError, match="restriction='smoothness' only"):
         honest_sensitivity(B, S, num_pre=5, num_post=2, method="flci")
+
+
+def test_mbar_zero_is_the_design_interval_with_its_own_reference() -> None:
+    # Relative magnitudes with Mbar = 0 pin every post-period departure to zero: the set is
+    # the conventional interval, and with df it is the design's t interval exactly.
+    l_vec = [0.5, 0.5]
+    theta, se = 0.5 * (B[5] + B[6]), np.sqrt(np.array(l_vec) @ S[5:, 5:] @ np.array(l_vec))
+    for df, crit in ((None, stats.norm.ppf(0.975)), (4, stats.t.ppf(0.975, 4))):
+        t = honest_sensitivity(B, S, num_pre=5, num_post=2, m_values=[0.0, 0.5], l_vec=l_vec,
+                               df=df).tidy()  # fmt: skip
+        assert t.loc[1, "m"] == 0.0
+        np.testing.assert_allclose(t.loc[1, ["lb", "ub"]].astype(float),
+                                   [theta - crit * se, theta + crit * se], rtol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(t.loc[0, ["lb", "ub"]].astype(float),
+                                   t.loc[1, ["lb", "ub"]].astype(float))  # fmt: skip
+        # Fewer degrees of freedom widen the robust sets too.
+    wide = honest_sensitivity(B, S, num_pre=5, num_post=2, m_values=[0.5], df=4).tidy()
+    narrow = honest_sensitivity(B, S, num_pre=5, num_post=2, m_values=[0.5]).tidy()
+    assert wide.loc[1, "lb"] < narrow.loc[1, "lb"] and wide.loc[1, "ub"] > narrow.loc[1, "ub"]
+    with pytest.raises(ValueError, match="df must be"):
+        honest_sensitivity(B, S, num_pre=5, num_post=2, df=0.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        honest_sensitivity(B, S, num_pre=5, num_post=2, m_values=[-1.0])
+
+
+def test_breakdown_value_is_where_the_robust_set_first_reaches_zero() -> None:
+    bd = breakdown_value(B, S, num_pre=5, num_post=2, tol=0.001)
+    # The published README's grid: the set at Mbar = 1.5 excludes zero, at 2 includes it.
+    assert 1.5 < bd < 2.0
+    sets = honest_sensitivity(B, S, num_pre=5, num_post=2, m_values=[bd, bd + 0.02]).tidy()
+    assert sets.loc[1, "lb"] > 0 >= sets.loc[2, "lb"]
+    # Smoothness: the fixed-length interval at the breakdown M excludes zero, just above it does not.
+    m = breakdown_value(B, S, num_pre=5, num_post=2, restriction="smoothness", tol=0.001)
+    se = np.sqrt(S[5, 5])
+    lo_in, _, _ = flci(B, S, num_pre=5, num_post=2, m=m)
+    lo_out, _, _ = flci(B, S, num_pre=5, num_post=2, m=m + 0.002 * se)
+    assert lo_in > 0 >= lo_out
+    # 0 when the design's own interval already includes zero; inf past the search range.
+    assert breakdown_value(B, S * 400, num_pre=5, num_post=2) == 0.0
+    assert breakdown_value(B, S, num_pre=5, num_post=2, m_max=1.0) == np.inf
+    # A t reference with few degrees of freedom breaks down sooner.
+    assert breakdown_value(B, S, num_pre=5, num_post=2, df=4) < bd
+
+
+def test_breakdown_sentence_reads_the_value() -> None:
+    from soteria_eval.report import breakdown_sentence
+
+    s = lambda v: breakdown_sentence(pd.Series({"breakdown_rm": v}))  # noqa: E731
+    assert s(np.nan) == ""
+    assert "does not survive any departure (breakdown value 0)" in s(0.0)
+    assert "up to 0.42 times the largest pre-programme one" in s(0.4213)
+    assert "would overturn it" in s(0.4213) and "would overturn it" not in s(1.5)
+    assert "more than 10 times" in s(np.inf)
+
+
+def test_mbar_zero_equals_the_event_studys_own_interval_on_mpdta() -> None:
+    """What the pipeline's breakdown values rest on: the Callaway–Sant'Anna event study
+    (universal base), the average of its post-period effects. At Mbar = 0 the robust set is
+    that aggregate's own interval, with the normal and with a t reference."""
+    from soteria_eval.did import callaway_santanna
+
+    d = pd.read_csv(REF / "data" / "mpdta.csv")
+    cs = callaway_santanna(d, outcome="lemp", unit="countyreal", time="year",
+                           cohort="first.treat", control_group="not_yet_treated",
+                           base_period="universal")  # fmt: skip
+    dyn = cs.aggregate("dynamic")
+    b, v, npre, npost = event_study_inputs(dyn)
+    overall = dyn.tidy().set_index("term").loc["overall"]
+    l_vec = np.full(npost, 1.0 / npost)
+    for df in (None, 28):
+        t = honest_sensitivity(b, v, num_pre=npre, num_post=npost, l_vec=l_vec,
+                               m_values=[0.0], df=df).tidy()  # fmt: skip
+        crit = stats.norm.ppf(0.975) if df is None else stats.t.ppf(0.975, df)
+        want = overall["estimate"] + np.array([-1, 1]) * crit * overall["std_error"]
+        np.testing.assert_allclose(t.loc[1, ["lb", "ub"]].astype(float), want, rtol=1e-10)
+        if df is None:
+            np.testing.assert_allclose(want, overall[["ci_lower", "ci_upper"]].astype(float),
+                                       rtol=1e-10)  # fmt: skip
+    # The effect is clearly negative: it survives some departure from parallel trends.
+    assert 0 < breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec) < 10
