@@ -42,6 +42,7 @@ def imputation_did(
     horizons: Sequence[int] | None = None,
     cluster: str | None = None,
     fe_dof: str | None = None,
+    unit_trends: bool = False,
 ) -> Results:
     r"""Estimate the imputation DiD (see the module docstring).
 
@@ -69,6 +70,13 @@ def imputation_did(
         nested in the clusters but one (``"nested"``, alias ``"fixest"``). No reference
         package scales BJS's variance; the option puts the estimate beside a linear model
         fitted with the same convention.
+    unit_trends : bool
+        Add a linear time trend of each unit's own to the untreated model,
+        :math:`y_{it} = \alpha_i + \gamma_i t + \lambda_t + \varepsilon_{it}` (BJS 2024,
+        section 4.3): each treated unit's pre-start trend is extrapolated, so a linear
+        trend that differs between treated and untreated units does not bias the estimate.
+        Every treated unit needs at least two untreated periods. The price is variance:
+        the extrapolation error grows with the distance from the start.
 
     Returns
     -------
@@ -96,6 +104,13 @@ def imputation_did(
         raise ValueError(
             "some treated units have no untreated period: their unit effect cannot be imputed"
         )
+    if unit_trends:
+        n_pre = np.bincount(ui[~treated], minlength=n_u)
+        if (n_pre[ui[treated]] < 2).any():
+            raise ValueError(
+                "unit_trends=True: some treated units have fewer than two untreated periods, "
+                "so their own trend cannot be estimated"
+            )
     untreated_periods = np.bincount(ti[~treated], minlength=n_t) > 0
     if not untreated_periods[ti[treated]].all():
         raise ValueError(
@@ -104,15 +119,23 @@ def imputation_did(
     n = len(y)
     # Design z = [unit dummies, period dummies (first dropped), covariates].
     rows = np.arange(n)
-    keep_t = ti > 0
+    # Period effects without the first period's (and, with unit trends, the second's: a
+    # common linear trend is then absorbed by the unit trends).
+    n_ref = 2 if unit_trends else 1
+    keep_t = ti >= n_ref
     z = sp.hstack(
         [
             sp.csr_matrix((np.ones(n), (rows, ui)), shape=(n, n_u)),
             sp.csr_matrix(
-                (np.ones(keep_t.sum()), (rows[keep_t], ti[keep_t] - 1)), shape=(n, n_t - 1)
+                (np.ones(keep_t.sum()), (rows[keep_t], ti[keep_t] - n_ref)),
+                shape=(n, n_t - n_ref),
             ),
             sp.csr_matrix(d[list(covariates)].to_numpy(dtype=float))
             if covariates
+            else sp.csr_matrix((n, 0)),
+            # Unit trends: t centred on the panel's middle period (conditioning).
+            sp.csr_matrix((t - 0.5 * (t.min() + t.max()), (rows, ui)), shape=(n, n_u))
+            if unit_trends
             else sp.csr_matrix((n, 0)),
         ]
     ).tocsr()
@@ -153,9 +176,9 @@ def imputation_did(
     ssc_note = ""
     if fe_dof is not None:
         mode = canonical_fe_dof(fe_dof)
-        k = n_u + n_t - 1 + len(covariates)
+        k = n_u + n_t - n_ref + len(covariates) + (n_u if unit_trends else 0)
         if mode == "nested":
-            k -= nested_levels([ui, ti], cl, n_u + n_t - 1)
+            k -= nested_levels([ui, ti], cl, n_u + n_t - n_ref)
         cov = cov * (n_cl / (n_cl - 1) * (n - 1) / (n - k))
         ssc_note = f", small-sample factor (fe_dof={fe_dof!r}, K={k})"
     est = wmat.T @ tau
@@ -165,8 +188,15 @@ def imputation_did(
         cov=pd.DataFrame(cov, index=idx, columns=idx),
         df=pd.Series(np.inf, index=idx),
         inference=f"conservative clustered variance (BJS 2024) by {cluster or unit}{ssc_note}",
-        estimator="Imputation DiD (Borusyak, Jaravel and Spiess)",
+        estimator="Imputation DiD (Borusyak, Jaravel and Spiess)"
+        + (", unit-specific linear trends" if unit_trends else ""),
         nobs=n,
         n_dropped=n_dropped,
-        info={"n_treated_obs": int(treated.sum()), "n_clusters": n_cl, "fe_dof": fe_dof},
+        info={
+            "n_treated_obs": int(treated.sum()),
+            "n_clusters": n_cl,
+            "fe_dof": fe_dof,
+            "n_treated": int(np.unique(ui[treated]).size),
+            "unit_trends": unit_trends,
+        },
     )

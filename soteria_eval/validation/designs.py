@@ -18,6 +18,8 @@ design                 inference         estimand (truth)            measures
 ``ppml``               CR1               ATT (log rate ratio)        counts
 ``sun_abraham``        CR1               ATT                         primary
 ``imputation``         analytic          ATT                         primary
+``imputation_trends``  analytic, and     ATT                         primary
+                       t(treated - 1)
 ``honest_did``         Mbar = 1          ATT event average 0..7      primary
 ``pretrend``           chi2, RI          none (rejections only)      primary
 ``synthetic_control``  placebo           ATT force f (phase 1)       primary
@@ -120,6 +122,7 @@ DESIGNS: tuple[str, ...] = (
     "ppml",
     "sun_abraham",
     "imputation",
+    "imputation_trends",
     "honest_did",
     "synthetic_control",
     "its_segmented",
@@ -625,6 +628,38 @@ def _sa_bjs_rows(e: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
     return out
 
 
+def _bjs_trend_rows(e: pd.DataFrame, m: str, truth: float) -> list[dict[str, Any]]:
+    """Imputation with unit-specific linear trends (a design robust to linear differential trends).
+
+    Inference: BJS's conservative clustered variance with the normal reference
+    (``analytic``) and with :math:`t_{G_1 - 1}`, :math:`G_1` the treated forces
+    (``analytic, t(treated - 1)``), as the pipeline reports it.
+    """
+    from scipy import stats
+
+    from soteria_eval.did import imputation_did
+
+    res = _quiet(
+        lambda: imputation_did(e, outcome="y", unit="unit", time="t", cohort="g", unit_trends=True)
+    )
+    est = float(res.params.iloc[0])
+    se = float(np.sqrt(res.cov.iloc[0, 0]))
+    g1 = int(res.info["n_treated"])
+    out = []
+    for name, df in (("analytic", np.inf), ("analytic, t(treated - 1)", g1 - 1)):
+        crit = float(stats.norm.ppf(0.975) if not np.isfinite(df) else stats.t.ppf(0.975, df))
+        p0 = float(
+            2
+            * (
+                stats.norm.sf(abs(est / se))
+                if not np.isfinite(df)
+                else stats.t.sf(abs(est / se), df)
+            )
+        )
+        out.append(_row(m, "imputation_trends", name, "ATT", est, est - crit * se, est + crit * se, truth, None, p0))  # fmt: skip
+    return out
+
+
 def _honest_rows(
     e: pd.DataFrame, m: str, truths: dict[str, float], settings: DesignSettings
 ) -> list[dict[str, Any]]:
@@ -906,6 +941,8 @@ def estimate_world(
             jobs.append(("ppml", partial(_ppml_rows, d, m, truth_of(m, "ATT (log rate ratio)"))))
         if primary and (settings.runs("sun_abraham") or settings.runs("imputation")):
             jobs.append(("sun_abraham", partial(_sa_bjs_rows, e, m, att)))
+        if primary and settings.runs("imputation_trends"):
+            jobs.append(("imputation_trends", partial(_bjs_trend_rows, e, m, att)))
         if primary and settings.runs("pretrend") and sample == "default":
             jobs.append(("pretrend", partial(_pretrend_rows, e, cs, m, settings, seed)))
         if primary and settings.runs("honest_did") and not null_world:

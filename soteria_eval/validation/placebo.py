@@ -28,7 +28,9 @@ Designs and inferences carry the labels of the recovery study (``results.csv``'s
 (studentized permutation of the draw's paths over its sample), and
 ``callaway_santanna`` with ``analytic`` (not-yet-treated controls, simple aggregate,
 normal reference) and ``analytic, t(treated - 1)`` (the same, t with the treated forces
-minus one degrees of freedom: :func:`soteria_eval.did.phases.simple_att`).
+minus one degrees of freedom: :func:`soteria_eval.did.phases.simple_att`), and
+``imputation_trends`` with the same two references (imputation with force-specific
+linear trends, the trend-robust design).
 Every statistic is computed for all draws by array algebra
 (:mod:`soteria_eval.validation._placebo_kernels`), except Callaway–Sant'Anna in the
 phased rollout, which calls :func:`soteria_eval.did.callaway_santanna` per draw.
@@ -64,6 +66,7 @@ from soteria_eval.validation._placebo_kernels import (
     permuted_codes,
     reformed_ri_pvalues,
     ri_pvalues,
+    trend_imputation,
     twfe_draws,
     wcr_pvalues,
 )
@@ -363,6 +366,9 @@ def _chunk_rows(
                 est, p, p_treated = _cs_package(y, paths, mask)
                 add(sample, "callaway_santanna", "analytic", est, p)
                 add(sample, "callaway_santanna", TREATED_T, est, p_treated)
+            bjs = trend_imputation(y, paths, mask)
+            add(sample, "imputation_trends", "analytic", bjs.att, bjs.p_value)
+            add(sample, "imputation_trends", TREATED_T, bjs.att, bjs.p_treated)
     return pd.concat(parts, ignore_index=True)
 
 

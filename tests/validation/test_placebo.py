@@ -21,6 +21,7 @@ from soteria_eval.validation._placebo_kernels import (
     one_cohort_cs,
     permuted_codes,
     ri_pvalues,
+    trend_imputation,
     twfe_draws,
     wcr_pvalues,
 )
@@ -154,6 +155,29 @@ def test_one_cohort_callaway_santanna_equals_the_estimator() -> None:
         assert cs.n_treated[b] == SMALL.n_treated
 
 
+@pytest.mark.parametrize("rollout", ROLLOUTS)
+def test_trend_imputation_kernel_equals_the_estimator(rollout: str) -> None:
+    from soteria_eval.did import imputation_did
+
+    y = _panel(5)
+    paths = fake_rollouts(*y.shape, rollout, SMALL)
+    mask = _masks(paths, y.shape[0])
+    k = trend_imputation(y, paths, mask)
+    n, t = y.shape
+    for b in range(SMALL.n_draws):
+        g = np.array([0, paths.start[b] + 1, paths.start2[b] + 1])[paths.codes[b]]
+        g = np.where(g > t, 0, g)
+        frame = pd.DataFrame(
+            {"u": np.repeat(np.arange(n), t), "t": np.tile(np.arange(1, t + 1), n),
+             "g": np.repeat(g, t), "y": y.ravel()}
+        )[np.repeat(mask[b], t)]  # fmt: skip
+        res = imputation_did(frame, outcome="y", unit="u", time="t", cohort="g", unit_trends=True)
+        assert k.att[b] == pytest.approx(res.params["overall"], rel=1e-8, abs=1e-10)
+        assert k.se[b] == pytest.approx(res.std_errors["overall"], rel=1e-7)
+        assert k.n_treated[b] == res.info["n_treated"]
+    assert np.all((k.p_treated >= k.p_value) | np.isnan(k.p_value))
+
+
 def test_exposed_sample_matches_the_rollout_rule() -> None:
     """The real pathfinders as a 'fake' draw drop exactly the forces the rollout drops."""
     from soteria_eval.data import load_rollout
@@ -185,7 +209,7 @@ def test_study_is_deterministic_and_independent_of_workers() -> None:
     pd.testing.assert_frame_equal(one.draws, two.draws)
     s = one.summary()
     assert tuple(s.columns) == PLACEBO_COLUMNS
-    assert set(s["design"]) == {"twfe", "callaway_santanna"}
+    assert set(s["design"]) == {"twfe", "callaway_santanna", "imputation_trends"}
     assert set(s["inference"]) == {"CR1", "CR2", "WCR", "RI", "analytic", TREATED_T}
     row = s[(s["rollout"] == "pathfinders") & (s["inference"] == "CR1")].iloc[0]
     d = one.draws
