@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from soteria_eval.datasets import PUBLISHED_MEASURES, outcomes_quality_flags
-from soteria_eval.did import did_2x2, event_study, pretrend_test, twfe
+from soteria_eval.did import did_2x2, event_study, imputation_did, pretrend_test, twfe
 from soteria_eval.did.event_study import event_term
 from soteria_eval.disclosure import SUPPRESSED, figure_data, suppress_table
 from soteria_eval.inference.randomization import randomization_test
@@ -52,7 +52,7 @@ from soteria_eval.linear_model import FewClustersWarning
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext, result_rows
 from soteria_eval.plotting import GROUP_LABELS, event_study_plot, trend_plot
 from soteria_eval.rollout import get_scenario, treatment_panel
-from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity
+from soteria_eval.sensitivity import breakdown_value, event_study_inputs, honest_sensitivity
 
 MEASURE = PUBLISHED_MEASURES[0]  # "published_sexual_offence_charges"
 REAL_LABEL = "real (published)"  # the Home Office's published outcomes, not the run's case data
@@ -117,9 +117,18 @@ def exclusion_flags(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_panel(
-    ctx: RunContext, scenario: str, data: pd.DataFrame, first: str, last: str
+    ctx: RunContext,
+    scenario: str,
+    data: pd.DataFrame,
+    first: str,
+    last: str,
+    keep_flagged: bool = False,
 ) -> tuple[pd.DataFrame, int]:
-    """Force-by-year panel with treatment variables; return it and the rows excluded."""
+    """Force-by-year panel with treatment variables; return it and the rows excluded.
+
+    ``keep_flagged``: keep the force-years the quality flags would exclude (part years and
+    zero counts are still left out): how much the answer hinges on the exclusions.
+    """
     tp = treatment_panel(
         ctx.rollout, level="force", freq="fy", start=first, end=last, scenario=scenario
     )
@@ -131,7 +140,7 @@ def build_panel(
         list(zip(panel["unit"], panel["period"], strict=True)), index=panel.index
     ).isin(set(zip(flags["force"], flags["fy"], strict=True)))
     part = panel["period"].isin(data.attrs.get("part_years", ()))
-    usable = flagged.eq(False) & ~part & panel["closed_charge"].gt(0)
+    usable = (flagged.eq(False) | keep_flagged) & ~part & panel["closed_charge"].gt(0)
     panel["log_charges"] = np.where(usable, np.log(panel["closed_charge"].where(usable, 1)), np.nan)
     panel["charges_used"] = panel["closed_charge"].where(usable)
     return panel, int((~usable).sum())
@@ -325,14 +334,14 @@ def _rape_quarterly(ctx: RunContext, out: AnalysisOutput) -> None:
 
 
 def primary_panel(
-    ctx: RunContext, data: pd.DataFrame, first: str, last: str
+    ctx: RunContext, data: pd.DataFrame, first: str, last: str, keep_flagged: bool = False
 ) -> tuple[pd.DataFrame, int, int]:
     """Return the primary sample: phase-1 forces and clean controls, integer years and cohorts.
 
     Returns the panel, the force-years excluded (quality flags, part years, zero counts)
     and the number of forces left out as phase-2 or exposed.
     """
-    panel, _ = build_panel(ctx, "default", data, first, last)
+    panel, _ = build_panel(ctx, "default", data, first, last, keep_flagged=keep_flagged)
     per_unit = panel.groupby("unit").agg(phase=("phase", "first"), exposed=("exposed_ever", "max"))
     clean = per_unit.index[
         (per_unit["phase"] == 1) | ((per_unit["phase"] != 2) & ~per_unit["exposed"])
@@ -413,21 +422,33 @@ def _primary(  # type: ignore[no-untyped-def]
     ))  # fmt: skip
     # HonestDiD: relative magnitudes, the average of the post-programme years.
     b, v, npre, npost = event_study_inputs(es)
-    hon = honest_sensitivity(b, v, num_pre=npre, num_post=npost, m_values=MBAR,
-                             l_vec=[1.0 / npost] * npost, grid_points=500)  # fmt: skip
+    n_treated = int(panel.loc[panel["cohort"] > 0, "unit"].nunique())
+    l_vec = [1.0 / npost] * npost
+    hon = honest_sensitivity(b, v, num_pre=npre, num_post=npost, m_values=(0.0, *MBAR),
+                             l_vec=l_vec, grid_points=500, df=n_treated - 1)  # fmt: skip
     avg = float(np.mean(b[npre:]))
-    breakdown = hon.breakdown()
+    breakdown = breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec, df=n_treated - 1)
+    breakdown_sd = breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec,
+                                   df=n_treated - 1, restriction="smoothness")  # fmt: skip
+    for frame in out.rows:
+        hit = (
+            (frame["scenario"] == PRIMARY)
+            & (frame["design"] == "twfe")
+            & (frame["term"] == "treated_f")
+        )
+        frame.loc[hit, "breakdown_rm"] = breakdown
+        frame.loc[hit, "breakdown_sd"] = breakdown_sd
     for r in hon.tidy().itertuples():
         original = r.restriction == "original"
         out.add(es_rows.iloc[:1].assign(
             design="honest_did", estimand="average post-programme ATT (log points)",
             term="original" if original else f"Mbar = {r.m:g}", estimate=avg,
             std_error=np.nan, ci_lower=r.lb, ci_upper=r.ub, p_value=np.nan,
-            inference="event-study normal interval (CR2)" if original
+            inference=f"event-study interval (CR2, t({n_treated - 1}))" if original
             else "HonestDiD relative magnitudes (least-favourable hybrid)",
-            note=f"{note}; breakdown Mbar = {breakdown:g}" if np.isfinite(breakdown)
-            else f"{note}; no breakdown value",
+            note=f"{note}; breakdown Mbar = {breakdown:.2g}",
         ))  # fmt: skip
+    _robust_rows(ctx, out, panel, data, first, last, note, rows, excluded)
     # Placebo: a false start within the pre-programme years only.
     placebo = str(ctx.spec.options.get("placebo_start", "2019/20"))
     pre = panel[panel["t"] < start].copy()
@@ -447,6 +468,62 @@ def _primary(  # type: ignore[no-untyped-def]
         term=f"placebo start {placebo}",
         note=f"{note}; pre-programme years {pre['period'].min()} to {pre['period'].max()} only, "
         f"pathfinders coded treated from {placebo}",
+    ))  # fmt: skip
+
+
+def _robust_rows(  # type: ignore[no-untyped-def]
+    ctx: RunContext,
+    out: AnalysisOutput,
+    panel: pd.DataFrame,
+    data: pd.DataFrame,
+    first: str,
+    last: str,
+    note: str,
+    rows,
+    excluded_primary: int,
+) -> None:
+    """Add what survives a differential trend, and what hinges on the quality exclusions.
+
+    (a) Imputation with force-specific linear trends (the trend-robust design), BJS's
+    variance with t(treated - 1): term ``treated_f (force trends)``. (b) The primary TWFE
+    and its pre-trend test with every force-year the quality flags would exclude kept:
+    terms ``treated_f (every force-year kept)`` and ``pre-trend F (every force-year kept)``.
+    """
+    from scipy import stats
+
+    res = imputation_did(panel.dropna(subset=["log_charges"]), outcome="log_charges",
+                         unit="unit", time="t", cohort="cohort", unit_trends=True)  # fmt: skip
+    est, se = float(res.params["overall"]), float(res.std_errors["overall"])
+    g1 = int(res.info["n_treated"])
+    crit = float(stats.t.ppf(0.975, g1 - 1))
+    base = result_rows(res, design="imputation_trends", estimand="ATT (log points)",
+                       terms=["overall"], note=note, **rows)  # fmt: skip
+    out.add(base.assign(
+        term="treated_f (force trends)", ci_lower=est - crit * se, ci_upper=est + crit * se,
+        p_value=float(2 * stats.t.sf(abs(est / se), g1 - 1)), n_treated=g1,
+        n_dropped=excluded_primary,
+        n_units=int(panel.dropna(subset=["log_charges"])["unit"].nunique()),
+        inference=f"conservative clustered variance (BJS 2024) by unit; t({g1 - 1}): {g1} treated units",
+        note=f"{note}; imputation with each force's own linear trend fitted before the start",
+    ))  # fmt: skip
+    kept, excluded, _ = primary_panel(ctx, data, first, last, keep_flagged=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        tw = twfe(kept, outcome="log_charges", treatment="treated_f", unit="unit", time="period")
+        start = int(kept.loc[kept["cohort"] > 0, "cohort"].max())
+        es = event_study(
+            kept, outcome="log_charges", unit="unit", time="t", cohort="cohort",
+            leads=start - 1, lags=int(kept["t"].max()) - start, bin_endpoints=False, vcov="CR2",
+        )  # fmt: skip
+    what = f"every force-year kept ({excluded} excluded only for part years or zero counts)"
+    r = result_rows(tw.with_vcov("CR2"), design="twfe", estimand="ATT (log points)",
+                    terms=["treated_f"], note=f"{note}; {what}", **rows)  # fmt: skip
+    out.add(r.assign(term="treated_f (every force-year kept)"))
+    f, q, df2, p = pretrend_test(es)
+    out.add(r.assign(
+        term="pre-trend F (every force-year kept)", estimand=f"F({q}, {df2:.0f})", estimate=f,
+        std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan, p_value=p,
+        note=f"{note}; {what}; joint test that the {q} pre-programme event-time effects are zero (CR2)",
     ))  # fmt: skip
 
 

@@ -148,7 +148,8 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     m = load_catalogue().primary(domain)
     row = headline_row(run, domain)
     if row is None:
-        return (
+        check = trend_check_sentence(run, domain)
+        return check or (
             f"No design recovered the planted effect on {m.title_in_text} closely enough in the "
             "recovery study while keeping its size in fake rollouts on real force data, so this "
             "domain has no headline."
@@ -157,6 +158,9 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     title = m.title[0].lower() + m.title[1:] if m.title[1:2].islower() else m.title
     sample = "all forces" if row["scenario"] == "default" else "exposed forces left out"
     bd = breakdown_sentence(row)
+    check = trend_check_sentence(run, domain)
+    if check:
+        bd = f"{bd} {check}".strip()
     return (
         f"**Headline** (as on the summary): {title} changed by **{effect}** "
         f"(95% interval {interval}): **{_reading(row, m.direction)}**. Design: "
@@ -165,21 +169,25 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     )
 
 
-def breakdown_sentence(row: pd.Series) -> str:
+def breakdown_sentence(
+    row: pd.Series,
+    basis: str = "the Callaway–Sant'Anna event study of the same sample, average of the "
+    "first 8 treated quarters",
+) -> str:
     """Say a row's Rambachan–Roth breakdown value in words (empty when not computed).
 
     The value (results.csv ``breakdown_rm``; see
     :data:`soteria_eval.evaluation.BREAKDOWN_BASIS`) is the largest multiple of the
     largest pre-programme departure from parallel trends that post-programme departures
-    may reach while the event study's average effect still excludes zero.
+    may reach while the event study's average effect still excludes zero. ``basis`` says
+    which event study and average it was computed on.
     """
     value = pd.to_numeric(pd.Series([row.get("breakdown_rm", np.nan)]), errors="coerce").iloc[0]
     if pd.isna(value):
         return ""
     what = (
-        "Robustness to a failure of parallel trends (Rambachan–Roth relative magnitudes, on "
-        "the Callaway–Sant'Anna event study of the same sample, average of the first 8 "
-        "treated quarters): "
+        f"Robustness to a failure of parallel trends (Rambachan–Roth relative magnitudes, on "
+        f"{basis}): "
     )
     if value == 0:
         return what + (
@@ -518,6 +526,7 @@ DESIGN_LABELS: dict[str, str] = {
     "ppml": "Poisson (PPML)",
     "sun_abraham": "Sun–Abraham",
     "imputation": "imputation (BJS)",
+    "imputation_trends": "imputation with force trends (BJS)",
 }
 INFERENCE_LABELS: dict[str, str] = {
     "WCR": "wild cluster bootstrap",
@@ -549,80 +558,89 @@ def pair_label(design: str, inference: str) -> str:
     return f"{DESIGN_LABELS.get(base, base)}, {INFERENCE_LABELS.get(inference, inference)}"
 
 
-def _true(value: object) -> bool:
-    """Read a flag back from CSV (``True``/``true``/``1``) as a boolean."""
-    return str(value) in ("True", "true", "1")
-
-
 def headline_path(run: RunOutputs, domain: str) -> pd.DataFrame:
     """Why a domain's headline uses its design: each candidate tried, in order, and its verdict.
 
-    The candidates are :data:`~soteria_eval.validation.verdicts.HEADLINE_ORDER` on the
-    headline sample, then on all forces, up to the chosen one (all of them when none is
-    chosen). Each row says what ruled the candidate out — the recovery study's verdict,
-    its bias beyond the headline limit, or its size in fake rollouts on real force data
-    (``placebo_verdicts``) — or ``headline``. Empty when the run made no recovery study.
+    Read from the run's ``tables/headline_path.csv``, which the pipeline writes with the
+    rule that chose the headline
+    (:func:`~soteria_eval.validation.verdicts.headline_candidates`): the candidates of
+    :data:`~soteria_eval.validation.verdicts.HEADLINE_ORDER` on the headline sample, then
+    on all forces, up to the chosen one (all of them when none is chosen), each with what
+    ruled it out or ``headline``. Empty when the run made no recovery study.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``Design``, ``Sample``, ``Verdict``.
     """
-    from soteria_eval.dictionary import load_catalogue
-    from soteria_eval.validation.designs import sample_design
-    from soteria_eval.validation.verdicts import (
-        HEADLINE_MAX_REL_BIAS,
-        HEADLINE_ORDER,
-        HEADLINE_SAMPLE,
-        KEY,
-        placebo_kind,
+    path = _headline_path_table(run)
+    part = path[path["domain"] == domain] if len(path) else path
+    return pd.DataFrame(
+        {
+            "Design": [pair_label(str(r.design), str(r.inference)) for r in part.itertuples()],
+            "Sample": [
+                "exposed forces left out" if r.sample != "default" else "all forces"
+                for r in part.itertuples()
+            ],
+            "Verdict": [str(r.verdict) for r in part.itertuples()],
+        },
+        columns=["Design", "Sample", "Verdict"],
     )
 
-    tables = run.folder / "tables"
-    if not (tables / "recovery.csv").is_file():
-        return pd.DataFrame(columns=["Design", "Sample", "Verdict"])
-    m = load_catalogue().primary(domain)
-    kind = placebo_kind(m.type)
-    rec = pd.read_csv(tables / "recovery.csv").set_index(KEY)
-    ver = pd.read_csv(tables / "recovery_verdicts.csv", keep_default_na=False).set_index(KEY)
-    real_file = tables / "placebo_verdicts.csv"
-    real = (
-        pd.read_csv(real_file, keep_default_na=False).set_index(["kind", "design", "inference"])
-        if real_file.is_file()
-        else None
+
+def _headline_path_table(run: RunOutputs) -> pd.DataFrame:
+    from soteria_eval.validation.verdicts import PATH_COLUMNS
+
+    f = run.folder / "tables" / "headline_path.csv"
+    if not f.is_file():
+        return pd.DataFrame(columns=list(PATH_COLUMNS))
+    return pd.read_csv(f, keep_default_na=False).sort_values(["domain", "order"], kind="stable")
+
+
+def trend_check_summary(run: RunOutputs) -> str:
+    """One sentence for the summary: which domains' data doubt parallel trends, and what follows.
+
+    Empty when no domain is flagged (or the run made no recovery study). The domain pages
+    (:func:`trend_check_sentence`) and the recovery chapter say which diagnostic and
+    which design.
+    """
+    from soteria_eval.dictionary import DOMAIN_TITLES, DOMAINS
+
+    path = _headline_path_table(run)
+    flagged = [
+        d for d in DOMAINS if (path.loc[path["domain"] == d, "trend_check"].astype(str) != "").any()
+    ]
+    if not flagged:
+        return ""
+    names = [DOMAIN_TITLES[d].lower() for d in flagged]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (
+        f"The data doubt parallel trends for {listed}, so those headlines also had to pass a "
+        "simulated world where the pathfinders drift on a trend of their own (the domain pages "
+        "say why)."
     )
-    head = headline_row(run, domain)
-    chosen = (
-        None if head is None else (str(head["recovery_design"]), str(head["recovery_inference"]))
+
+
+def trend_check_sentence(run: RunOutputs, domain: str) -> str:
+    """One sentence when the data doubt parallel trends for a domain (empty otherwise).
+
+    Says which diagnostic raised the doubt and that the headline then had to pass the
+    recovery study also where the pathfinders drift on a trend of their own.
+    """
+    path = _headline_path_table(run)
+    part = path[(path["domain"] == domain) & (path["trend_check"].astype(str) != "")]
+    if part.empty:
+        return ""
+    flag = str(part["trend_check"].iloc[0])
+    chosen = part[part["headline"].astype(str) == "True"]
+    tail = (
+        f"so the headline is the first design that also recovers the effect when the "
+        f"pathfinders drift on a trend of their own: {pair_label(str(chosen['design'].iloc[0]), str(chosen['inference'].iloc[0]))}."
+        if len(chosen)
+        else "and no design passes the recovery study also when the pathfinders drift on a "
+        "trend of their own, so this domain has no headline."
     )
-    rows = []
-    for sample in (HEADLINE_SAMPLE, "default"):
-        for design, inf in HEADLINE_ORDER:
-            key = (sample_design(design, sample), inf)
-            label = pair_label(*key)
-            where = "exposed forces left out" if sample != "default" else "all forces"
-            rb = float(str(rec.loc[(m.id, *key), "rel_bias"])) if (m.id, *key) in rec.index else 0.0
-            if (m.id, *key) not in rec.index:
-                verdict = "not run by the recovery study"
-            elif not _true(ver.loc[(m.id, *key), "passed"]):
-                verdict = f"refused by the recovery study: {ver.loc[(m.id, *key), 'reason']!s}"
-            elif not abs(rb) <= HEADLINE_MAX_REL_BIAS:
-                verdict = (
-                    f"bias {rb:+.0%} of the planted effect, beyond the headline limit of "
-                    f"±{HEADLINE_MAX_REL_BIAS:.0%}"
-                ).replace("-", "−")
-            elif real is not None and (kind, *key) not in real.index:
-                verdict = "not run on real force data"
-            elif real is not None and not _true(real.loc[(kind, *key), "passed"]):
-                verdict = str(real.loc[(kind, *key), "reason"])
-            elif key == chosen:
-                verdict = "headline"
-            else:
-                verdict = "passes (no estimate in this run)"
-            rows.append({"Design": label, "Sample": where, "Verdict": verdict})
-            if key == chosen:
-                return pd.DataFrame(rows)
-    return pd.DataFrame(rows)
+    return f"The data doubt parallel trends ({flag}), {tail}"
 
 
 def scorecard(run: RunOutputs, inference: str = "WCR") -> pd.DataFrame:
@@ -731,11 +749,12 @@ def real_data_headline(run: RunOutputs) -> pd.Series | None:
     return None
 
 
-def published_pretrend_sentence(run: RunOutputs) -> str:
+def published_pretrend_sentence(run: RunOutputs, exclusions: bool = True) -> str:
     """Say in words what the published-data pre-trend test and placebo found.
 
     Uses the primary specification's ``pre-trend F`` and ``placebo start`` rows; an empty
-    string when the run has neither.
+    string when the run has neither. ``exclusions``: also say what the test gives with
+    every force-year kept (the chapter does; the one-page summary does not).
     """
     r = run.results
     pub = r[(r["analysis"] == "published_outcomes") & (r["scenario"] == "phase1_clean")]
@@ -754,6 +773,17 @@ def published_pretrend_sentence(run: RunOutputs) -> str:
             f"({row['estimand']} = {float(row['estimate']):.2f}, {p_text(p)}), but with five "
             "treated forces it can miss a real one."
         )
+    kept = pub[pub["term"] == "pre-trend F (every force-year kept)"]
+    if exclusions and len(f) and len(kept):
+        k = kept.iloc[0]
+        pk, p0 = float(k["p_value"]), float(f.iloc[0]["p_value"])
+        same = (pk < 0.10) == (p0 < 0.10)
+        parts.append(
+            f"With every force-year kept (no quality exclusions) the same test gives "
+            f"{k['estimand']} = {float(k['estimate']):.2f}, {p_text(pk)}"
+            + (": the same verdict." if same
+               else ": the pre-trend verdict hinges on which force-years are excluded.")
+        )  # fmt: skip
     if len(placebo):
         row = placebo.iloc[0]
         eff, ci = format_effect(
@@ -1100,6 +1130,10 @@ def report_line(run: RunOutputs) -> str:
     elif label:
         parts.append(f"data: {label}")
     parts.append(f"seed {m.get('seed')}")
+    studies = m.get("validation_studies") or {}
+    recovery = [n for n in studies.get("recovery", []) if n.startswith("validation study:")]
+    if recovery:
+        parts.append(recovery[0].split(";")[0])
     return " · ".join(parts)
 
 

@@ -42,7 +42,9 @@ _ANALYSIS_KEYS = {
 }
 
 #: What an analysis entry may ask for (the domain analyses honour all of them).
-DESIGNS: tuple[str, ...] = ("twfe", "callaway_santanna", "event_study", "ppml")
+DESIGNS: tuple[str, ...] = (
+    "twfe", "callaway_santanna", "event_study", "ppml", "imputation_trends",
+)  # fmt: skip
 INFERENCE: tuple[str, ...] = ("CR1", "CR2", "wild_bootstrap", "randomization")
 LEVELS: tuple[str, ...] = ("force",)
 MULTIPLICITY: tuple[str, ...] = ("holm", "bh")

@@ -47,7 +47,18 @@ HEADLINE_ORDER: tuple[tuple[str, str], ...] = (
     ("twfe", "RI"),
     ("twfe", "CR1"),
     ("ppml", "CR1"),
+    ("imputation_trends", "analytic, t(treated - 1)"),
 )
+#: The recovery study's stress world: the pathfinders drift on a linear trend of their own.
+STRESS_WORLD = "differential_trend"
+#: A breakdown value (relative magnitudes) below this reads as fragile: a post-programme
+#: departure no larger than the largest pre-programme one would overturn the result.
+FRAGILE_BREAKDOWN = 1.0
+#: Columns of the headline path (``tables/headline_path.csv``).
+PATH_COLUMNS: tuple[str, ...] = (
+    "domain", "measure", "order", "design", "inference", "sample", "verdict", "headline",
+    "trend_check",
+)  # fmt: skip
 
 
 def _binomial_se(p: float, n: int) -> float:
@@ -142,6 +153,8 @@ def inference_key(design: str, inference: str, estimand: str = "") -> tuple[str,
         return design, "CR1"
     if design == "imputation":
         return design, "analytic"
+    if design == "imputation_trends":
+        return design, "analytic, t(treated - 1)" if "treated units" in text else "analytic"
     return design, inference
 
 
@@ -268,72 +281,204 @@ def placebo_kind(measure_type: str) -> str:
     return "count" if measure_type == "count" else "proportion"
 
 
+def trend_flags(results: pd.DataFrame) -> dict[str, str]:
+    """Say, per domain, why the data's own diagnostics doubt parallel trends (no entry: no doubt).
+
+    A domain is flagged when, for its primary measure, a randomization pre-trend test
+    (every lead, or their slope; :mod:`soteria_eval.inference.pretrend`) rejects at 5%,
+    or the breakdown value of the headline sample (``breakdown_rm``, relative magnitudes)
+    is below :data:`FRAGILE_BREAKDOWN`. The text is one sentence for the summary.
+    """
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+
+    cat = load_catalogue()
+    out: dict[str, str] = {}
+    for domain in DOMAINS:
+        m = cat.primary(domain).id
+        rows = results[(results["measure"] == m) & (results["analysis"] == domain)]
+        why = []
+        tests = rows[
+            rows["term"].isin(["pre-trend (randomization)", "pre-trend, linear (randomization)"])
+        ]
+        for term, p in zip(
+            tests["term"], pd.to_numeric(tests["p_value"], errors="coerce"), strict=True
+        ):
+            if np.isfinite(p) and p < 0.05:
+                what = "every lead" if term == "pre-trend (randomization)" else "a steady drift"
+                shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+                why.append(f"the randomization pre-trend test of {what} rejects ({shown})")
+        if "breakdown_rm" in rows.columns:
+            bd = pd.to_numeric(
+                rows.loc[(rows["scenario"] == HEADLINE_SAMPLE) & (rows["term"] == "programme"),
+                         "breakdown_rm"], errors="coerce",
+            ).dropna()  # fmt: skip
+            if len(bd) and float(bd.iloc[0]) == 0:
+                why.append(
+                    "the event study's average effect is not clear of zero even if trends were "
+                    "exactly parallel (breakdown value 0)"
+                )
+            elif len(bd) and float(bd.iloc[0]) < FRAGILE_BREAKDOWN:
+                why.append(
+                    f"the breakdown value is {float(bd.iloc[0]):.2g}: a departure from parallel "
+                    "trends after the start no larger than the largest before it would "
+                    "overturn the result"
+                )
+        if why:
+            out[domain] = "; ".join(why)
+    return out
+
+
+def headline_candidates(
+    results: pd.DataFrame,
+    recovery: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    placebo: pd.DataFrame | None = None,
+    stress: pd.DataFrame | None = None,
+    flags: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    r"""Try each domain's headline candidates in order and say what rules each out.
+
+    Candidates are the pairs of :data:`HEADLINE_ORDER`, first on the
+    :data:`HEADLINE_SAMPLE`, then on all forces. A candidate qualifies when the recovery
+    study passes it for the domain's primary measure with :math:`|\text{rel\_bias}| \le`
+    :data:`HEADLINE_MAX_REL_BIAS`; when ``placebo`` (:func:`placebo_verdicts`) is given,
+    it keeps its size within :data:`PLACEBO_BAND` on real force data for the measure's
+    kind; and when the data's diagnostics doubt parallel trends for the domain
+    (``flags``, :func:`trend_flags`) and the stress study ran (``stress``: the summary of
+    the recovery study in the :data:`STRESS_WORLD`, judged by :func:`method_verdicts`), it
+    also passes there with the same bias limit. The first that qualifies and has an estimate
+    in ``results`` is the headline; the table stops there.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PATH_COLUMNS`: ``verdict`` is ``"headline"``, ``"passes (no estimate in this
+        run)"`` or what ruled the candidate out; ``trend_check`` the flag's text (empty
+        when the domain is not flagged).
+    """
+    from soteria_eval.dictionary import DOMAINS, load_catalogue
+    from soteria_eval.validation.designs import sample_design
+
+    cat = load_catalogue()
+    rec = recovery.set_index(KEY) if len(recovery) else None
+    ok = verdicts.set_index(KEY) if len(verdicts) else None
+    real = None if placebo is None else placebo.set_index(["kind", "design", "inference"])
+    hard = None
+    if stress is not None and not stress.empty:
+        hard = method_verdicts(stress).set_index(KEY).join(stress.set_index(KEY)[["rel_bias"]])
+    flags = flags or {}
+    out = []
+    for domain in DOMAINS:
+        m = cat.primary(domain).id
+        kind = placebo_kind(cat[m].type)
+        rows = results[
+            (results["measure"] == m)
+            & (results["term"] == "programme")
+            & (results["status"] == "ok")
+        ]
+        flag = flags.get(domain, "")
+        order = 0
+        for sample in (HEADLINE_SAMPLE, "default"):
+            for design, inf in HEADLINE_ORDER:
+                key = (m, sample_design(design, sample), inf)
+                order += 1
+                if rec is None or ok is None or key not in rec.index or key not in ok.index:
+                    verdict = "not run by the recovery study"
+                elif not bool(ok.loc[key, "passed"]):
+                    verdict = f"refused by the recovery study: {ok.loc[key, 'reason']!s}"
+                elif not abs(float(rec.loc[key, "rel_bias"])) <= HEADLINE_MAX_REL_BIAS:  # type: ignore[arg-type]
+                    verdict = (
+                        f"bias {float(rec.loc[key, 'rel_bias']):+.0%} of the planted effect, beyond "  # type: ignore[arg-type]
+                        f"the headline limit of ±{HEADLINE_MAX_REL_BIAS:.0%}"
+                    ).replace("-", "−")
+                elif real is not None and (kind, key[1], key[2]) not in real.index:
+                    verdict = "not run on real force data"
+                elif real is not None and not _passed(real.loc[(kind, key[1], key[2]), "passed"]):
+                    verdict = str(real.loc[(kind, key[1], key[2]), "reason"])
+                elif flag and hard is not None and key not in hard.index:
+                    verdict = "not run in the differential-trend world, which this domain's diagnostics call for"
+                elif flag and hard is not None and not _passed(hard.loc[key, "passed"]):
+                    verdict = f"fails when the pathfinders drift on a trend of their own: {hard.loc[key, 'reason']!s}"
+                elif (
+                    flag
+                    and hard is not None
+                    and not abs(float(hard.loc[key, "rel_bias"])) <= HEADLINE_MAX_REL_BIAS  # type: ignore[arg-type]
+                ):
+                    verdict = (
+                        f"bias {float(hard.loc[key, 'rel_bias']):+.0%} when the pathfinders drift on a "  # type: ignore[arg-type]
+                        f"trend of their own, beyond the headline limit of ±{HEADLINE_MAX_REL_BIAS:.0%}"
+                    ).replace("-", "−")
+                else:
+                    hit = rows[
+                        (rows["recovery_design"] == key[1]) & (rows["recovery_inference"] == key[2])
+                    ]
+                    verdict = "headline" if len(hit) else "passes (no estimate in this run)"
+                out.append({
+                    "domain": domain, "measure": m, "order": order, "design": key[1],
+                    "inference": key[2], "sample": sample, "verdict": verdict,
+                    "headline": verdict == "headline", "trend_check": flag,
+                })  # fmt: skip
+                if verdict == "headline":
+                    break
+            if out and out[-1]["headline"] and out[-1]["domain"] == domain:
+                break
+    return pd.DataFrame(out, columns=list(PATH_COLUMNS))
+
+
+def _passed(value: object) -> bool:
+    """Read a ``passed`` cell back from CSV (bool, or the text ``True``)."""
+    return str(value) == "True"
+
+
 def choose_headlines(
     results: pd.DataFrame,
     recovery: pd.DataFrame,
     verdicts: pd.DataFrame,
     placebo: pd.DataFrame | None = None,
+    stress: pd.DataFrame | None = None,
+    flags: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    r"""Mark each domain's headline row (``headline = True``): at most one per domain.
+    """Mark each domain's headline row (``headline = True``): at most one per domain.
 
-    The headline is the primary measure's overall programme estimate from the first
-    design/inference pair of :data:`HEADLINE_ORDER` that the recovery study passes for
-    that measure with :math:`|\text{rel\_bias}| \le` :data:`HEADLINE_MAX_REL_BIAS` and,
-    when ``placebo`` (:func:`placebo_verdicts`) is given, that keeps its size within
-    :data:`PLACEBO_BAND` on real force data for the measure's kind (a pair the placebo
-    study did not run does not qualify): first on the :data:`HEADLINE_SAMPLE`, and only
-    if no pair qualifies there, on all forces (the default sample). A domain where no
-    pair qualifies has no headline (the summary says so). Rows need ``recovery_design``
-    and ``recovery_inference`` (:func:`apply_verdicts`).
+    The headline is the first candidate of :func:`headline_candidates` that qualifies
+    (the same arguments; see there). A domain where none qualifies has no headline (the
+    summary says so). Rows need ``recovery_design`` and ``recovery_inference``
+    (:func:`apply_verdicts`).
     """
-    from soteria_eval.dictionary import DOMAINS, load_catalogue
-    from soteria_eval.validation.designs import sample_design
+    from soteria_eval.dictionary import load_catalogue
 
     out = results.copy()
     out["headline"] = False
     if recovery.empty or verdicts.empty:
         return out
+    path = headline_candidates(out, recovery, verdicts, placebo, stress, flags)
     cat = load_catalogue()
-    rec = recovery.set_index(KEY)
-    ok = verdicts.set_index(KEY)["passed"]
-    real = None if placebo is None else placebo.set_index(["kind", "design", "inference"])["passed"]
-    for domain in DOMAINS:
-        m = cat.primary(domain).id
-        kind = placebo_kind(cat[m].type)
-        rows = out[(out["measure"] == m) & (out["term"] == "programme") & (out["status"] == "ok")]
-        candidates = [
-            (m, sample_design(design, sample), inf)
-            for sample in (HEADLINE_SAMPLE, "default")
-            for design, inf in HEADLINE_ORDER
-        ]
-        for key in candidates:
-            if key not in rec.index or not bool(ok.get(key, False)):
-                continue
-            if real is not None and not bool(real.get((kind, key[1], key[2]), False)):
-                continue
-            rb = float(rec.loc[key, "rel_bias"])  # type: ignore[arg-type]
-            if not (np.isfinite(rb) and abs(rb) <= HEADLINE_MAX_REL_BIAS):
-                continue
-            hit = rows[(rows["recovery_design"] == key[1]) & (rows["recovery_inference"] == key[2])]
-            if len(hit):
-                out.loc[hit.index[0], "headline"] = True
-                break
+    for c in path[path["headline"]].itertuples():
+        m = cat.primary(str(c.domain)).id
+        rows = out[(out["measure"] == m) & (out["term"] == "programme") & (out["status"] == "ok")
+                   & (out["recovery_design"] == c.design) & (out["recovery_inference"] == c.inference)]  # fmt: skip
+        out.loc[rows.index[0], "headline"] = True
     return out
 
 
 __all__ = [
     "COVERAGE_BAND",
+    "FRAGILE_BREAKDOWN",
     "HEADLINE_MAX_REL_BIAS",
     "HEADLINE_ORDER",
     "HEADLINE_SAMPLE",
     "MAX_REL_BIAS",
     "MAX_SIZE",
+    "PATH_COLUMNS",
     "PLACEBO_BAND",
+    "STRESS_WORLD",
     "apply_verdicts",
     "choose_headlines",
+    "headline_candidates",
     "inference_key",
     "method_verdicts",
     "placebo_kind",
     "placebo_verdicts",
     "recovery_key",
+    "trend_flags",
 ]

@@ -271,6 +271,66 @@ def test_rows_of_each_sample_are_judged_by_that_sample_and_one_headline_per_doma
     assert not out["headline"].any()
 
 
+def test_doubted_trends_require_the_stress_world_and_the_path_says_why() -> None:
+    """A domain whose data doubt parallel trends leads only with a pair that passes the stress world."""
+    from soteria_eval.validation.verdicts import (
+        choose_headlines,
+        headline_candidates,
+        trend_flags,
+    )
+
+    def rec(design: str, inference: str, rel_bias: float, coverage: float) -> dict[str, object]:
+        return {"measure": "police_charge_rate", "design": design, "inference": inference,
+                "n_seeds": 200, "truth": 1.0, "bias": rel_bias, "rel_bias": rel_bias, "rmse": 0.1,
+                "coverage": coverage, "size": 0.05}  # fmt: skip
+
+    calm = pd.DataFrame([
+        rec("twfe (exposed_dropped)", "WCR", 0.02, 0.95),
+        rec("imputation_trends (exposed_dropped)", "analytic, t(treated - 1)", 0.05, 0.95),
+    ])  # fmt: skip
+    stress = pd.DataFrame([
+        rec("twfe (exposed_dropped)", "WCR", 0.45, 0.70),  # a drift biases TWFE
+        rec("imputation_trends (exposed_dropped)", "analytic, t(treated - 1)", 0.08, 0.96),
+    ])  # fmt: skip
+    results = pd.DataFrame(
+        {"analysis": "quality", "measure": "police_charge_rate", "design": ["twfe", "imputation_trends"],
+         "term": "programme", "status": "ok", "scenario": "exposed_dropped",
+         "recovery_design": ["twfe (exposed_dropped)", "imputation_trends (exposed_dropped)"],
+         "recovery_inference": ["WCR", "analytic, t(treated - 1)"], "headline": False,
+         "p_value": 0.01, "breakdown_rm": [2.5, np.nan], "data_label": "synthetic"}
+    )  # fmt: skip
+    v, sv = method_verdicts(calm), stress
+    # No doubt in the data: the first pair of the order leads, whatever the stress world says.
+    assert trend_flags(results) == {}
+    out = choose_headlines(results, calm, v, stress=sv, flags={})
+    assert out["headline"].tolist() == [True, False]
+    # A fragile breakdown value raises the doubt: the trend-robust pair leads, and the path
+    # says why the first pair was passed over.
+    fragile = results.assign(breakdown_rm=[0.4, np.nan])
+    flags = trend_flags(fragile)
+    assert "breakdown value is 0.4" in flags["quality"]
+    out = choose_headlines(fragile, calm, v, stress=sv, flags=flags)
+    assert out["headline"].tolist() == [False, True]
+    path = headline_candidates(fragile, calm, v, stress=sv, flags=flags)
+    q = path[path["domain"] == "quality"]
+    assert (
+        q["verdict"].iloc[0].startswith("fails when the pathfinders drift on a trend of their own")
+    )
+    assert q["verdict"].iloc[-1] == "headline" and q["headline"].sum() == 1
+    assert (q["trend_check"] == flags["quality"]).all()
+    # A pre-trend test that rejects raises it too; breakdown 0 is said as such.
+    tested = pd.concat([
+        results,
+        results.iloc[:1].assign(design="event_study_cs", term="pre-trend (randomization)",
+                                scenario="default", p_value=0.004),
+    ], ignore_index=True)  # fmt: skip
+    assert "pre-trend test of every lead rejects (p = 0.004)" in trend_flags(tested)["quality"]
+    assert "breakdown value 0" in trend_flags(results.assign(breakdown_rm=0.0))["quality"]
+    # Doubt and no pair passing the stress world: no headline, never a silent pick.
+    out = choose_headlines(fragile, calm, v, stress=stress.assign(coverage=0.6), flags=flags)
+    assert not out["headline"].any()
+
+
 def test_placebo_verdicts_need_every_outcome_and_rollout_in_the_band() -> None:
     from soteria_eval.validation.verdicts import PLACEBO_BAND, placebo_kind, placebo_verdicts
 
@@ -375,7 +435,8 @@ def test_cached_study_keeps_the_no_effect_worlds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Regression: 'null' was read back as missing, so every size was lost from the cache."""
-    from soteria_eval.validation.recovery import cached_recovery, with_designs
+    from soteria_eval.validation.recovery import with_designs
+    from soteria_eval.validation.studies import cached_recovery
 
     monkeypatch.setenv("SOTERIA_CACHE", str(tmp_path))
     settings = with_designs(
@@ -511,12 +572,14 @@ def test_cache_is_per_seed_so_longer_studies_reuse_shorter_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from soteria_eval.validation import recovery as rec
+    from soteria_eval.validation import studies
 
     monkeypatch.setenv("SOTERIA_CACHE", str(tmp_path))
     settings = rec.with_designs(
         RecoverySettings(scale=0.03, size=False, designs=DesignSettings(n_boot=19)), ["twfe"]
     )
-    two = rec.cached_recovery(2, seed0=4, settings=settings)
+    two = studies.cached_recovery(2, seed0=4, settings=settings)
+    assert two.source == "computed"
     ran: list[int] = []
     real = rec.recovery_study
 
@@ -524,9 +587,10 @@ def test_cache_is_per_seed_so_longer_studies_reuse_shorter_ones(
         ran.extend(range(int(kw["seed0"]), int(kw["seed0"]) + n))  # type: ignore[call-overload]
         return real(n, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rec, "recovery_study", counting)
-    three = rec.cached_recovery(3, seed0=3, settings=settings)
+    monkeypatch.setattr(studies, "recovery_study", counting)
+    three = studies.cached_recovery(3, seed0=3, settings=settings)
     assert ran == [3]  # seeds 4 and 5 came from the cache
+    assert studies.cached_recovery(2, seed0=4, settings=settings).source == "cached"
     pd.testing.assert_frame_equal(
         three.seeds[three.seeds["seed"] >= 4].reset_index(drop=True), two.seeds
     )
