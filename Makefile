@@ -9,7 +9,7 @@ BRIEF ?= brief.pdf
 # axe-core (accessibility rules) for the browser check in `make validate`, from the npm registry.
 AXE_VERSION ?= 4.14.1
 
-.PHONY: evaluate test validate bench book brief lint typecheck env clean constraints installed-check
+.PHONY: evaluate test test-integration test-all validate bench book brief lint typecheck env clean constraints installed-check studies
 
 $(BIN)/.installed: pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,13 +26,24 @@ evaluate: env
 		$(BIN)/soteria-eval brief --site $(SITE) --out $(BRIEF); \
 	else echo "no chromium: printable brief skipped (apt-get install chromium; make brief)"; fi
 
+## Regenerate the validation studies shipped with the package (after a studied-code change).
+studies: env
+	$(BIN)/python -m soteria_eval.validation.studies analyses/plan.yaml
+
 ## The printable brief: the book's summary page as a PDF (needs Debian chromium).
 brief: env
 	$(BIN)/soteria-eval brief --site $(SITE) --out $(BRIEF)
 
 ## Lint, type-check and run the quick test suite.
 test: env lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+## The integration tier: the evaluation, the book and the refresh workflow end to end.
+test-integration: env
+	$(BIN)/python -m pytest -q -m "integration and not validate"
+
+## Both tiers (what CI runs, with the installed-package check).
+test-all: test test-integration
 
 ## The installed package from a temporary folder: wheel, fresh venv, run, init, book.
 installed-check: env

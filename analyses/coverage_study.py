@@ -22,9 +22,10 @@ Run alone: ``python analyses/coverage_study.py --out results/coverage_study``.
 from __future__ import annotations
 
 from soteria_eval.disclosure import figure_data
-from soteria_eval.inference.coverage import cached_coverage_study, method_validity
+from soteria_eval.inference.coverage import method_validity
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.plotting import coverage_plot
+from soteria_eval.validation.studies import cached_coverage_study, coverage_settings
 from soteria_eval.validation.verdicts import COVERAGE_BAND
 
 
@@ -33,12 +34,8 @@ def run(ctx: RunContext) -> AnalysisOutput:
     out = AnalysisOutput()
     reps = int(ctx.spec.options.get("reps", 1000))
     # It depends on the code and these settings only (never on the data): cached.
-    table = cached_coverage_study(
-        n_reps=reps,
-        n_reps_slow=int(ctx.spec.options.get("reps_slow", 200)),
-        n_boot=int(ctx.spec.options.get("draws", 399)),
-        seed=ctx.seed,
-    )
+    table = cached_coverage_study(**coverage_settings(ctx.spec.options, ctx.seed))
+    out.notes.append(f"coverage study: {table.attrs.get('source', 'computed')}")
     verdicts = [
         method_validity(
             str(r.method),

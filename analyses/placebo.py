@@ -21,19 +21,16 @@ Run alone: ``python analyses/placebo.py --out results/placebo``.
 from __future__ import annotations
 
 from soteria_eval.pipeline import AnalysisOutput, RunContext
-from soteria_eval.validation.placebo import PlaceboSettings
-from soteria_eval.validation.real_placebo import real_placebo
+from soteria_eval.validation.studies import cached_placebo, placebo_settings
 from soteria_eval.validation.verdicts import PLACEBO_BAND, placebo_verdicts
 
 
 def run(ctx: RunContext) -> AnalysisOutput:
     """Run (or reuse) the real-panel placebo study and tabulate its verdicts."""
     out = AnalysisOutput()
-    settings = PlaceboSettings(
-        n_draws=int(ctx.spec.options.get("draws", 1000)),
-        n_boot=int(ctx.spec.options.get("boot", 399)),
-    )
-    table = real_placebo(settings, n_jobs=int(ctx.spec.options.get("jobs", 2)))
+    settings = placebo_settings(ctx.spec.options)
+    table = cached_placebo(settings, n_jobs=int(ctx.spec.options.get("jobs", 2)))
+    out.notes.append(f"placebo study: {table.attrs.get('source', 'computed')}")
     verdicts = placebo_verdicts(table)
     out.tables["placebo"] = table
     out.tables["placebo_verdicts"] = verdicts.assign(data_label="real (published)")

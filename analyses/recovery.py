@@ -12,7 +12,13 @@ and the size, in the simulator's ``world`` (plan option; the plan uses ``calibra
 force trends, persistent shocks and a force-varying COVID-19 dip fitted to the Home
 Office force panel, so verdicts are not earned in a world kinder than the real one). The verdicts (:func:`soteria_eval.validation.verdicts.method_verdicts`)
 are applied by the pipeline to every results row: failing pairs are refused with the
-study's reason. The study depends on the code, not on the data, so it is cached.
+study's reason. With the plan option ``stress_world`` (the plan uses
+``differential_trend``: the pathfinders drift on a linear trend of their own), the
+headline designs are also run there (``stress_seeds``, default ``seeds``), and a domain
+whose data doubt parallel trends (a randomization pre-trend test rejects, or the
+breakdown value is below 1) may only lead with a pair that passes there too
+(:func:`soteria_eval.validation.verdicts.headline_candidates`). The studies depend on
+the code, not on the data, so they are cached.
 
 Run alone: ``python analyses/recovery.py --out results/recovery``.
 """
@@ -23,35 +29,40 @@ import pandas as pd
 
 from soteria_eval.dictionary import DOMAINS, load_catalogue
 from soteria_eval.pipeline import AnalysisOutput, RunContext
-from soteria_eval.validation import NATIONAL_SERIES, DesignSettings, RecoverySettings
-from soteria_eval.validation.recovery import cached_recovery
+from soteria_eval.validation import NATIONAL_SERIES
+from soteria_eval.validation.studies import cached_recovery, recovery_settings, stress_settings
 from soteria_eval.validation.verdicts import method_verdicts
 
 
 def run(ctx: RunContext) -> AnalysisOutput:
     """Run (or reuse) the recovery study and tabulate its verdicts."""
     out = AnalysisOutput()
-    seeds = int(ctx.spec.options.get("seeds", 200))
-    settings = RecoverySettings(
-        scale=float(ctx.spec.options.get("scale", 1.0)),
-        size=bool(ctx.spec.options.get("size", True)),
-        designs=DesignSettings(n_boot=int(ctx.spec.options.get("draws", 399))),
-        world=str(ctx.spec.options.get("world", "ideal")),
-    )
-    res = cached_recovery(
-        seeds, seed0=int(ctx.spec.options.get("seed0", 1)), settings=settings,
-        n_jobs=int(ctx.spec.options.get("jobs", 2)),
-    )  # fmt: skip
+    seeds, seed0, settings = recovery_settings(ctx.spec.options)
+    jobs = int(ctx.spec.options.get("jobs", 2))
+    res = cached_recovery(seeds, seed0=seed0, settings=settings, n_jobs=jobs)
     summary = res.summary()
     verdicts = method_verdicts(summary, res.mc_errors())
     out.tables["recovery"] = summary.assign(data_label="synthetic")
     out.tables["recovery_verdicts"] = verdicts.assign(data_label="synthetic")
+    stress = stress_settings(ctx.spec.options)
+    if stress is not None:
+        # The headline candidates again, where the pathfinders drift on a trend of their own:
+        # a domain whose data doubt parallel trends may only lead with a pair that passes here.
+        n_stress, s0, st = stress
+        hard = cached_recovery(n_stress, seed0=s0, settings=st, n_jobs=jobs)
+        hard_summary = hard.summary()
+        out.tables["recovery_stress"] = hard_summary.assign(data_label="synthetic")
+        out.tables["recovery_stress_verdicts"] = method_verdicts(
+            hard_summary, hard.mc_errors()
+        ).assign(data_label="synthetic")
+        out.notes.append(f"stress world ({st.world}): {n_stress} seeds, {hard.source}")
     truth = _planted_truth(ctx)
     if truth is not None:
         out.tables["planted_truth"] = truth
     n_fail = int((~verdicts["passed"]).sum())
     out.notes.append(
-        f"{seeds} simulated seeds; {n_fail} of {len(verdicts)} design/inference/measure pairs refused"
+        f"validation study: {res.source}, {seeds} seeds ({settings.world} world); {n_fail} of "
+        f"{len(verdicts)} design/inference/measure pairs refused"
     )
     return out
 

@@ -455,6 +455,13 @@ def run_evaluation(
             "failed": failed,
             "skipped": skipped,
             "results_sha256": sha256_file(target.tmp / "results.csv"),
+            # Where each validation study came from: shipped with the release, the user's
+            # cache, or computed in this run (the studies' own notes).
+            "validation_studies": {
+                aid: [n for n in notes.get(aid, []) if n.startswith(STUDY_NOTE_PREFIXES)]
+                for aid in ("recovery", "coverage_study", "placebo")
+                if aid in notes
+            },
         }
         write_json(target.tmp / "manifest.json", manifest)
     except BaseException:
@@ -464,6 +471,10 @@ def run_evaluation(
     _close_log(logger, handler)
     target.commit()
     return RunSummary(Path(out), len(specs), failed, skipped)
+
+
+#: Notes of the study analyses that say where a study came from (copied into the manifest).
+STUDY_NOTE_PREFIXES = ("validation study:", "stress world", "coverage study:", "placebo study:")
 
 
 def _close_log(logger: logging.Logger, handler: logging.Handler) -> None:
@@ -480,7 +491,12 @@ def _apply_recovery_verdicts(
 
     Only when the run made the study (its ``recovery`` and ``recovery_verdicts`` tables).
     """
-    from soteria_eval.validation.verdicts import apply_verdicts, choose_headlines
+    from soteria_eval.validation.verdicts import (
+        apply_verdicts,
+        choose_headlines,
+        headline_candidates,
+        trend_flags,
+    )
 
     path = tables / "recovery_verdicts.csv"
     if not path.is_file():
@@ -493,7 +509,16 @@ def _apply_recovery_verdicts(
     notes.setdefault("recovery", []).append(f"{refused} result rows refused by the recovery study")
     real = tables / "placebo_verdicts.csv"
     placebo = pd.read_csv(real, keep_default_na=False, na_values=[""]) if real.is_file() else None
-    out = choose_headlines(out, recovery, verdicts, placebo)
+    stress_file = tables / "recovery_stress.csv"
+    stress = pd.read_csv(stress_file) if stress_file.is_file() else None
+    flags = trend_flags(out)
+    out = choose_headlines(out, recovery, verdicts, placebo, stress, flags)
+    # Why each headline uses its design: every candidate tried, in order, with its verdict.
+    path_table = headline_candidates(out, recovery, verdicts, placebo, stress, flags)
+    label = "synthetic" if out["data_label"].astype(str).str.contains("synthetic").any() else "real"
+    path_table.assign(data_label=label).to_csv(
+        tables / "headline_path.csv", index=False, lineterminator="\n"
+    )
     notes["recovery"].append(
         f"{int(out['headline'].sum())} of 4 domains have a validated headline"
         + (

@@ -25,8 +25,6 @@ settings) and read back identically.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 
 import pandas as pd
@@ -57,31 +55,17 @@ REAL_OUTCOMES: tuple[RealOutcome, ...] = (
     RealOutcome("closed_all_oocd", "proportion", "closed_all_assigned",
                 title="out-of-court disposal rate, all offences"),
 )  # fmt: skip
-#: The modules whose code the table depends on beyond the studied code.
-_MODULES = ("validation/placebo.py", "validation/_placebo_kernels.py",
-            "validation/placebo_data.py", "validation/real_placebo.py")  # fmt: skip
+#: The modules whose code the table depends on beyond the studied code (part of its cache key:
+#: :func:`soteria_eval.validation.studies.placebo_name`).
+MODULES = ("validation/placebo.py", "validation/_placebo_kernels.py",
+           "validation/placebo_data.py", "validation/real_placebo.py")  # fmt: skip
 
 
-def _key(settings: PlaceboSettings) -> str:
-    from pathlib import Path
+def real_placebo(settings: PlaceboSettings | None = None, *, n_jobs: int = 1) -> pd.DataFrame:
+    """Sizes of every design and inference on the bundled real panel.
 
-    from soteria_eval._paths import bundled_data_dir
-    from soteria_eval.datasets import DATASETS
-    from soteria_eval.validation.recovery import studied_code_hash
-
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(studied_code_hash({"study": "placebo", "settings": repr(settings),
-                                          "outcomes": repr(REAL_OUTCOMES)}).encode())  # fmt: skip
-    for rel in _MODULES:
-        h.update((root / rel).read_bytes())
-    h.update((bundled_data_dir() / DATASETS["all_offences_outcomes"].file).read_bytes())
-    return h.hexdigest()[:12]
-
-
-def real_placebo(
-    settings: PlaceboSettings | None = None, *, n_jobs: int = 1, cache: bool = True
-) -> pd.DataFrame:
-    """Sizes of every design and inference on the bundled real panel (cached).
+    The pipeline reads it through :func:`soteria_eval.validation.studies.cached_placebo`
+    (cached, and shipped with the release).
 
     Returns
     -------
@@ -93,13 +77,9 @@ def real_placebo(
     """
     from soteria_eval._paths import bundled_data_dir
     from soteria_eval.datasets import DATASETS
-    from soteria_eval.simulate.output import cache_dir
     from soteria_eval.validation.placebo_data import placebo_panel
 
     st = settings or PlaceboSettings()
-    path = cache_dir() / f"placebo-{_key(st)}.parquet"
-    if cache and path.is_file():
-        return pd.read_parquet(path)
     file = bundled_data_dir() / DATASETS["all_offences_outcomes"].file
     parts = []
     for o in REAL_OUTCOMES:
@@ -107,14 +87,7 @@ def real_placebo(
         data = placebo_panel(file, o.column, rate=rate)
         res = placebo_study(data.values, outcome=o.label, settings=st, n_jobs=n_jobs)
         parts.append(res.summary().assign(kind=o.kind, title=o.title))
-    table = pd.concat(parts, ignore_index=True)
-    if not cache:
-        return table
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)  # atomic: a parallel run never reads half a file
-    return pd.read_parquet(path)
+    return pd.concat(parts, ignore_index=True)
 
 
-__all__ = ["REAL_OUTCOMES", "RealOutcome", "real_placebo"]
+__all__ = ["MODULES", "REAL_OUTCOMES", "RealOutcome", "real_placebo"]

@@ -18,7 +18,8 @@ Per measure, design and inference it reports (``recovery.csv``):
 * ``size`` — share of no-effect worlds in which the test rejects no effect at 5%.
 
 The per-seed rows are kept (:attr:`RecoveryResults.seeds`) so Monte Carlo errors can be
-computed: :meth:`RecoveryResults.mc_errors`.
+computed: :meth:`RecoveryResults.mc_errors`. Caching, resuming and the copy shipped with
+the release are in :mod:`soteria_eval.validation.studies`.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ KEY = ["measure", "design", "inference"]
 
 #: Designs run on samples other than the default one.
 SAMPLE_DESIGNS: tuple[str, ...] = (
-    "twfe", "callaway_santanna", "ppml", "sun_abraham", "imputation", "twfe_phase", "cs_phase",
+    "twfe", "callaway_santanna", "ppml", "sun_abraham", "imputation", "imputation_trends",
+    "twfe_phase", "cs_phase",
 )  # fmt: skip
 
 
@@ -311,6 +313,8 @@ class RecoveryResults:
     settings: RecoverySettings
     n_seeds: int
     seed0: int
+    #: Where the seeds came from (:func:`soteria_eval.validation.studies.cached_recovery`).
+    source: str = "computed"
 
     def summary(self) -> pd.DataFrame:
         """Return the ``recovery.csv`` table (:data:`RECOVERY_COLUMNS`), sorted by its key."""
@@ -459,115 +463,6 @@ def read_seed_rows(path: str | Path) -> pd.DataFrame:
     return rows
 
 
-#: Modules the study never runs: editing them does not invalidate its cache.
-_NOT_STUDIED = frozenset(
-    {
-        "pipeline",
-        "_io.py",
-        "_paths.py",
-        "panels/attrition.py",
-        "cli.py",
-        "report.py",
-        "plotting.py",
-        "bookbuild.py",
-        "disclosure.py",
-        "evaluation.py",
-        "validation/verdicts.py",
-        "datasets/home_office.py",
-        "datasets/workbooks.py",
-        "_scheduler.py",
-        "validation/placebo.py",
-        "validation/_placebo_kernels.py",
-        "validation/placebo_data.py",
-        "validation/real_placebo.py",
-    }
-)
-
-
-def studied_code_hash(params: dict[str, Any]) -> str:
-    """Hash of ``params``, the package version and the source of every studied module.
-
-    The studied modules are all but :data:`_NOT_STUDIED`: what a simulation study can run.
-    Caches of the recovery and coverage studies are keyed by it.
-    """
-    import hashlib
-    import json
-
-    from soteria_eval import __version__
-
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(json.dumps({**params, "version": __version__}, sort_keys=True).encode())
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if rel.parts[0] not in _NOT_STUDIED and rel.as_posix() not in _NOT_STUDIED:
-            h.update(str(rel).encode() + path.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def _cache_folder(settings: RecoverySettings) -> Path:
-    """Cache folder of one settings and code version (see :func:`cached_recovery`)."""
-    from soteria_eval import __version__
-    from soteria_eval.simulate.output import cache_dir
-
-    key = studied_code_hash(
-        {"scale": settings.scale, "size": settings.size, "designs": repr(settings.designs),
-         "world": settings.world}
-    )  # fmt: skip
-    return cache_dir() / f"recovery-{__version__}-{key}"
-
-
-def cached_recovery(
-    n_seeds: int,
-    *,
-    seed0: int = 1,
-    settings: RecoverySettings | None = None,
-    n_jobs: int = 1,
-    progress: bool = False,
-) -> RecoveryResults:
-    """Run the study once per seed and reuse it: it depends on the code and settings only.
-
-    Each seed's rows are cached under the simulator's cache folder, keyed by the package
-    version, the settings and the source of every module the study can run (all but the
-    pipeline, file helpers, command line, evaluation, attrition, report, plotting, book,
-    disclosure and verdict modules); a change to any of them runs the study again. Studies of different lengths
-    share their common seeds: the 400-seed study of ``make validate`` reuses the 200 seeds
-    of ``make evaluate``. A cached seed is read back exactly as it was written, so a first
-    run and a cached run give identical tables.
-    """
-    import shutil
-
-    st = settings or RecoverySettings()
-    if n_seeds < 1:
-        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
-    folder = _cache_folder(st) / "seeds"
-    seeds = list(range(seed0, seed0 + n_seeds))
-    todo = [s for s in seeds if not (folder / f"{s}.csv").is_file()]
-    if todo:
-        folder.mkdir(parents=True, exist_ok=True)
-        runs: list[list[int]] = []  # contiguous runs of missing seeds
-        for s in todo:
-            if runs and s == runs[-1][-1] + 1:
-                runs[-1].append(s)
-            else:
-                runs.append([s])
-        rows = pd.concat(
-            [
-                recovery_study(
-                    len(r), seed0=r[0], settings=st, n_jobs=n_jobs, progress=progress
-                ).seeds
-                for r in runs
-            ],
-            ignore_index=True,
-        )
-        opts: dict[str, Any] = {"lineterminator": "\n", "float_format": "%.10g", "index": False}
-        for key, part in rows.groupby("seed", sort=True):
-            tmp = folder / f".{key}.csv.tmp"
-            part.to_csv(tmp, **opts)
-            shutil.move(tmp, folder / f"{key}.csv")
-    rows = pd.concat([read_seed_rows(folder / f"{s}.csv") for s in seeds], ignore_index=True)
-    return RecoveryResults(seeds=rows, settings=st, n_seeds=n_seeds, seed0=seed0)
-
-
 def with_designs(settings: RecoverySettings, designs: Sequence[str]) -> RecoverySettings:
     """Return settings restricted to some designs."""
     return replace(settings, designs=replace(settings.designs, designs=tuple(designs)))
@@ -578,7 +473,6 @@ __all__ = [
     "ROW_COLUMNS",
     "RecoveryResults",
     "RecoverySettings",
-    "cached_recovery",
     "mc_errors",
     "read_seed_rows",
     "recovery_study",

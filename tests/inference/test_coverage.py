@@ -201,18 +201,21 @@ def test_the_study_is_cached_and_a_cached_table_is_the_same_table(
 ) -> None:
     """Run once, then read back with the same values and types (same CSV bytes)."""
     from soteria_eval.inference import coverage as cov
+    from soteria_eval.validation import studies
 
     monkeypatch.setenv("SOTERIA_CACHE", str(tmp_path))
-    first = cov.cached_coverage_study(n_reps=12, n_reps_slow=4, n_boot=19, seed=3)
+    first = studies.cached_coverage_study(n_reps=12, n_reps_slow=4, n_boot=19, seed=3)
+    assert first.attrs["source"] == "computed"
     assert len(list(tmp_path.glob("coverage-*.parquet"))) == 1
 
     def not_again(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached study ran again")
 
     monkeypatch.setattr(cov, "coverage_study", not_again)
-    again = cov.cached_coverage_study(n_reps=12, n_reps_slow=4, n_boot=19, seed=3)
+    again = studies.cached_coverage_study(n_reps=12, n_reps_slow=4, n_boot=19, seed=3)
+    assert again.attrs["source"] == "cached"
     pd.testing.assert_frame_equal(first, again)
     opts = {"index": False, "lineterminator": "\n"}
     assert first.to_csv(**opts) == again.to_csv(**opts)
     with pytest.raises(AssertionError, match="ran again"):  # other settings: another entry
-        cov.cached_coverage_study(n_reps=13, n_reps_slow=4, n_boot=19, seed=3)
+        studies.cached_coverage_study(n_reps=13, n_reps_slow=4, n_boot=19, seed=3)

@@ -26,11 +26,11 @@ import pytest
 from soteria_eval.dictionary import DOMAINS, load_catalogue
 from soteria_eval.validation import RecoverySettings
 from soteria_eval.validation.recovery import (
-    cached_recovery,
     mc_errors,
     summarise,
     write_recovery,
 )
+from soteria_eval.validation.studies import cached_recovery
 from soteria_eval.validation.verdicts import KEY, method_verdicts
 
 REPO = Path(__file__).resolve().parents[2]
