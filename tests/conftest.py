@@ -89,3 +89,17 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> Pat
     )
     (d / "metadata.json").write_text(json.dumps({"extract_date": "2025-12-31", "synthetic": True}))
     return d
+
+
+#: Test modules that run the evaluation, build the book or the refresh workflow end to end:
+#: the integration tier (``make test-integration``, called by ``.ci/run``), not ``make test``.
+INTEGRATION_MODULES = frozenset(
+    {"test_book.py", "test_book_render.py", "test_pipeline.py", "test_refresh.py"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`INTEGRATION_MODULES` ``integration``."""
+    for item in items:
+        if item.path.name in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)

@@ -784,3 +784,22 @@ def test_candidate_headline_rows_carry_their_samples_breakdown_values(full_runs:
         text = breakdown_sentence(row)
         assert "Rambachan–Roth" in text
         assert "breakdown value" in text or "10 times" in text
+
+
+def test_the_manifest_and_first_line_say_where_the_validation_studies_came_from(
+    full_runs: Path,
+) -> None:
+    import json
+
+    from soteria_eval.report import load_run, report_line
+
+    manifest = json.loads((full_runs / "a" / "manifest.json").read_text())
+    studies = manifest["validation_studies"]
+    assert set(studies) == {"recovery", "coverage_study", "placebo"}
+    first = studies["recovery"][0]
+    # The quick plan's 2-seed study is not the shipped one: computed or cached, never "shipped".
+    assert first.startswith(("validation study: computed", "validation study: cached"))
+    assert "2 seeds (calibrated world)" in first
+    assert any(n.startswith("stress world (differential_trend)") for n in studies["recovery"])
+    assert studies["coverage_study"][0].startswith("coverage study: ")
+    assert "validation study: " in report_line(load_run(full_runs / "a"))
