@@ -57,7 +57,7 @@ WINDOW = DID_WINDOW
 FULL_SCENARIOS: tuple[str, ...] = ("default", HEADLINE_SAMPLE)
 
 #: Designs whose programme rows carry the sample's breakdown values (:func:`breakdown_values`).
-BREAKDOWN_DESIGNS: tuple[str, ...] = ("twfe", "callaway_santanna")
+BREAKDOWN_DESIGNS: tuple[str, ...] = ("twfe", "callaway_santanna", "imputation_trends")
 
 #: What the breakdown columns of results.csv measure, for the book and the README.
 BREAKDOWN_BASIS = (
@@ -834,7 +834,7 @@ def domain_analysis(ctx: RunContext, domain: str, measures: Sequence[str] = ()) 
                 out.add(_phase_rows(d, m, scenario, ctx))
             if m.primary and scenario in FULL_SCENARIOS and "imputation_trends" in ctx.spec.designs:
                 try:
-                    out.add(trend_robust_rows(d, m, scenario, ctx))
+                    out.add(_with_breakdown([trend_robust_rows(d, m, scenario, ctx)], bd)[0])
                 except ValueError as exc:  # e.g. a treated force with one quarter before its start
                     out.add(_design_failure(ctx, m, "imputation_trends", scenario, exc))
             if scenario in FULL_SCENARIOS and {"callaway_santanna", "event_study"} & set(

@@ -169,6 +169,35 @@ def headline_sentence(run: RunOutputs, domain: str) -> str:
     )
 
 
+def _smoothness_sentence(row: pd.Series, basis: str) -> str:
+    """Say the smoothness breakdown value, for a design that extrapolates each force's trend.
+
+    Imputation with force trends assumes the pre-programme trends continue as straight
+    lines; ``breakdown_sd`` (Rambachan–Roth smoothness, M = 0 being that straight line)
+    says how far the departure's slope may change per quarter before the event study's
+    average effect is no longer clear of zero.
+    """
+    value = pd.to_numeric(pd.Series([row.get("breakdown_sd", np.nan)]), errors="coerce").iloc[0]
+    if pd.isna(value):
+        return ""
+    unit = effect_unit(str(row.get("estimand", "")))
+    what = (
+        "Robustness to a bend in the pre-programme trends (Rambachan–Roth smoothness, on "
+        f"{basis}): "
+    )
+    if value == 0:
+        return what + (
+            "continuing each trend as a straight line already leaves that average not clear "
+            "of zero (breakdown value 0)."
+        )
+    if np.isinf(value):
+        return what + "the result survives any bend searched."
+    return what + (
+        f"the result survives if the trends' slope bends by up to {value:.2g} {unit} per "
+        "quarter after the start (breakdown value)."
+    )
+
+
 def breakdown_sentence(
     row: pd.Series,
     basis: str = "the Callaway–Sant'Anna event study of the same sample, average of the "
@@ -182,6 +211,8 @@ def breakdown_sentence(
     may reach while the event study's average effect still excludes zero. ``basis`` says
     which event study and average it was computed on.
     """
+    if str(row.get("design", "")) == "imputation_trends":
+        return _smoothness_sentence(row, basis)
     value = pd.to_numeric(pd.Series([row.get("breakdown_rm", np.nan)]), errors="coerce").iloc[0]
     if pd.isna(value):
         return ""
@@ -191,8 +222,8 @@ def breakdown_sentence(
     )
     if value == 0:
         return what + (
-            "that average is not clear of zero even if trends were exactly parallel, so the "
-            "result does not survive any departure (breakdown value 0)."
+            "that average is not clear of zero even if trends were exactly parallel "
+            "(breakdown value 0): there is no clear change for a departure to overturn."
         )
     if np.isinf(value):
         return what + (
@@ -637,8 +668,8 @@ def trend_check_sentence(run: RunOutputs, domain: str) -> str:
         f"so the headline is the first design that also recovers the effect when the "
         f"pathfinders drift on a trend of their own: {pair_label(str(chosen['design'].iloc[0]), str(chosen['inference'].iloc[0]))}."
         if len(chosen)
-        else "and no design passes the recovery study also when the pathfinders drift on a "
-        "trend of their own, so this domain has no headline."
+        else "and no design passes every check, including recovering the effect when the "
+        "pathfinders drift on a trend of their own, so this domain has no headline."
     )
     return f"The data doubt parallel trends ({flag}), {tail}"
 

@@ -187,7 +187,7 @@ def test_breakdown_sentence_reads_the_value() -> None:
 
     s = lambda v: breakdown_sentence(pd.Series({"breakdown_rm": v}))  # noqa: E731
     assert s(np.nan) == ""
-    assert "does not survive any departure (breakdown value 0)" in s(0.0)
+    assert "(breakdown value 0): there is no clear change" in s(0.0)
     assert "up to 0.42 times the largest pre-programme one" in s(0.4213)
     assert "would overturn it" in s(0.4213) and "would overturn it" not in s(1.5)
     assert "more than 10 times" in s(np.inf)
@@ -218,3 +218,13 @@ def test_mbar_zero_equals_the_event_studys_own_interval_on_mpdta() -> None:
                                        rtol=1e-10)  # fmt: skip
     # The effect is clearly negative: it survives some departure from parallel trends.
     assert 0 < breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec) < 10
+
+
+def test_a_trend_robust_row_reads_its_smoothness_breakdown() -> None:
+    from soteria_eval.report import breakdown_sentence
+
+    row = pd.Series({"design": "imputation_trends", "estimand": "ATT (percentage points)",
+                     "breakdown_rm": 0.2, "breakdown_sd": 0.0731})  # fmt: skip
+    text = breakdown_sentence(row)
+    assert "smoothness" in text and "0.073 percentage points per quarter" in text
+    assert "breakdown value 0)" in breakdown_sentence(row.copy().replace({0.0731: 0.0}))
