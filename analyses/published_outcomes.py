@@ -449,6 +449,7 @@ def _primary(  # type: ignore[no-untyped-def]
             note=f"{note}; breakdown Mbar = {breakdown:.2g}",
         ))  # fmt: skip
     _robust_rows(ctx, out, panel, data, first, last, note, rows, excluded)
+    _triple_difference(ctx, out, panel, note, rows, seed)
     # Placebo: a false start within the pre-programme years only.
     placebo = str(ctx.spec.options.get("placebo_start", "2019/20"))
     pre = panel[panel["t"] < start].copy()
@@ -524,6 +525,88 @@ def _robust_rows(  # type: ignore[no-untyped-def]
         term="pre-trend F (every force-year kept)", estimand=f"F({q}, {df2:.0f})", estimate=f,
         std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan, p_value=p,
         note=f"{note}; {what}; joint test that the {q} pre-programme event-time effects are zero (CR2)",
+    ))  # fmt: skip
+
+
+def other_offence_charges(ctx: RunContext) -> pd.DataFrame:
+    """Charges for all offences by force and financial year (closed basis, outcome 1).
+
+    From the Home Office's all-offences outcomes by force and quarter, bundled with the
+    package (:func:`~soteria_eval.datasets.load_all_offences_outcomes`): a year counts only
+    with all four quarters and no quality warning on the charge column in any of them.
+    Columns ``force, fy, all_charges``.
+    """
+    from soteria_eval._paths import bundled_data_dir
+    from soteria_eval.datasets import DATASETS, load_all_offences_outcomes
+
+    q = load_all_offences_outcomes()
+    ctx.inputs.record(
+        "all_offences_outcomes", bundled_data_dir() / DATASETS["all_offences_outcomes"].file,
+        "bundled",
+    )  # fmt: skip
+    q = q.assign(bad=q["quality_flags"].str.contains("closed_all_t1", regex=False))
+    y = q.groupby(["force", "fy"], as_index=False).agg(
+        all_charges=("closed_all_t1", "sum"), quarters=("q", "nunique"), bad=("bad", "any")
+    )
+    y = y[(y["quarters"] == 4) & ~y["bad"]]
+    return y[["force", "fy", "all_charges"]]
+
+
+def _triple_difference(  # type: ignore[no-untyped-def]
+    ctx: RunContext, out: AnalysisOutput, panel: pd.DataFrame, note: str, rows, seed: int
+) -> None:
+    r"""Add the triple difference: sexual offences against every other offence, within force.
+
+    The outcome is :math:`\log(\text{sexual-offence charges}) - \log(\text{charges for
+    all other offences})` per force and year, so two-way fixed effects on it compare the
+    pathfinders' change in sexual-offence charges, relative to their own other charges,
+    with the same relative change in the comparison forces (Olden and Møen 2022). A
+    force-wide drift in charging (policing capacity, recording practice) cancels; only a
+    drift specific to sexual offences and to the pathfinders is left to bias it. Terms
+    ``treated_f (triple difference)`` (CR2 and the wild cluster bootstrap) and
+    ``pre-trend F (triple difference)``; the breakdown values of its event study are on
+    its rows.
+    """
+    other = other_offence_charges(ctx)
+    d = panel.merge(other, left_on=["unit", "period"], right_on=["force", "fy"], how="left",
+                    suffixes=("", "_all"))  # fmt: skip
+    rest = d["all_charges"] - d["charges_used"]
+    ok = d["log_charges"].notna() & rest.gt(0)
+    d["y_ddd"] = np.where(ok, d["log_charges"] - np.log(rest.where(ok, 1.0)), np.nan)
+    n_out = int((~ok).sum())
+    what = (
+        f"{note}; triple difference: log sexual-offence charges minus log charges for all "
+        f"other offences (Home Office all-offences outcomes, closed basis); {n_out} force-years "
+        "without both"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        res = twfe(d, outcome="y_ddd", treatment="treated_f", unit="unit", time="period")
+        wcr = wild_cluster_bootstrap(res, "treated_f", n_boot=9999, weights="webb", seed=seed)
+        start = int(d.loc[d["cohort"] > 0, "cohort"].max())
+        es = event_study(
+            d, outcome="y_ddd", unit="unit", time="t", cohort="cohort", leads=start - 1,
+            lags=int(d["t"].max()) - start, bin_endpoints=False, vcov="CR2",
+        )  # fmt: skip
+    b, v, npre, npost = event_study_inputs(es)
+    n_treated = int(d.loc[(d["cohort"] > 0) & ok, "unit"].nunique())
+    l_vec = [1.0 / npost] * npost
+    bd_rm = breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec, df=n_treated - 1)
+    bd_sd = breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec, df=n_treated - 1,
+                            restriction="smoothness")  # fmt: skip
+    estimand = "ATT relative to other offences (log points)"
+    for r in (res.with_vcov("CR2"), wcr):
+        out.add(result_rows(r, design="triple_difference", estimand=estimand, terms=["treated_f"],
+                            note=what, **rows).assign(
+            term="treated_f (triple difference)", breakdown_rm=bd_rm, breakdown_sd=bd_sd,
+        ))  # fmt: skip
+    f, q, df2, p = pretrend_test(es)
+    base = result_rows(res.with_vcov("CR2"), design="triple_difference", estimand=estimand,
+                       terms=["treated_f"], note=what, **rows)  # fmt: skip
+    out.add(base.assign(
+        term="pre-trend F (triple difference)", estimand=f"F({q}, {df2:.0f})", estimate=f,
+        std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan, p_value=p,
+        note=f"{what}; joint test that the {q} pre-programme event-time effects are zero (CR2)",
     ))  # fmt: skip
 
 

@@ -48,6 +48,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, small_data: Path) -> tupl
 
 
 def test_end_to_end_outputs(two_runs: tuple[Path, Path]) -> None:
+    import json
+
     out, _ = two_runs
     for name in ("results.csv", "results.parquet", "manifest.json", "figures.json", "run.log"):
         assert (out / name).is_file(), name
@@ -58,9 +60,19 @@ def test_end_to_end_outputs(two_runs: tuple[Path, Path]) -> None:
     # Every row counts the force-years it excludes; only the rows that keep them all may have none.
     kept = res["term"].str.contains("every force-year kept")
     assert kept.sum() == 2 and (res.loc[~kept, "n_dropped"] > 0).all()
+    # The triple difference (against the same forces' other offences): CR2, WCR, its pre-trend
+    # test, and its breakdown values on the estimate rows.
+    ddd = res[res["design"] == "triple_difference"]
+    assert sorted(ddd["term"]) == ["pre-trend F (triple difference)",
+                                   *["treated_f (triple difference)"] * 2]  # fmt: skip
+    est = ddd[ddd["term"] == "treated_f (triple difference)"]
+    assert est["breakdown_rm"].notna().all() and est["estimate"].nunique() == 1
+    assert ("all_offences_outcomes", "bundled", "all_offences_outcomes_by_force_quarter.csv") in {
+        (i["role"], i["source"], Path(i["path"]).name)
+        for i in json.loads((out / "manifest.json").read_text())["inputs"]
+    }
     assert (out / "figures" / "published_charges_trend.png").is_file()
     assert (out / "figures" / "published_charges_trend.svg").is_file()
-    import json
 
     figs = json.loads((out / "figures.json").read_text())
     assert figs[0]["alt_text"].startswith("Line chart")
