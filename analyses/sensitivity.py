@@ -33,10 +33,17 @@ from soteria_eval.evaluation import SCALES, analysis_panel, case_basis, cs_frame
 from soteria_eval.inference import PowerDesign, power_curve
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.pipeline.outputs import failure_row
-from soteria_eval.sensitivity import event_study_inputs, honest_sensitivity, synthetic_control
+from soteria_eval.sensitivity import (
+    breakdown_value,
+    event_study_inputs,
+    honest_sensitivity,
+    synthetic_control,
+)
 from soteria_eval.sensitivity.synthetic import PLACEBO_SCREEN, POOR_FIT
 
 MBAR = (0.5, 1.0, 1.5, 2.0)
+#: Points of the grid of the average effect searched by the relative-magnitudes sets.
+GRID_POINTS = 500
 #: Smoothness bounds M, as multiples of the standard error of the average post-period effect.
 SMOOTH = (0.0, 0.25, 0.5)
 
@@ -66,11 +73,20 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
     # not the first treated quarter (near zero while the programme ramps up).
     l_vec = np.full(npost, 1.0 / npost)
     hon = honest_sensitivity(b, v, num_pre=npre, num_post=npost, m_values=MBAR, l_vec=l_vec,
-                             grid_points=500)  # fmt: skip
+                             grid_points=GRID_POINTS)  # fmt: skip
     theta = float(l_vec @ b[npre:])
     target = f"ATT, average of the first {npost} treated quarters ({unit})"
-    lo_orig, hi_orig = hon.tidy().iloc[0][["lb", "ub"]]
-    for r in hon.tidy().itertuples():
+    # The breakdown value by bisection (the grid above only brackets it).
+    bd = breakdown_value(b, v, num_pre=npre, num_post=npost, l_vec=l_vec)
+    # A set that reaches the edge of the searched grid (HonestDiD's ±20 standard errors of
+    # the target around zero) is unbounded there, not bounded by the grid: say so.
+    edge = 20 * float(np.sqrt(l_vec @ v[npre:, npre:] @ l_vec))
+    step = 2 * edge / (GRID_POINTS - 1)
+    table = hon.tidy()
+    rm = table["restriction"] == "relative_magnitude"
+    table.loc[rm & (table["lb"] <= -edge + step / 2), "lb"] = -np.inf
+    table.loc[rm & (table["ub"] >= edge - step / 2), "ub"] = np.inf
+    for r in table.itertuples():
         original = r.restriction == "original"
         rows.append(_row(
             ctx, m, "honest_did", estimand=target,
@@ -80,10 +96,10 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
             else "HonestDiD relative magnitudes (least-favourable hybrid)",
             n_units=int(e["unit"].nunique()), n_treated=int((e.groupby("unit")["g"].first() > 0).sum()),
             n_periods=int(e["t"].nunique()), n_obs=len(e),
-            note=(f"breakdown Mbar = {hon.breakdown():g}" if np.isfinite(hon.breakdown())
+            note=(f"breakdown Mbar = {bd:.2g}" if 0 < bd < np.inf
                   else "no breakdown value: the conventional interval already includes zero"
-                  if not np.isfinite(hon.breakdown()) and lo_orig <= 0 <= hi_orig
-                  else "significant at every Mbar tried") + f"; {n_left} force(s) with a missing quarter left out",
+                  if bd == 0 else "zero excluded up to Mbar = 10")
+            + f"; {n_left} force(s) with a missing quarter left out",
         ))  # fmt: skip
     # Smoothness: the pre-trend's slope may change by up to M per quarter, M in multiples of
     # the average effect's standard error; optimal fixed-length intervals.
@@ -106,9 +122,9 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
         "quarters: first the "
         f"conventional interval, then robust intervals allowing post-programme departures from parallel "
         f"trends up to {', '.join(f'{x:g}' for x in MBAR)} times the largest pre-programme one. "
-        + (f"The smallest such multiple whose interval includes zero is {hon.breakdown():g}."
-           if np.isfinite(hon.breakdown())
-           else "The conventional interval already includes zero." if lo_orig <= 0 <= hi_orig
+        + (f"Intervals exclude zero up to a multiple of {bd:.2g} (the breakdown value)."
+           if 0 < bd < np.inf
+           else "The conventional interval already includes zero." if bd == 0
            else "None of the intervals includes zero."),
         f"Rambachan–Roth sensitivity ({ctx.data_label} data).",
         data=figure_data(hon.tidy()),  # intervals only: no counts drawn

@@ -815,3 +815,24 @@ def test_the_manifest_and_first_line_say_where_the_validation_studies_came_from(
     assert any(n.startswith("stress world (differential_trend)") for n in studies["recovery"])
     assert studies["coverage_study"][0].startswith("coverage study: ")
     assert "validation study: " in report_line(load_run(full_runs / "a"))
+
+
+def test_relative_magnitude_sets_never_report_the_search_edge_as_a_bound(full_runs: Path) -> None:
+    """A set reaching HonestDiD's ±20 standard errors is unbounded there, never 'bounded' by it."""
+    from scipy import stats
+
+    r = pd.read_csv(full_runs / "a" / "results.csv")
+    h = r[(r["analysis"] == "sensitivity") & (r["design"] == "honest_did")]
+    checked = 0
+    for _, g in h.groupby("measure"):
+        if not (g["term"] == "original").any():
+            continue  # at 5% scale a measure may have no event study: nothing to bound
+        checked += 1
+        orig = g[g["term"] == "original"].iloc[0]
+        se = (orig["ci_upper"] - orig["ci_lower"]) / (2 * stats.norm.ppf(0.975))
+        edge, step = 20 * se, 40 * se / 499
+        rm = g[g["term"].str.startswith("Mbar") & (g["status"] == "ok")]
+        for col in ("ci_lower", "ci_upper"):
+            finite = rm[col][np.isfinite(rm[col])]
+            assert (finite.abs() < edge - step / 2).all(), (orig["measure"], col)
+    assert checked >= 2
