@@ -833,7 +833,7 @@ def published_pretrend_sentence(run: RunOutputs, exclusions: bool = True) -> str
 def at_a_glance(run: RunOutputs) -> pd.DataFrame:
     """Return the summary's first screen: each domain's headline and the real-data line.
 
-    Columns ``Domain, Measure, Change, 95% interval, Reading, Data``: the scorecard's
+    Columns ``Domain, Data, Measure, Change, 95% interval, Reading``: the scorecard's
     validated headlines (:func:`scorecard`) and the published-data headline
     (:func:`real_data_headline`), each marked ``synthetic`` or ``real``. A percentage
     change computed from a log-scale estimate keeps that estimate and its interval in
@@ -887,8 +887,10 @@ def at_a_glance(run: RunOutputs) -> pd.DataFrame:
                 "Data": "real",
             }
         )
+    # The data badge second: on a phone the table scrolls sideways, and whether a line is
+    # synthetic must be seen without scrolling.
     out = pd.DataFrame(
-        rows, columns=["Domain", "Measure", "Change", "95% interval", "Reading", "Data"]
+        rows, columns=["Domain", "Data", "Measure", "Change", "95% interval", "Reading"]
     )
     out.attrs["log_estimates"] = logs
     return out

@@ -259,6 +259,11 @@ def cached_recovery(
         if progress:
             print(message, file=sys.stderr)
     opts: dict[str, Any] = {"lineterminator": "\n", "float_format": "%.10g", "index": False}
+    bar = None
+    if progress and pending:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), desc=f"recovery ({st.world})", unit="seed", file=sys.stderr)
     while pending:
         block, pending = pending[:step], pending[step:]
         # Contiguous runs of the block (a study of seeds a..b needs seed0 and a count).
@@ -269,7 +274,7 @@ def cached_recovery(
             else:
                 runs.append([s])
         rows = pd.concat(
-            [recovery_study(len(r), seed0=r[0], settings=st, n_jobs=n_jobs, progress=progress).seeds
+            [recovery_study(len(r), seed0=r[0], settings=st, n_jobs=n_jobs, progress=False).seeds
              for r in runs],
             ignore_index=True,
         )  # fmt: skip
@@ -278,6 +283,10 @@ def cached_recovery(
             buf = io.StringIO()
             part.to_csv(buf, **opts)
             _write_seed(folder, int(str(key)), buf.getvalue().encode())
+        if bar is not None:
+            bar.update(len(block))
+    if bar is not None:
+        bar.close()
     rows = pd.concat([read_seed_rows(folder / f"{s}.csv") for s in seeds], ignore_index=True)
     if todo:
         source = "computed"
