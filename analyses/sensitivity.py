@@ -22,14 +22,18 @@ Run alone: ``python analyses/sensitivity.py --out results/sensitivity``.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from soteria_eval.did import callaway_santanna
 from soteria_eval.disclosure import figure_data, figure_problems
-from soteria_eval.evaluation import SCALES, analysis_panel, case_basis, cs_frame, primary_measures
+from soteria_eval.evaluation import (
+    SCALES,
+    analysis_panel,
+    case_basis,
+    cs_frame,
+    primary_measures,
+    universal_event_study,
+)
 from soteria_eval.inference import PowerDesign, power_curve
 from soteria_eval.pipeline import AnalysisOutput, FigureSpec, RunContext
 from soteria_eval.pipeline.outputs import failure_row
@@ -61,14 +65,7 @@ def _honest(ctx: RunContext, m, d: pd.DataFrame, unit: str, out: AnalysisOutput)
     domain = m.domain
     rows: list[dict] = []  # type: ignore[type-arg]
     e, n_left = cs_frame(d)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cs = callaway_santanna(
-            e, outcome="y", unit="unit", time="t", cohort="g",
-            control_group="not_yet_treated", base_period="universal",
-        )  # fmt: skip
-        dyn = cs.aggregate("dynamic", min_e=-8, max_e=7)
-    b, v, npre, npost = event_study_inputs(dyn)
+    b, v, npre, npost = event_study_inputs(universal_event_study(e))
     # The headline aggregate: the average effect over the post-programme event times shown,
     # not the first treated quarter (near zero while the programme ramps up).
     l_vec = np.full(npost, 1.0 / npost)

@@ -444,6 +444,23 @@ def _staggered(
     return rows, fig
 
 
+def universal_event_study(e: pd.DataFrame) -> Results:
+    """Callaway–Sant'Anna event study, event times -8 to 7, the quarter before each start as base.
+
+    ``e`` is :func:`cs_frame`'s frame. Not-yet-treated comparisons and a universal base
+    period, as HonestDiD needs (one common reference period): what the breakdown values
+    and the sensitivity analysis's bounds rest on.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs = callaway_santanna(
+            e, outcome="y", unit="unit", time="t", cohort="g",
+            control_group="not_yet_treated", base_period="universal",
+        )  # fmt: skip
+        dyn: Results = cs.aggregate("dynamic", min_e=-8, max_e=7)
+    return dyn
+
+
 def breakdown_values(d: pd.DataFrame) -> tuple[float, float]:
     r"""Breakdown values of a sample: ``(breakdown_rm, breakdown_sd)`` (see :data:`BREAKDOWN_BASIS`).
 
@@ -458,14 +475,7 @@ def breakdown_values(d: pd.DataFrame) -> tuple[float, float]:
     treated force).
     """
     e, _ = cs_frame(d)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cs = callaway_santanna(
-            e, outcome="y", unit="unit", time="t", cohort="g",
-            control_group="not_yet_treated", base_period="universal",
-        )  # fmt: skip
-        dyn = cs.aggregate("dynamic", min_e=-8, max_e=7)
-    b, v, npre, npost = event_study_inputs(dyn)
+    b, v, npre, npost = event_study_inputs(universal_event_study(e))
     n_treated = int(e.loc[e["g"] > 0, "unit"].nunique())
     if n_treated < 2 or npre < 1 or npost < 1 or not np.isfinite(v).all():
         return float("nan"), float("nan")

@@ -295,7 +295,10 @@ def reformed_ri_pvalues(
 
 @dataclass(frozen=True)
 class CohortDraws:
-    """Callaway–Sant'Anna simple aggregate of one-cohort draws: estimate and analytic SE."""
+    """An ATT per draw with its standard error and treated units, and its two p-values.
+
+    Returned by :func:`one_cohort_cs` (analytic SE) and :func:`trend_imputation` (BJS).
+    """
 
     att: Floats
     se: Floats
@@ -332,28 +335,7 @@ def one_cohort_cs(y: Floats, paths: Paths, mask: Bools) -> CohortDraws:
     return CohortDraws(att=m1 - m0, se=np.sqrt(v1 / n1 + v0 / n0), n_treated=n1)
 
 
-@dataclass(frozen=True)
-class TrendImputationDraws:
-    """Imputation with unit trends per draw: estimate, BJS standard error, treated units."""
-
-    att: Floats
-    se: Floats
-    n_treated: Floats
-
-    @property
-    def p_value(self) -> Floats:
-        """Two-sided p-values of no effect, normal reference."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return t_pvalue(self.att / self.se, np.inf)
-
-    @property
-    def p_treated(self) -> Floats:
-        """Two-sided p-values of no effect, t with treated units minus one degrees of freedom."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return t_pvalue(self.att / self.se, self.n_treated - 1)
-
-
-def trend_imputation(y: Floats, paths: Paths, mask: Bools) -> TrendImputationDraws:
+def trend_imputation(y: Floats, paths: Paths, mask: Bools) -> CohortDraws:
     """Imputation DiD with unit-specific linear trends for every draw (see the module docstring).
 
     Equals :func:`soteria_eval.did.imputation_did` with ``unit_trends=True`` on each
@@ -405,4 +387,4 @@ def trend_imputation(y: Floats, paths: Paths, mask: Bools) -> TrendImputationDra
     treated_units = (treated.any(axis=2)).sum(axis=1).astype(float)
     bad = ~ok & treated.any(axis=2)  # a treated unit with fewer than two untreated periods
     att = np.where(bad.any(axis=1), np.nan, att)
-    return TrendImputationDraws(att=att, se=se, n_treated=treated_units)
+    return CohortDraws(att=att, se=se, n_treated=treated_units)
